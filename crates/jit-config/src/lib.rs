@@ -1,0 +1,333 @@
+//! Settings of jit, read from one YAML file (`temporal-dev.yaml` for the local stack) with
+//! `JIT_*` environment overrides.
+//!
+//! - [`StackConfig`]: the whole file: `temporal:` (dev server), `sandbox:` (moto and its seed),
+//!   `worker:`.
+//! - [`WorkerSettings`]: what the worker needs, resolved from the file and the environment by
+//!   [`StackConfig::worker_settings`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use jiff::SignedDuration;
+use jit_domain::Limits;
+use serde::{Deserialize, Deserializer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_yaml_ng::Error,
+    },
+    #[error("environment variable {var}: {problem}")]
+    Env { var: String, problem: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackConfig {
+    pub temporal: TemporalConfig,
+    #[serde(default)]
+    pub sandbox: Option<SandboxConfig>,
+    pub worker: WorkerConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemporalConfig {
+    pub ip: String,
+    pub port: u16,
+    pub ui_port: u16,
+    pub namespace: String,
+    pub db_filename: PathBuf,
+    #[serde(default)]
+    pub search_attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub dynamic_config: BTreeMap<String, serde_yaml_ng::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    pub ip: String,
+    pub port: u16,
+    pub region: String,
+    pub seed: Seed,
+}
+
+/// What the AWS sandbox holds after seeding.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seed {
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<SeedGroup>,
+    #[serde(default)]
+    pub users: Vec<SeedUser>,
+    #[serde(default)]
+    pub permission_sets: Vec<SeedPermissionSet>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedGroup {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedUser {
+    pub name: String,
+    pub display_name: String,
+    pub email: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedPermissionSet {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(deserialize_with = "duration")]
+    pub session_duration: SignedDuration,
+    #[serde(default)]
+    pub managed_policies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    pub task_queue: String,
+    #[serde(default)]
+    pub temporal_address: Option<String>,
+    #[serde(default)]
+    pub aws_endpoint_url: Option<String>,
+    #[serde(default)]
+    pub aws_region: Option<String>,
+    pub limits: LimitsConfig,
+    #[serde(deserialize_with = "duration")]
+    pub default_approval_timeout: SignedDuration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    #[serde(deserialize_with = "duration")]
+    pub max_duration: SignedDuration,
+    #[serde(deserialize_with = "duration")]
+    pub max_approval_timeout: SignedDuration,
+}
+
+/// Parses `90s`, `15m`, `8h`, `1h30m` or ISO 8601 (`PT8H`).
+pub fn parse_duration(s: &str) -> Result<SignedDuration, String> {
+    s.parse::<SignedDuration>()
+        .map_err(|e| format!("{s:?} is not a duration like 90s, 15m or 8h ({e})"))
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<SignedDuration, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+/// Everything the worker needs, after environment overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerSettings {
+    /// `http://host:port` of the Temporal frontend.
+    pub temporal_address: String,
+    pub namespace: String,
+    pub task_queue: String,
+    /// `None` means real AWS with the default credential chain.
+    pub aws_endpoint_url: Option<String>,
+    pub aws_region: String,
+    pub limits: Limits,
+    pub default_approval_timeout: SignedDuration,
+}
+
+impl StackConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        serde_yaml_ng::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Applies the `JIT_*` port overrides of the stack (for `cargo xtask up`).
+    pub fn apply_port_overrides(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(p) = env_port(env, "JIT_TEMPORAL_PORT")? {
+            self.temporal.port = p;
+        }
+        if let Some(p) = env_port(env, "JIT_TEMPORAL_UI_PORT")? {
+            self.temporal.ui_port = p;
+        }
+        if let (Some(p), Some(sb)) = (env_port(env, "JIT_SANDBOX_PORT")?, self.sandbox.as_mut()) {
+            sb.port = p;
+        }
+        Ok(())
+    }
+
+    pub fn temporal_address(&self) -> String {
+        format!("http://{}:{}", self.temporal.ip, self.temporal.port)
+    }
+
+    pub fn sandbox_url(&self) -> Option<String> {
+        self.sandbox
+            .as_ref()
+            .map(|s| format!("http://{}:{}", s.ip, s.port))
+    }
+
+    /// Resolves the worker's settings: the `worker:` section, defaults from the other
+    /// sections, then the `JIT_*` environment (`env` is `std::env::var` in production; tests
+    /// pass a map).
+    pub fn worker_settings(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<WorkerSettings, ConfigError> {
+        let w = &self.worker;
+        let mut s = WorkerSettings {
+            temporal_address: w
+                .temporal_address
+                .clone()
+                .unwrap_or_else(|| self.temporal_address()),
+            namespace: self.temporal.namespace.clone(),
+            task_queue: w.task_queue.clone(),
+            aws_endpoint_url: w.aws_endpoint_url.clone().or_else(|| self.sandbox_url()),
+            aws_region: w
+                .aws_region
+                .clone()
+                .or_else(|| self.sandbox.as_ref().map(|s| s.region.clone()))
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+            limits: Limits {
+                max_duration: w.limits.max_duration,
+                max_approval_timeout: w.limits.max_approval_timeout,
+            },
+            default_approval_timeout: w.default_approval_timeout,
+        };
+        if let Some(v) = env("JIT_TEMPORAL_ADDRESS") {
+            s.temporal_address = v;
+        }
+        if let Some(v) = env("JIT_TEMPORAL_NAMESPACE") {
+            s.namespace = v;
+        }
+        if let Some(v) = env("JIT_TASK_QUEUE") {
+            s.task_queue = v;
+        }
+        if let Some(v) = env("JIT_AWS_ENDPOINT_URL") {
+            s.aws_endpoint_url = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = env("JIT_AWS_REGION") {
+            s.aws_region = v;
+        }
+        if let Some(v) = env("JIT_MAX_DURATION") {
+            s.limits.max_duration = parse_duration(&v).map_err(|problem| ConfigError::Env {
+                var: "JIT_MAX_DURATION".into(),
+                problem,
+            })?;
+        }
+        Ok(s)
+    }
+}
+
+fn env_port(env: &dyn Fn(&str) -> Option<String>, var: &str) -> Result<Option<u16>, ConfigError> {
+    env(var)
+        .map(|v| {
+            v.parse::<u16>().map_err(|_| ConfigError::Env {
+                var: var.into(),
+                problem: format!("{v:?} is not a port number"),
+            })
+        })
+        .transpose()
+}
+
+/// `std::env::var` as an `env` function for [`StackConfig::worker_settings`].
+pub fn process_env(var: &str) -> Option<String> {
+    std::env::var(var).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_file() -> StackConfig {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../temporal-dev.yaml");
+        StackConfig::load(&path).expect("temporal-dev.yaml parses")
+    }
+
+    #[test]
+    fn the_repository_file_parses_with_the_contract_defaults() {
+        let c = repo_file();
+        assert_eq!(c.temporal.port, 7233);
+        assert_eq!(c.temporal.ui_port, 8233);
+        assert_eq!(c.temporal.namespace, "default");
+        assert_eq!(c.sandbox.as_ref().unwrap().port, 4566);
+        assert_eq!(c.worker.task_queue, "jit-tickets");
+        for sa in [
+            "JitStatus",
+            "JitRequester",
+            "JitPrincipal",
+            "JitAccounts",
+            "JitPermissionSets",
+            "JitExpiresAt",
+            "JitPendingApprovers",
+        ] {
+            assert!(c.temporal.search_attributes.contains_key(sa), "{sa}");
+        }
+        let s = c.worker_settings(&|_| None).unwrap();
+        assert_eq!(s.temporal_address, "http://127.0.0.1:7233");
+        assert_eq!(s.aws_endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
+        assert_eq!(s.limits.max_duration, SignedDuration::from_hours(12));
+    }
+
+    #[test]
+    fn environment_overrides_win() {
+        let c = repo_file();
+        let env = |k: &str| match k {
+            "JIT_TASK_QUEUE" => Some("q2".to_owned()),
+            "JIT_AWS_ENDPOINT_URL" => Some(String::new()),
+            "JIT_MAX_DURATION" => Some("2h".to_owned()),
+            _ => None,
+        };
+        let s = c.worker_settings(&env).unwrap();
+        assert_eq!(s.task_queue, "q2");
+        assert_eq!(s.aws_endpoint_url, None, "empty means real AWS");
+        assert_eq!(s.limits.max_duration, SignedDuration::from_hours(2));
+        let bad = |k: &str| (k == "JIT_MAX_DURATION").then(|| "forever".to_owned());
+        let e = c.worker_settings(&bad).unwrap_err().to_string();
+        assert!(e.contains("JIT_MAX_DURATION") && e.contains("forever"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_problem() {
+        let e = StackConfig::parse("temporal: {}\n", Path::new("x.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("x.yaml:"), "{e}");
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../temporal-dev.yaml"),
+        )
+        .unwrap()
+        .replace("max_duration: 12h", "max_duration: soon");
+        let e = StackConfig::parse(&text, Path::new("t.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("soon") && e.contains("line"), "{e}");
+    }
+}
