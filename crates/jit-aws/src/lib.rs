@@ -1,1 +1,19 @@
+//! The only crate that knows the AWS SDK.
+//!
+//! - [`IdentityCenter`] (in [`identity_center`]): create and delete account assignments —
+//!   check first, poll the asynchronous status on a [`PollSchedule`] that is fast at first and
+//!   backs off, then verify by listing; resolve user, account and permission-set names.
+//! - [`error`]: every failure classified as retryable (throttling, 5xx, conflict, network,
+//!   still in progress), not found, or final (validation, access denied, FAILED with AWS's
+//!   reason).
+//! - [`sandbox`]: seeding an empty Identity Center (moto) from `temporal-dev.yaml`.
 
+pub mod error;
+pub mod identity_center;
+pub mod poll;
+pub mod sandbox;
+
+pub use error::{AwsError, RetryKind};
+pub use identity_center::{AwsSettings, IdentityCenter, Instance, NoProgress, Progress};
+pub use poll::PollSchedule;
+pub use sandbox::SeedReport;

@@ -1,0 +1,493 @@
+//! [`IdentityCenter`]: account assignments (create, delete, status polling, verification) and
+//! the look-ups that resolve names to ids.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_credential_types::Credentials;
+use aws_sdk_identitystore::types::{AlternateIdentifier, UniqueAttribute};
+use aws_sdk_ssoadmin::types::{
+    AccountAssignmentOperationStatus, PrincipalType as AwsPrincipalType, StatusValues, TargetType,
+};
+use aws_smithy_types::Document;
+use jit_domain::{
+    AccountId, AssignmentRef, InstanceArn, PermissionSetArn, PermissionSetName, PrincipalId,
+    PrincipalType, UserName,
+};
+use tokio::sync::OnceCell;
+
+use crate::error::{AwsError, aws};
+use crate::poll::PollSchedule;
+
+/// Where to reach AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    pub region: String,
+    /// An endpoint override (the sandbox or the fault proxy). `None`: real AWS.
+    pub endpoint_url: Option<String>,
+}
+
+/// Told about progress while an asynchronous operation is polled (activities heartbeat here,
+/// with the request id, so a retry resumes polling the same request).
+pub trait Progress: Sync {
+    fn request_started(&self, request_id: &str) -> impl Future<Output = ()> + Send;
+    fn still_waiting(&self, request_id: &str) -> impl Future<Output = ()> + Send;
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    async fn request_started(&self, _: &str) {}
+    async fn still_waiting(&self, _: &str) {}
+}
+
+/// The result of one asynchronous operation's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OpStatus {
+    InProgress,
+    Succeeded,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpKind {
+    Create,
+    Delete,
+}
+
+impl OpKind {
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Create => "creation",
+            Self::Delete => "deletion",
+        }
+    }
+}
+
+/// The Identity Center instance and its identity store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub arn: InstanceArn,
+    pub identity_store_id: String,
+}
+
+/// The gateway to IAM Identity Center, the identity store and organizations.
+#[derive(Debug)]
+pub struct IdentityCenter {
+    pub(crate) sso: aws_sdk_ssoadmin::Client,
+    pub(crate) ids: aws_sdk_identitystore::Client,
+    pub(crate) org: aws_sdk_organizations::Client,
+    instance: OnceCell<Instance>,
+    permission_sets: Mutex<HashMap<String, (PermissionSetArn, Instant)>>,
+    pub poll: PollSchedule,
+}
+
+const PERMISSION_SET_CACHE_TTL: Duration = Duration::from_secs(60);
+
+impl IdentityCenter {
+    /// Builds the clients. With an endpoint override and no AWS credentials in the
+    /// environment, static sandbox credentials are used (moto accepts any).
+    pub async fn connect(settings: &AwsSettings) -> Self {
+        use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(settings.region.clone()))
+            .http_client(http);
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                loader = loader.credentials_provider(Credentials::new(
+                    "sandbox", "sandbox", None, None, "jit-sandbox",
+                ));
+            }
+        }
+        let conf = loader.load().await;
+        Self {
+            sso: aws_sdk_ssoadmin::Client::new(&conf),
+            ids: aws_sdk_identitystore::Client::new(&conf),
+            org: aws_sdk_organizations::Client::new(&conf),
+            instance: OnceCell::new(),
+            permission_sets: Mutex::new(HashMap::new()),
+            poll: PollSchedule::default(),
+        }
+    }
+
+    /// The (first) Identity Center instance. Cached for the life of the process.
+    pub async fn instance(&self) -> Result<&Instance, AwsError> {
+        self.instance
+            .get_or_try_init(|| async {
+                let out = self
+                    .sso
+                    .list_instances()
+                    .send()
+                    .await
+                    .map_err(|e| aws("ListInstances", e))?;
+                let i = out.instances().first().ok_or(AwsError::Final {
+                    op: "ListInstances",
+                    message: "no IAM Identity Center instance in this account and region".into(),
+                })?;
+                let arn = i.instance_arn().unwrap_or_default();
+                Ok(Instance {
+                    arn: InstanceArn::parse(arn).map_err(|e| AwsError::Final {
+                        op: "ListInstances",
+                        message: e.to_string(),
+                    })?,
+                    identity_store_id: i.identity_store_id().unwrap_or_default().to_owned(),
+                })
+            })
+            .await
+    }
+
+    /// The identity-store user id of `name`, or `None` if there is no such user.
+    pub async fn user_id(&self, name: &UserName) -> Result<Option<PrincipalId>, AwsError> {
+        let store = self.instance().await?.identity_store_id.clone();
+        let attr = UniqueAttribute::builder()
+            .attribute_path("userName")
+            .attribute_value(Document::String(name.to_string()))
+            .build()
+            .map_err(|e| AwsError::Final {
+                op: "GetUserId",
+                message: e.to_string(),
+            })?;
+        match self
+            .ids
+            .get_user_id()
+            .identity_store_id(store)
+            .alternate_identifier(AlternateIdentifier::UniqueAttribute(attr))
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(opaque("GetUserId", Some(out.user_id()), PrincipalId::parse)?)),
+            Err(e) => match aws("GetUserId", e) {
+                e if e.is_not_found() => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    /// Whether `account` is an account of the organization.
+    pub async fn account_exists(&self, account: &AccountId) -> Result<bool, AwsError> {
+        match self
+            .org
+            .describe_account()
+            .account_id(account.as_str())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match aws("DescribeAccount", e) {
+                e if e.is_not_found() => Ok(false),
+                e => Err(e),
+            },
+        }
+    }
+
+    /// The ARN of the permission set called `name`, or `None`. Names are cached for a minute.
+    pub async fn permission_set_arn(
+        &self,
+        name: &PermissionSetName,
+    ) -> Result<Option<PermissionSetArn>, AwsError> {
+        if let Some((arn, at)) = self.cache().get(name.as_str())
+            && at.elapsed() < PERMISSION_SET_CACHE_TTL
+        {
+            return Ok(Some(arn.clone()));
+        }
+        let instance = self.instance().await?.arn.clone();
+        let mut found = None;
+        let mut pages = self
+            .sso
+            .list_permission_sets()
+            .instance_arn(instance.as_str())
+            .into_paginator()
+            .send();
+        let mut fresh = HashMap::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws("ListPermissionSets", e))?;
+            for arn in page.permission_sets() {
+                let d = self
+                    .sso
+                    .describe_permission_set()
+                    .instance_arn(instance.as_str())
+                    .permission_set_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| aws("DescribePermissionSet", e))?;
+                let Some(ps_name) = d.permission_set().and_then(|p| p.name()) else {
+                    continue;
+                };
+                let arn = opaque("DescribePermissionSet", Some(arn), PermissionSetArn::parse)?;
+                if ps_name == name.as_str() {
+                    found = Some(arn.clone());
+                }
+                fresh.insert(ps_name.to_owned(), (arn, Instant::now()));
+            }
+        }
+        *self.cache() = fresh;
+        Ok(found)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (PermissionSetArn, Instant)>> {
+        self.permission_sets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether the assignment exists now (ListAccountAssignments).
+    pub async fn assignment_exists(&self, a: &AssignmentRef) -> Result<bool, AwsError> {
+        let mut pages = self
+            .sso
+            .list_account_assignments()
+            .instance_arn(a.instance_arn.as_str())
+            .account_id(a.account.as_str())
+            .permission_set_arn(a.permission_set_arn.as_str())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws("ListAccountAssignments", e))?;
+            if page.account_assignments().iter().any(|x| {
+                x.principal_id() == Some(a.principal_id.as_str())
+                    && x.principal_type().map(|t| t.as_str()) == Some(a.principal_type.as_str())
+            }) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Creates the assignment and waits until AWS confirms it: status SUCCEEDED and listed.
+    ///
+    /// Checks first (AWS accepts duplicates): an existing assignment counts as created. The
+    /// caller must have ruled out standing access *before* recording its intent (see
+    /// `jit_domain::stack`). `resume` is the request id of an earlier attempt, to keep polling
+    /// it instead of creating again. A FAILED status is [`AwsError::Final`] with AWS's reason.
+    pub async fn create_assignment(
+        &self,
+        a: &AssignmentRef,
+        resume: Option<&str>,
+        progress: &impl Progress,
+    ) -> Result<(), AwsError> {
+        let request_id = match resume {
+            Some(r) => r.to_owned(),
+            None => {
+                if self.assignment_exists(a).await? {
+                    return Ok(());
+                }
+                let out = self
+                    .sso
+                    .create_account_assignment()
+                    .instance_arn(a.instance_arn.as_str())
+                    .target_id(a.account.as_str())
+                    .target_type(TargetType::AwsAccount)
+                    .permission_set_arn(a.permission_set_arn.as_str())
+                    .principal_type(aws_principal_type(a.principal_type))
+                    .principal_id(a.principal_id.as_str())
+                    .send()
+                    .await
+                    .map_err(|e| aws("CreateAccountAssignment", e))?;
+                let status = out.account_assignment_creation_status();
+                match op_status(status) {
+                    OpStatus::Failed(reason) => return Err(failed(OpKind::Create, reason)),
+                    OpStatus::Succeeded => return self.verify(a, true).await,
+                    OpStatus::InProgress => {}
+                }
+                let id = status
+                    .and_then(|s| s.request_id())
+                    .ok_or(AwsError::Final {
+                        op: "CreateAccountAssignment",
+                        message: "IN_PROGRESS without a request id".into(),
+                    })?
+                    .to_owned();
+                progress.request_started(&id).await;
+                id
+            }
+        };
+        self.wait(OpKind::Create, &request_id, a, progress).await?;
+        self.verify(a, true).await
+    }
+
+    /// Deletes the assignment and waits until AWS confirms it is gone. Absent already: done.
+    /// A FAILED deletion is returned as retryable: a revocation is never abandoned.
+    pub async fn delete_assignment(
+        &self,
+        a: &AssignmentRef,
+        resume: Option<&str>,
+        progress: &impl Progress,
+    ) -> Result<(), AwsError> {
+        let request_id = match resume {
+            Some(r) => r.to_owned(),
+            None => {
+                if !self.assignment_exists(a).await? {
+                    return Ok(());
+                }
+                let out = match self
+                    .sso
+                    .delete_account_assignment()
+                    .instance_arn(a.instance_arn.as_str())
+                    .target_id(a.account.as_str())
+                    .target_type(TargetType::AwsAccount)
+                    .permission_set_arn(a.permission_set_arn.as_str())
+                    .principal_type(aws_principal_type(a.principal_type))
+                    .principal_id(a.principal_id.as_str())
+                    .send()
+                    .await
+                {
+                    Ok(out) => out,
+                    Err(e) => match aws("DeleteAccountAssignment", e) {
+                        e if e.is_not_found() => return self.verify(a, false).await,
+                        e => return Err(e),
+                    },
+                };
+                let status = out.account_assignment_deletion_status();
+                match op_status(status) {
+                    OpStatus::Failed(reason) => return Err(failed(OpKind::Delete, reason)),
+                    OpStatus::Succeeded => return self.verify(a, false).await,
+                    OpStatus::InProgress => {}
+                }
+                let id = status
+                    .and_then(|s| s.request_id())
+                    .ok_or(AwsError::Final {
+                        op: "DeleteAccountAssignment",
+                        message: "IN_PROGRESS without a request id".into(),
+                    })?
+                    .to_owned();
+                progress.request_started(&id).await;
+                id
+            }
+        };
+        self.wait(OpKind::Delete, &request_id, a, progress).await?;
+        self.verify(a, false).await
+    }
+
+    /// Polls the status of `request_id` on the schedule until it is no longer IN_PROGRESS.
+    async fn wait(
+        &self,
+        kind: OpKind,
+        request_id: &str,
+        a: &AssignmentRef,
+        progress: &impl Progress,
+    ) -> Result<(), AwsError> {
+        let op = match kind {
+            OpKind::Create => "DescribeAccountAssignmentCreationStatus",
+            OpKind::Delete => "DescribeAccountAssignmentDeletionStatus",
+        };
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            tokio::time::sleep(self.poll.delay(attempt)).await;
+            attempt += 1;
+            let status = match kind {
+                OpKind::Create => self
+                    .sso
+                    .describe_account_assignment_creation_status()
+                    .instance_arn(a.instance_arn.as_str())
+                    .account_assignment_creation_request_id(request_id)
+                    .send()
+                    .await
+                    .map(|o| op_status(o.account_assignment_creation_status()))
+                    .map_err(|e| aws(op, e)),
+                OpKind::Delete => self
+                    .sso
+                    .describe_account_assignment_deletion_status()
+                    .instance_arn(a.instance_arn.as_str())
+                    .account_assignment_deletion_request_id(request_id)
+                    .send()
+                    .await
+                    .map(|o| op_status(o.account_assignment_deletion_status()))
+                    .map_err(|e| aws(op, e)),
+            };
+            match status {
+                Ok(OpStatus::Succeeded) => return Ok(()),
+                Ok(OpStatus::Failed(reason)) => return Err(failed(kind, reason)),
+                Ok(OpStatus::InProgress) => {}
+                // A fresh request id can be unknown to the status API for a moment.
+                Err(e) if e.is_not_found() && started.elapsed() < self.poll.not_found_grace => {}
+                Err(e) if e.is_retryable() => {
+                    tracing::debug!(error = %e, "status poll failed; polling on");
+                }
+                Err(e) => return Err(e),
+            }
+            if started.elapsed() > self.poll.bound {
+                return Err(AwsError::still_in_progress(
+                    op,
+                    format!(
+                        "request {request_id} still IN_PROGRESS after {:?}",
+                        started.elapsed()
+                    ),
+                ));
+            }
+            progress.still_waiting(request_id).await;
+        }
+    }
+
+    /// Confirms by listing that the assignment is (or is no longer) there.
+    async fn verify(&self, a: &AssignmentRef, should_exist: bool) -> Result<(), AwsError> {
+        // The listing can lag the status API briefly.
+        for attempt in 0..6 {
+            if self.assignment_exists(a).await? == should_exist {
+                return Ok(());
+            }
+            tokio::time::sleep(self.poll.delay(attempt + 2)).await;
+        }
+        let message = if should_exist {
+            "AWS reported SUCCEEDED but the assignment is not listed"
+        } else {
+            "AWS reported the deletion SUCCEEDED but the assignment is still listed"
+        };
+        Err(AwsError::Retryable {
+            op: "ListAccountAssignments",
+            kind: crate::error::RetryKind::StillInProgress,
+            message: message.into(),
+        })
+    }
+}
+
+fn aws_principal_type(t: PrincipalType) -> AwsPrincipalType {
+    match t {
+        PrincipalType::User => AwsPrincipalType::User,
+        PrincipalType::Group => AwsPrincipalType::Group,
+    }
+}
+
+fn op_status(s: Option<&AccountAssignmentOperationStatus>) -> OpStatus {
+    match s.and_then(|s| s.status()) {
+        Some(StatusValues::Succeeded) => OpStatus::Succeeded,
+        Some(StatusValues::Failed) => OpStatus::Failed(
+            s.and_then(|s| s.failure_reason())
+                .unwrap_or("no reason given")
+                .to_owned(),
+        ),
+        _ => OpStatus::InProgress,
+    }
+}
+
+fn failed(kind: OpKind, reason: String) -> AwsError {
+    let message = format!("assignment {} FAILED: {reason}", kind.verb());
+    match kind {
+        OpKind::Create => AwsError::Final {
+            op: "CreateAccountAssignment",
+            message,
+        },
+        OpKind::Delete => AwsError::Retryable {
+            op: "DeleteAccountAssignment",
+            kind: crate::error::RetryKind::Server,
+            message,
+        },
+    }
+}
+
+fn opaque<T>(
+    op: &'static str,
+    v: Option<&str>,
+    parse: fn(&str) -> Result<T, jit_domain::InvalidInput>,
+) -> Result<T, AwsError> {
+    parse(v.unwrap_or_default()).map_err(|e| AwsError::Final {
+        op,
+        message: format!("unexpected answer: {e}"),
+    })
+}
