@@ -1,1 +1,23 @@
+//! The local stack, for `cargo xtask` and the tests.
+//!
+//! - [`tools`]: the pinned `temporal` and `moto_server` in the repository's `.venv/`,
+//!   installed on demand ([`ensure_tools`]).
+//! - [`servers`]: command lines and readiness checks of the Temporal dev server
+//!   ([`TemporalServer`]) and the moto sandbox ([`Sandbox`], with seeding).
+//! - [`process`]: child processes that are always stopped ([`ManagedChild`]), free ports.
+//! - [`proxy`]: the fault-injecting proxy that makes the sandbox behave like AWS
+//!   ([`FaultProxy`]).
+//! - [`test_stack`]: one stack per test binary on free ports ([`TestStack::shared`]).
 
+pub mod process;
+pub mod proxy;
+pub mod servers;
+pub mod sys;
+pub mod test_stack;
+pub mod tools;
+
+pub use process::{ManagedChild, free_port};
+pub use proxy::{AsyncOutcome, Call, Fault, FaultProxy, Rule};
+pub use servers::{Sandbox, TemporalServer};
+pub use test_stack::TestStack;
+pub use tools::{Tools, ensure_tools, repo_root};

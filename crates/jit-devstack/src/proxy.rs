@@ -1,0 +1,415 @@
+//! The fault-injecting proxy in front of the AWS sandbox.
+//!
+//! moto answers synchronously and never throttles or conflicts; real Identity Center does
+//! both. The proxy makes the sandbox behave like AWS, per operation (the `X-Amz-Target`
+//! header's operation name) and optionally only for requests whose body contains a string
+//! (an account id: each test uses its own account, so tests running side by side never see
+//! each other's faults):
+//!
+//! - [`Fault::Throttle`], [`Fault::Conflict`], [`Fault::ServerError`]: answer with that error
+//!   instead of forwarding, for the next `times` matching calls;
+//! - [`Fault::Async`]: for `CreateAccountAssignment` / `DeleteAccountAssignment`, answer
+//!   IN_PROGRESS and keep answering IN_PROGRESS to `polls` status polls, then SUCCEEDED (the
+//!   operation was forwarded) or FAILED with a reason (it was never forwarded: nothing
+//!   changed in the sandbox, as with AWS);
+//! - [`Fault::Delay`]: forward, but answer only after a delay (latency, or a window in which
+//!   a test kills the worker after AWS acted but before the caller heard).
+//!
+//! Every call is recorded ([`FaultProxy::calls`]) so tests can count what reached "AWS".
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+/// What to do to a matching call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    Throttle,
+    Conflict,
+    ServerError,
+    Delay(Duration),
+    Async { polls: u32, outcome: AsyncOutcome },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AsyncOutcome {
+    Succeeded,
+    Failed(String),
+}
+
+/// One rule: `fault` for the next `times` calls of `operation` whose body contains
+/// `body_contains` (if set).
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub operation: String,
+    pub body_contains: Option<String>,
+    pub fault: Fault,
+    pub times: u32,
+}
+
+impl Rule {
+    pub fn new(operation: &str, fault: Fault) -> Self {
+        Self {
+            operation: operation.to_owned(),
+            body_contains: None,
+            fault,
+            times: 1,
+        }
+    }
+
+    /// Only for calls whose body contains `s` (e.g. a test's own account id).
+    pub fn matching(mut self, s: &str) -> Self {
+        self.body_contains = Some(s.to_owned());
+        self
+    }
+
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = n;
+        self
+    }
+}
+
+/// One call that reached the proxy.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub operation: String,
+    pub body: String,
+    /// The fault applied, if any.
+    pub fault: Option<Fault>,
+    /// The HTTP status answered.
+    pub status: u16,
+}
+
+#[derive(Debug)]
+struct PendingOp {
+    polls_left: u32,
+    outcome: AsyncOutcome,
+    /// The status object (AccountAssignment{Creation,Deletion}Status) to answer with.
+    status: Value,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    rules: Vec<Rule>,
+    calls: Vec<Call>,
+    pending: HashMap<String, PendingOp>,
+    next_id: u64,
+}
+
+/// A handle to a running proxy. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct FaultProxy {
+    addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Clone)]
+struct Ctx {
+    upstream: String,
+    http: reqwest::Client,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FaultProxy {
+    /// Starts the proxy on a free loopback port, forwarding to `upstream` (the sandbox URL).
+    /// It runs on the current tokio runtime until that runtime stops.
+    pub async fn start(upstream: &str) -> anyhow::Result<Self> {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let ctx = Ctx {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+            inner: inner.clone(),
+        };
+        let app = axum::Router::new().fallback(handle).with_state(ctx);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "fault proxy stopped");
+            }
+        });
+        Ok(Self { addr, inner })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn add(&self, rule: Rule) {
+        self.lock().rules.push(rule);
+    }
+
+    /// All calls so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    /// Calls of `operation` whose body contains `needle`.
+    pub fn calls_of(&self, operation: &str, needle: &str) -> Vec<Call> {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| c.operation == operation && c.body.contains(needle))
+            .cloned()
+            .collect()
+    }
+
+    /// Rules not used up yet that match `needle`.
+    pub fn unused_rules(&self, needle: &str) -> Vec<Rule> {
+        self.lock()
+            .rules
+            .iter()
+            .filter(|r| r.times > 0 && r.body_contains.as_deref() == Some(needle))
+            .cloned()
+            .collect()
+    }
+}
+
+fn operation_of(headers: &HeaderMap) -> String {
+    headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.rsplit('.').next())
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn aws_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let mut r = Response::new(Body::from(
+        json!({"__type": code, "Message": message}).to_string(),
+    ));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert("x-amzn-errortype", HeaderValue::from_str(code).unwrap_or(HeaderValue::from_static("Unknown")));
+    h.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
+    h.insert("x-amzn-requestid", HeaderValue::from_static("fault-proxy"));
+    r
+}
+
+fn json_response(v: &Value) -> Response {
+    let mut r = Response::new(Body::from(v.to_string()));
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    r
+}
+
+/// Which status object key an operation's answer carries.
+fn status_key(op: &str) -> Option<&'static str> {
+    match op {
+        "CreateAccountAssignment" | "DescribeAccountAssignmentCreationStatus" => {
+            Some("AccountAssignmentCreationStatus")
+        }
+        "DeleteAccountAssignment" | "DescribeAccountAssignmentDeletionStatus" => {
+            Some("AccountAssignmentDeletionStatus")
+        }
+        _ => None,
+    }
+}
+
+async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 16 << 20)
+        .await
+        .unwrap_or_default();
+    let op = operation_of(&parts.headers);
+    let text = String::from_utf8_lossy(&body).into_owned();
+
+    // Pick a matching rule (and use it up) under the lock; act after releasing it.
+    let fault = {
+        let mut inner = ctx.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        inner
+            .rules
+            .iter_mut()
+            .find(|r| {
+                r.times > 0
+                    && r.operation == op
+                    && r.body_contains.as_deref().is_none_or(|s| text.contains(s))
+            })
+            .map(|r| {
+                r.times -= 1;
+                r.fault.clone()
+            })
+    };
+
+    let response = match (&fault, op.as_str()) {
+        (Some(Fault::Throttle), _) => aws_error(
+            StatusCode::BAD_REQUEST,
+            "ThrottlingException",
+            "Rate exceeded (fault proxy)",
+        ),
+        (Some(Fault::Conflict), _) => aws_error(
+            StatusCode::CONFLICT,
+            "ConflictException",
+            "Another operation on this permission set is in progress (fault proxy)",
+        ),
+        (Some(Fault::ServerError), _) => aws_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerException",
+            "Internal failure (fault proxy)",
+        ),
+        (Some(Fault::Delay(d)), _) => {
+            let r = forward(&ctx, &parts, body.clone()).await;
+            record(&ctx, &op, &text, fault.clone(), r.status().as_u16());
+            tokio::time::sleep(*d).await;
+            return r;
+        }
+        (Some(Fault::Async { polls, outcome }), _) => {
+            start_async(&ctx, &parts, body.clone(), &op, &text, *polls, outcome.clone()).await
+        }
+        (None, "DescribeAccountAssignmentCreationStatus" | "DescribeAccountAssignmentDeletionStatus") => {
+            match poll_async(&ctx, &op, &text) {
+                Some(r) => r,
+                None => forward(&ctx, &parts, body.clone()).await,
+            }
+        }
+        (None, _) => forward(&ctx, &parts, body.clone()).await,
+    };
+    record(&ctx, &op, &text, fault, response.status().as_u16());
+    response
+}
+
+fn record(ctx: &Ctx, op: &str, body: &str, fault: Option<Fault>, status: u16) {
+    ctx.inner
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .calls
+        .push(Call {
+            operation: op.to_owned(),
+            body: body.to_owned(),
+            fault,
+            status,
+        });
+}
+
+async fn forward(ctx: &Ctx, parts: &axum::http::request::Parts, body: Bytes) -> Response {
+    let url = format!(
+        "{}{}",
+        ctx.upstream,
+        parts.uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let mut req = ctx.http.request(parts.method.clone(), url).body(body);
+    for (k, v) in &parts.headers {
+        if k != "host" && k != "content-length" {
+            req = req.header(k, v);
+        }
+    }
+    match req.send().await {
+        Ok(r) => {
+            let status = r.status();
+            let headers = r.headers().clone();
+            let bytes = r.bytes().await.unwrap_or_default();
+            let mut out = Response::new(Body::from(bytes));
+            *out.status_mut() = status;
+            for (k, v) in &headers {
+                if k != "content-length" && k != "transfer-encoding" {
+                    out.headers_mut().insert(k, v.clone());
+                }
+            }
+            out
+        }
+        Err(e) => aws_error(
+            StatusCode::BAD_GATEWAY,
+            "InternalServerException",
+            &format!("fault proxy could not reach the sandbox: {e}"),
+        ),
+    }
+}
+
+/// Create/Delete with an asynchronous outcome: answer IN_PROGRESS now, the outcome after
+/// `polls` status polls.
+async fn start_async(
+    ctx: &Ctx,
+    parts: &axum::http::request::Parts,
+    body: Bytes,
+    op: &str,
+    text: &str,
+    polls: u32,
+    outcome: AsyncOutcome,
+) -> Response {
+    let Some(key) = status_key(op) else {
+        return forward(ctx, parts, body).await;
+    };
+    let mut status = match outcome {
+        AsyncOutcome::Succeeded => {
+            let r = forward(ctx, parts, body).await;
+            if !r.status().is_success() {
+                return r;
+            }
+            let bytes = axum::body::to_bytes(r.into_body(), 16 << 20)
+                .await
+                .unwrap_or_default();
+            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            v.get(key).cloned().unwrap_or_else(|| json!({}))
+        }
+        AsyncOutcome::Failed(_) => {
+            // Never forwarded: a FAILED operation changes nothing, as with AWS.
+            let req: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            json!({
+                "PermissionSetArn": req.get("PermissionSetArn"),
+                "PrincipalId": req.get("PrincipalId"),
+                "PrincipalType": req.get("PrincipalType"),
+                "TargetId": req.get("TargetId"),
+                "TargetType": req.get("TargetType"),
+            })
+        }
+    };
+    let request_id = {
+        let mut inner = ctx.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        inner.next_id += 1;
+        let id = format!("fault-proxy-{:08}", inner.next_id);
+        status["RequestId"] = json!(id);
+        status["Status"] = json!("IN_PROGRESS");
+        inner.pending.insert(
+            id.clone(),
+            PendingOp {
+                polls_left: polls,
+                outcome,
+                status: status.clone(),
+            },
+        );
+        id
+    };
+    tracing::debug!(%request_id, op, "fault proxy: answering IN_PROGRESS");
+    json_response(&json!({ key: status }))
+}
+
+/// A status poll of a request the proxy made asynchronous; `None` if it is not one of ours.
+fn poll_async(ctx: &Ctx, op: &str, text: &str) -> Option<Response> {
+    let key = status_key(op)?;
+    let req: Value = serde_json::from_str(text).ok()?;
+    let id = req
+        .get("AccountAssignmentCreationRequestId")
+        .or_else(|| req.get("AccountAssignmentDeletionRequestId"))?
+        .as_str()?
+        .to_owned();
+    let mut inner = ctx.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let p = inner.pending.get_mut(&id)?;
+    let mut status = p.status.clone();
+    if p.polls_left > 0 {
+        p.polls_left -= 1;
+    } else {
+        match &p.outcome {
+            AsyncOutcome::Succeeded => status["Status"] = json!("SUCCEEDED"),
+            AsyncOutcome::Failed(reason) => {
+                status["Status"] = json!("FAILED");
+                status["FailureReason"] = json!(reason);
+            }
+        }
+    }
+    Some(json_response(&json!({ key: status })))
+}
