@@ -1,1 +1,399 @@
+//! End-to-end tests: the real Temporal dev server, the real worker binary, the moto sandbox
+//! behind the fault proxy. One stack per test binary (started on first use, on free ports);
+//! each test has its own account, task queue and worker.
 
+#![allow(unreachable_pub)]
+
+mod replay;
+mod support;
+
+use std::time::Duration;
+
+use jit_devstack::{AsyncOutcome, Fault, Rule};
+use jit_domain::{EntryState, Phase, PermissionSetName};
+use support::{TestApp, count, event_types};
+
+const T: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approved_ticket_grants_then_revokes_at_expiry_with_time_skipping() {
+    let app = TestApp::new("happy").await;
+    let req = app.request("happy", "alice", "bob");
+    let h = app.start(&req).await;
+
+    let t = app
+        .wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    assert!(t.target.is_some(), "evaluation resolved the target");
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
+
+    app.approve(&h, "carol").await.expect("carol may approve");
+    let t = app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1, "granted once");
+    assert_eq!(t.stack.entries().len(), 1);
+    assert_eq!(t.stack.entries()[0].state, EntryState::Created);
+    let (since, expires) = (t.active_since.unwrap(), t.expires_at.unwrap());
+    assert_eq!(expires.duration_since(since), jiff::SignedDuration::from_hours(8));
+
+    // Operators find it by its search attributes.
+    let query = format!(
+        "JitStatus = 'Active' AND JitPrincipal = 'bob' AND JitAccounts = '{}' AND WorkflowId = '{}'",
+        app.account,
+        req.ticket_id.workflow_id()
+    );
+    wait_listed(&app, &query).await;
+
+    // Eight hours pass in about a second.
+    app.skip_time(&h).await;
+    let out = app.outcome(&h, T).await;
+    assert_eq!(out.phase, Phase::Expired, "{out:?}");
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0, "revoked at expiry");
+    let t = app.status(&h).await;
+    assert!(t.stack.is_unwound());
+    let trail: Vec<&str> = t.audit.iter().map(|e| e.what.as_str()).collect();
+    assert!(trail.iter().any(|l| l.contains("carol approved")), "{trail:?}");
+    wait_listed(
+        &app,
+        &format!(
+            "JitStatus = 'Expired' AND WorkflowId = '{}'",
+            req.ticket_id.workflow_id()
+        ),
+    )
+    .await;
+
+    // The history is lean: no stray timers, the deadline cancelled, two upserts at most per
+    // phase change.
+    let events = app.history(&h).await;
+    let types = event_types(&events);
+    assert_eq!(count(&types, "TIMER_STARTED"), 2, "{types:?}");
+    assert_eq!(count(&types, "TIMER_CANCELED"), 1, "{types:?}");
+    assert_eq!(count(&types, "TIMER_FIRED"), 1, "{types:?}");
+    assert_eq!(count(&types, "ACTIVITY_TASK_SCHEDULED"), 2, "{types:?}");
+    assert!(events.len() <= 45, "{} events: {types:?}", events.len());
+    eprintln!("happy path: {} history events", events.len());
+    app.maybe_record_history(&h, "approved-expired").await;
+}
+
+async fn wait_listed(app: &TestApp, query: &str) {
+    use futures::StreamExt;
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let found = app
+            .client
+            .list_workflows(query, Default::default())
+            .collect::<Vec<_>>()
+            .await;
+        if found.iter().any(Result::is_ok) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no workflow matches {query}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denied_ticket_creates_nothing() {
+    let app = TestApp::new("denied").await;
+    let req = app.request("denied", "alice", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    app.vote(&h, "dave", false).await.expect("dave may deny");
+    let out = app.outcome(&h, T).await;
+    assert_eq!(out.phase, Phase::Denied);
+    let reason = out.reason.unwrap();
+    assert!(
+        reason.contains("dave") && reason.contains("not during the freeze"),
+        "{reason}"
+    );
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
+    assert!(
+        app.stack
+            .proxy
+            .calls_of("CreateAccountAssignment", app.account.as_str())
+            .is_empty(),
+        "nothing was even attempted"
+    );
+    app.maybe_record_history(&h, "denied").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_approval_is_refused_synchronously_and_leaves_no_trace() {
+    let app = TestApp::new("selfapprove").await;
+    let req = app.request("self", "alice", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+
+    let e = app.approve(&h, "alice").await.unwrap_err();
+    assert!(
+        e.contains("alice is the requester of this ticket and cannot approve"),
+        "{e}"
+    );
+    let e = app.approve(&h, "bob").await.unwrap_err();
+    assert!(e.contains("bob is the principal"), "{e}");
+
+    // A refused update is not written to history; the ticket still waits.
+    let t = app.status(&h).await;
+    assert_eq!(t.phase, Phase::PendingApproval);
+    assert!(t.votes.is_empty());
+    let types = event_types(&app.history(&h).await);
+    assert_eq!(count(&types, "WORKFLOW_EXECUTION_UPDATE_ACCEPTED"), 0, "{types:?}");
+
+    // The same through a signal is ignored, with a line in the audit trail.
+    app.approve_by_signal(&h, "alice").await;
+    let t = app
+        .wait_for(&h, T, |t| {
+            t.audit
+                .iter()
+                .any(|e| e.what.contains("vote ignored") && e.what.contains("alice"))
+        })
+        .await;
+    assert_eq!(t.phase, Phase::PendingApproval);
+
+    // A real approver still can; a second vote cannot.
+    app.approve(&h, "carol").await.expect("carol may approve");
+    app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    let e = app.approve(&h, "dave").await.unwrap_err();
+    assert!(e.contains("not waiting for approval"), "{e}");
+    app.skip_time(&h).await;
+    assert_eq!(app.outcome(&h, T).await.phase, Phase::Expired);
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asynchronous_failed_ends_the_ticket_failed_with_aws_reason() {
+    let app = TestApp::new("asyncfail").await;
+    let reason = "Received a 400 status error: Service Quota exceeded: 1000 roles in account";
+    app.stack.proxy.add(
+        Rule::new(
+            "CreateAccountAssignment",
+            Fault::Async {
+                polls: 3,
+                outcome: AsyncOutcome::Failed(reason.into()),
+            },
+        )
+        .matching(app.account.as_str()),
+    );
+    let req = app.request("fail", "alice", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    app.approve(&h, "carol").await.expect("approve");
+    let out = app.outcome(&h, T).await;
+    assert_eq!(out.phase, Phase::Failed, "{out:?}");
+    let r = out.reason.unwrap();
+    assert!(r.contains(reason) && r.contains("FAILED"), "{r}");
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0, "nothing left");
+    let t = app.status(&h).await;
+    assert!(t.stack.is_unwound(), "{:?}", t.stack);
+    // Polled until FAILED, and not retried: FAILED is final.
+    let polls = app
+        .stack
+        .proxy
+        .calls_of("DescribeAccountAssignmentCreationStatus", "fault-proxy-");
+    assert!(polls.len() >= 4, "{} polls", polls.len());
+    assert_eq!(
+        app.stack
+            .proxy
+            .calls_of("CreateAccountAssignment", app.account.as_str())
+            .len(),
+        1
+    );
+    app.maybe_record_history(&h, "async-failed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_conflicts_and_slow_aws_during_grant_and_revoke_are_survived() {
+    let app = TestApp::new("throttle").await;
+    let acct = app.account.as_str();
+    let proxy = &app.stack.proxy;
+    // More throttling than the SDK's own three attempts absorb: the activity retries too.
+    proxy.add(Rule::new("CreateAccountAssignment", Fault::Throttle).matching(acct).times(4));
+    proxy.add(Rule::new("ListAccountAssignments", Fault::ServerError).matching(acct).times(2));
+    proxy.add(
+        Rule::new(
+            "CreateAccountAssignment",
+            Fault::Async {
+                polls: 5,
+                outcome: AsyncOutcome::Succeeded,
+            },
+        )
+        .matching(acct),
+    );
+    proxy.add(Rule::new("DeleteAccountAssignment", Fault::Throttle).matching(acct).times(4));
+    proxy.add(Rule::new("DeleteAccountAssignment", Fault::Conflict).matching(acct).times(2));
+    proxy.add(
+        Rule::new(
+            "DeleteAccountAssignment",
+            Fault::Async {
+                polls: 4,
+                outcome: AsyncOutcome::Succeeded,
+            },
+        )
+        .matching(acct),
+    );
+
+    let req = app.request("throttle", "alice", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    app.approve(&h, "carol").await.expect("approve");
+    app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1, "exactly one");
+    app.skip_time(&h).await;
+    let out = app.outcome(&h, Duration::from_secs(120)).await;
+    assert_eq!(out.phase, Phase::Expired, "{out:?}");
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
+    assert!(proxy.unused_rules(acct).is_empty(), "every fault was hit: {:?}", proxy.unused_rules(acct));
+    let throttled = proxy
+        .calls_of("CreateAccountAssignment", acct)
+        .iter()
+        .filter(|c| c.status == 400)
+        .count();
+    assert_eq!(throttled, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_killed_after_aws_created_the_assignment_recovers_without_leaking() {
+    let mut app = TestApp::new("crash").await;
+    let acct = app.account.as_str().to_owned();
+    // AWS creates the assignment, but the answer is held back: the worker dies before it
+    // hears of it.
+    app.stack.proxy.add(
+        Rule::new("CreateAccountAssignment", Fault::Delay(Duration::from_secs(30)))
+            .matching(&acct),
+    );
+    let req = app.request("crash", "alice", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    app.approve(&h, "carol").await.expect("approve");
+
+    let deadline = std::time::Instant::now() + T;
+    while app
+        .stack
+        .proxy
+        .calls_of("CreateAccountAssignment", &acct)
+        .is_empty()
+    {
+        assert!(std::time::Instant::now() < deadline, "create never reached AWS");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1, "AWS acted");
+    let t = app.status(&h).await;
+    assert_eq!(t.stack.entries()[0].state, EntryState::Intended, "intent recorded first");
+    app.kill_worker();
+
+    app.start_worker();
+    let t = app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    assert!(!t.standing_access, "our own grant is never mistaken for standing access");
+    assert_eq!(t.stack.entries()[0].state, EntryState::Created);
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1, "no duplicate");
+    assert_eq!(
+        app.stack.proxy.calls_of("CreateAccountAssignment", &acct).len(),
+        1,
+        "the retry found the assignment and did not create it again"
+    );
+    app.skip_time(&h).await;
+    assert_eq!(app.outcome(&h, T).await.phase, Phase::Expired);
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0, "nothing leaked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standing_access_is_never_touched() {
+    let app = TestApp::new("standing").await;
+    let a = app.assignment("bob", "ReadOnly").await;
+    app.aws.create_standing_assignment(&a).await.expect("standing");
+    let req = app.request("standing", "alice", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    app.approve(&h, "carol").await.expect("approve");
+    let t = app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    assert!(t.standing_access);
+    assert!(t.stack.entries().is_empty(), "standing access is never pushed");
+    app.skip_time(&h).await;
+    assert_eq!(app.outcome(&h, T).await.phase, Phase::Expired);
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1, "still there");
+    assert!(
+        app.stack
+            .proxy
+            .calls_of("DeleteAccountAssignment", app.account.as_str())
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_deadline_expires_the_ticket_unapproved() {
+    let app = TestApp::new("deadline").await;
+    let req = app.request("deadline", "alice", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    // Nothing in flight: the one-hour deadline is skipped at once.
+    app.skip_time(&h).await;
+    let out = app.outcome(&h, T).await;
+    assert_eq!(out.phase, Phase::ApprovalExpired);
+    assert!(out.reason.unwrap().contains("nobody approved within 1h"));
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
+    app.maybe_record_history(&h, "approval-expired").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unresolvable_requests_are_rejected_with_the_field_named() {
+    let app = TestApp::new("rejected").await;
+    let mut cases = Vec::new();
+
+    let mut r = app.request("nouser", "alice", "nobody-here");
+    let h = app.start(&r).await;
+    cases.push((h, "principal: nobody-here is not a user"));
+
+    r = app.request("nops", "alice", "bob");
+    r.permission_set = PermissionSetName::parse("NoSuchSet").unwrap();
+    let h = app.start(&r).await;
+    cases.push((h, "permission_set: there is no permission set called NoSuchSet"));
+
+    r = app.request("noacct", "alice", "bob");
+    r.account = jit_domain::AccountId::parse("999999999999").unwrap();
+    let h = app.start(&r).await;
+    cases.push((h, "account: 999999999999 is not an account of this organization"));
+
+    r = app.request("toolong", "alice", "bob");
+    r.duration = jiff::SignedDuration::from_hours(13);
+    let h = app.start(&r).await;
+    cases.push((h, "duration: 13h is longer than the maximum of 12h"));
+
+    for (h, expected) in cases {
+        let out = app.outcome(&h, T).await;
+        assert_eq!(out.phase, Phase::Rejected, "{out:?}");
+        let reason = out.reason.unwrap();
+        assert!(reason.contains(expected), "{reason:?} should contain {expected:?}");
+    }
+    assert!(
+        app.stack
+            .proxy
+            .calls_of("CreateAccountAssignment", app.account.as_str())
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_id_is_never_started_twice() {
+    let app = TestApp::new("dupe").await;
+    let req = app.request("dupe", "alice", "bob");
+    let _h = app.start(&req).await;
+    let again = app
+        .client
+        .start_workflow(
+            jit_workflows::TicketWorkflow::run,
+            req.clone(),
+            jit_workflows::start_options(&req, &app.task_queue),
+        )
+        .await;
+    let e = again.err().expect("a second start is refused");
+    assert!(format!("{e:#}").to_lowercase().contains("already"), "{e:#}");
+}

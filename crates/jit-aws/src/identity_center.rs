@@ -240,6 +240,12 @@ impl IdentityCenter {
 
     /// Whether the assignment exists now (ListAccountAssignments).
     pub async fn assignment_exists(&self, a: &AssignmentRef) -> Result<bool, AwsError> {
+        Ok(self.count_assignments(a).await? > 0)
+    }
+
+    /// How many listed assignments match `a` (AWS and moto accept duplicates; more than one
+    /// means someone created it twice).
+    pub async fn count_assignments(&self, a: &AssignmentRef) -> Result<usize, AwsError> {
         let mut pages = self
             .sso
             .list_account_assignments()
@@ -248,16 +254,19 @@ impl IdentityCenter {
             .permission_set_arn(a.permission_set_arn.as_str())
             .into_paginator()
             .send();
+        let mut n = 0;
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws("ListAccountAssignments", e))?;
-            if page.account_assignments().iter().any(|x| {
-                x.principal_id() == Some(a.principal_id.as_str())
-                    && x.principal_type().map(|t| t.as_str()) == Some(a.principal_type.as_str())
-            }) {
-                return Ok(true);
-            }
+            n += page
+                .account_assignments()
+                .iter()
+                .filter(|x| {
+                    x.principal_id() == Some(a.principal_id.as_str())
+                        && x.principal_type().map(|t| t.as_str()) == Some(a.principal_type.as_str())
+                })
+                .count();
         }
-        Ok(false)
+        Ok(n)
     }
 
     /// Creates the assignment and waits until AWS confirms it: status SUCCEEDED and listed.
@@ -272,9 +281,16 @@ impl IdentityCenter {
         resume: Option<&str>,
         progress: &impl Progress,
     ) -> Result<(), AwsError> {
-        let request_id = match resume {
-            Some(r) => r.to_owned(),
-            None => {
+        if let Some(r) = resume {
+            match self.wait(OpKind::Create, r, a, progress).await {
+                Ok(()) => return self.verify(a, true).await,
+                // The request is unknown (too old, or never reached AWS): start over.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let request_id = {
+            {
                 if self.assignment_exists(a).await? {
                     return Ok(());
                 }
@@ -319,9 +335,15 @@ impl IdentityCenter {
         resume: Option<&str>,
         progress: &impl Progress,
     ) -> Result<(), AwsError> {
-        let request_id = match resume {
-            Some(r) => r.to_owned(),
-            None => {
+        if let Some(r) = resume {
+            match self.wait(OpKind::Delete, r, a, progress).await {
+                Ok(()) => return self.verify(a, false).await,
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let request_id = {
+            {
                 if !self.assignment_exists(a).await? {
                     return Ok(());
                 }

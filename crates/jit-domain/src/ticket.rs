@@ -100,6 +100,10 @@ pub enum Phase {
     Rejected,
     /// Ended: provisioning failed; everything created was removed.
     Failed,
+    /// Ended: access was removed before its expiry (e.g. an operator cancelled the ticket).
+    Revoked,
+    /// Ended: cancelled before access was granted.
+    Cancelled,
 }
 
 impl Phase {
@@ -115,13 +119,21 @@ impl Phase {
             Self::ApprovalExpired => "ApprovalExpired",
             Self::Rejected => "Rejected",
             Self::Failed => "Failed",
+            Self::Revoked => "Revoked",
+            Self::Cancelled => "Cancelled",
         }
     }
 
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Expired | Self::Denied | Self::ApprovalExpired | Self::Rejected | Self::Failed
+            Self::Expired
+                | Self::Denied
+                | Self::ApprovalExpired
+                | Self::Rejected
+                | Self::Failed
+                | Self::Revoked
+                | Self::Cancelled
         )
     }
 }

@@ -1,1 +1,160 @@
+//! The jit worker: configuration, telemetry and registration only.
+//!
+//! [`Settings`] (from the config file and `JIT_*` environment) -> [`Worker::build`] (connects
+//! to Temporal and AWS, registers [`TicketWorkflow`](jit_workflows::TicketWorkflow) and
+//! [`TicketActivities`]) -> [`Worker::run_until_stopped`] (until the shutdown future resolves,
+//! then drains gracefully).
 
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use jit_activities::TicketActivities;
+use jit_aws::{AwsSettings, IdentityCenter};
+use jit_config::{StackConfig, WorkerSettings};
+use jit_workflows::TicketWorkflow;
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_sdk::{Runtime, WorkerOptions};
+
+/// The worker's settings, resolved.
+pub type Settings = WorkerSettings;
+
+/// Loads the settings from `config` and the process environment.
+pub fn load_settings(config: &Path) -> anyhow::Result<Settings> {
+    let stack = StackConfig::load(config)?;
+    Ok(stack.worker_settings(&jit_config::process_env)?)
+}
+
+/// Identity Center allows about 20 requests/s in all; a ticket's activities make a few calls
+/// each. This caps activity starts across every worker of the task queue.
+const MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND: f64 = 10.0;
+
+/// A connected, registered worker, ready to run.
+pub struct Worker {
+    inner: temporalio_sdk::Worker,
+    settings: Settings,
+    // Declared after `inner`: dropped after the worker that uses it.
+    _runtime: Runtime,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// Connects to Temporal (retrying while it starts) and builds the AWS clients.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let runtime = Runtime::from_current_tokio(Default::default())
+            .context("starting the Temporal runtime")?;
+        let client = connect(&settings).await?;
+        let aws = IdentityCenter::connect(&AwsSettings {
+            region: settings.aws_region.clone(),
+            endpoint_url: settings.aws_endpoint_url.clone(),
+        })
+        .await;
+        let activities = TicketActivities::new(Arc::new(aws), settings.limits);
+        let options = WorkerOptions::new(settings.task_queue.clone())
+            .register_workflow::<TicketWorkflow>()?
+            .register_activities(activities)
+            .max_task_queue_activities_per_second(MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND)
+            .graceful_shutdown_period(Duration::from_secs(10))
+            .build();
+        let inner = temporalio_sdk::Worker::new(&runtime, client, options)
+            .context("creating the Temporal worker")?;
+        Ok(Self {
+            inner,
+            settings,
+            _runtime: runtime,
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Polls until `shutdown` resolves, then stops taking work and drains.
+    /// Not `Send`: await it on the main task.
+    pub async fn run_until_stopped(
+        mut self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stop = self.inner.shutdown_handle();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing the tasks in hand");
+            stop();
+        });
+        tracing::info!(
+            task_queue = %self.settings.task_queue,
+            temporal = %self.settings.temporal_address,
+            aws = self.settings.aws_endpoint_url.as_deref().unwrap_or("AWS"),
+            "worker running"
+        );
+        self.inner.run().await.context("worker stopped with an error")
+    }
+}
+
+/// Connects a Temporal client, retrying for up to a minute while the server starts.
+pub async fn connect(settings: &Settings) -> anyhow::Result<Client> {
+    let url = url::Url::parse(&settings.temporal_address)
+        .with_context(|| format!("temporal address {:?}", settings.temporal_address))?;
+    let mut attempt = 0;
+    let connection = loop {
+        match Connection::connect(ConnectionOptions::new(url.clone()).identity(identity()).build()).await {
+            Ok(c) => break c,
+            Err(e) if attempt < 60 => {
+                attempt += 1;
+                tracing::debug!(error = %e, "Temporal not reachable yet");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e).with_context(|| format!("connecting to Temporal at {url}")),
+        }
+    };
+    Ok(Client::new(connection, ClientOptions::new(settings.namespace.clone()).build())?)
+}
+
+fn identity() -> String {
+    format!("jit-worker@{}", std::process::id())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// The worker binary's main: `jit-worker --config FILE`.
+pub async fn main_with_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
+    use clap::Parser;
+    #[derive(Parser)]
+    #[command(name = "jit-worker", about = "Runs jit's Temporal workflows and activities")]
+    struct Args {
+        /// The configuration file (the worker: section, with JIT_* environment overrides).
+        #[arg(long, env = "JIT_CONFIG", default_value = "temporal-dev.yaml")]
+        config: std::path::PathBuf,
+    }
+    let args = Args::parse_from(args);
+    init_tracing();
+    let settings = load_settings(&args.config)?;
+    let worker = Worker::build(settings).await?;
+    worker.run_until_stopped(shutdown_signal()).await
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,temporalio_sdk_core=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}

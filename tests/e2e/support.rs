@@ -1,0 +1,352 @@
+//! `TestApp`: one test's view of the shared stack — its own AWS account (so faults and
+//! assignments never cross tests), its own task queue and worker process, a Temporal client,
+//! and a direct line to the sandbox to check what really exists.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use jiff::SignedDuration;
+use jit_aws::{AwsSettings, IdentityCenter};
+use jit_devstack::{ManagedChild, TestStack};
+use jit_domain::{
+    AccountId, AssignmentRef, Justification, PermissionSetName, PrincipalType, Ticket, TicketId,
+    TicketRequest, UserName,
+};
+use jit_workflows::{TicketOutcome, TicketWorkflow, VoteInput, start_options};
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions, WorkflowExecuteUpdateOptions,
+    WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions,
+    WorkflowSignalOptions,
+};
+use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
+
+pub type Handle = WorkflowHandle<Client, TicketWorkflow>;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub struct TestApp {
+    pub stack: &'static TestStack,
+    pub client: Client,
+    /// Straight to the sandbox, bypassing the proxy: the truth about AWS.
+    pub aws: IdentityCenter,
+    pub task_queue: String,
+    pub account: AccountId,
+    pub name: String,
+    worker: Option<ManagedChild>,
+}
+
+pub fn user(name: &str) -> UserName {
+    UserName::parse(name).expect("valid user name")
+}
+
+impl TestApp {
+    /// A fresh account and a worker of its own for the test called `name`.
+    pub async fn new(name: &str) -> TestApp {
+        let stack = TestStack::shared();
+        let aws = IdentityCenter::connect(&AwsSettings {
+            region: stack.region.clone(),
+            endpoint_url: Some(stack.sandbox_url.clone()),
+        })
+        .await;
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let account_name = format!("{name}-{n}");
+        let account = AccountId::parse(&aws.create_account(&account_name).await.expect("account"))
+            .expect("sandbox account id");
+        let client = connect(&stack.temporal_address, &stack.namespace).await;
+        let mut app = TestApp {
+            stack,
+            client,
+            aws,
+            task_queue: format!("jit-test-{name}-{n}"),
+            account,
+            name: name.to_owned(),
+            worker: None,
+        };
+        app.start_worker();
+        app
+    }
+
+    fn worker_log(&self) -> PathBuf {
+        self.stack.logs.join(format!("worker-{}.log", self.task_queue))
+    }
+
+    pub fn start_worker(&mut self) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_e2e-worker"));
+        cmd.arg("--config")
+            .arg(jit_devstack::repo_root().join("temporal-dev.yaml"))
+            .env("JIT_TEMPORAL_ADDRESS", &self.stack.temporal_address)
+            .env("JIT_TEMPORAL_NAMESPACE", &self.stack.namespace)
+            .env("JIT_TASK_QUEUE", &self.task_queue)
+            .env("JIT_AWS_ENDPOINT_URL", self.stack.proxy.url())
+            .env("JIT_AWS_REGION", &self.stack.region)
+            .env("RUST_LOG", "info,temporalio_sdk_core=warn,jit_aws=debug")
+            .env_remove("AWS_ACCESS_KEY_ID");
+        let child = ManagedChild::spawn("worker", cmd, &self.worker_log(), true)
+            .expect("the worker starts");
+        self.worker = Some(child);
+    }
+
+    /// SIGKILL: the worker dies mid-whatever, as in a crash.
+    pub fn kill_worker(&mut self) {
+        if let Some(mut w) = self.worker.take() {
+            w.kill_hard();
+        }
+    }
+
+    pub fn worker_log_text(&self) -> String {
+        std::fs::read_to_string(self.worker_log()).unwrap_or_default()
+    }
+
+    /// A valid request for this test's account; adjust fields as needed.
+    pub fn request(&self, suffix: &str, requester: &str, principal: &str) -> TicketRequest {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        TicketRequest {
+            ticket_id: TicketId::parse(&format!(
+                "{}-{suffix}-{n}",
+                self.name.replace('_', "-")
+            ))
+            .expect("ticket id"),
+            requester: user(requester),
+            principal: user(principal),
+            account: self.account.clone(),
+            permission_set: PermissionSetName::parse("ReadOnly").expect("name"),
+            duration: SignedDuration::from_hours(8),
+            justification: Justification::parse("investigating incident INC-42").expect("text"),
+            approval_timeout: SignedDuration::from_hours(1),
+        }
+    }
+
+    pub async fn start(&self, req: &TicketRequest) -> Handle {
+        self.client
+            .start_workflow(
+                TicketWorkflow::run,
+                req.clone(),
+                start_options(req, &self.task_queue),
+            )
+            .await
+            .expect("the ticket starts");
+        self.handle(req)
+    }
+
+    pub fn handle(&self, req: &TicketRequest) -> Handle {
+        self.client
+            .get_workflow_handle::<TicketWorkflow>(req.ticket_id.workflow_id())
+    }
+
+    pub async fn status(&self, h: &Handle) -> Ticket {
+        h.query(TicketWorkflow::status, (), WorkflowQueryOptions::default())
+            .await
+            .expect("status query")
+    }
+
+    /// Polls `status` until `pred` holds, or panics with the last status after `timeout`.
+    pub async fn wait_for(&self, h: &Handle, timeout: Duration, pred: impl Fn(&Ticket) -> bool) -> Ticket {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(t) = h
+                .query(TicketWorkflow::status, (), WorkflowQueryOptions::default())
+                .await
+            {
+                if pred(&t) {
+                    return t;
+                }
+                if Instant::now() > deadline {
+                    panic!(
+                        "condition not reached in {timeout:?}; last status: {t:#?}\nworker log:\n{}",
+                        self.worker_log_text()
+                    );
+                }
+            } else if Instant::now() > deadline {
+                panic!("no status in {timeout:?}\nworker log:\n{}", self.worker_log_text());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn approve(&self, h: &Handle, approver: &str) -> Result<(), String> {
+        self.vote(h, approver, true).await
+    }
+
+    pub async fn vote(&self, h: &Handle, approver: &str, approve: bool) -> Result<(), String> {
+        let input = VoteInput {
+            approver: user(approver),
+            comment: (!approve).then(|| "not during the freeze".to_owned()),
+        };
+        let r = if approve {
+            h.execute_update(
+                TicketWorkflow::approve,
+                input,
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await
+        } else {
+            h.execute_update(
+                TicketWorkflow::deny,
+                input,
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await
+        };
+        r.map_err(|e| format!("{e:#}"))
+    }
+
+    pub async fn approve_by_signal(&self, h: &Handle, approver: &str) {
+        h.signal(
+            TicketWorkflow::approve_signal,
+            VoteInput {
+                approver: user(approver),
+                comment: None,
+            },
+            WorkflowSignalOptions::default(),
+        )
+        .await
+        .expect("signal");
+    }
+
+    pub async fn outcome(&self, h: &Handle, timeout: Duration) -> TicketOutcome {
+        tokio::time::timeout(timeout, h.get_result(WorkflowGetResultOptions::default()))
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the ticket did not end within {timeout:?}\nworker log:\n{}",
+                    self.worker_log_text()
+                )
+            })
+            .expect("the workflow completes")
+    }
+
+    /// The assignment this test's requests resolve to, for `principal` and `permission_set`.
+    pub async fn assignment(&self, principal: &str, permission_set: &str) -> AssignmentRef {
+        let instance = self.aws.instance().await.expect("instance").clone();
+        AssignmentRef {
+            instance_arn: instance.arn,
+            account: self.account.clone(),
+            permission_set_arn: self
+                .aws
+                .permission_set_arn(&PermissionSetName::parse(permission_set).expect("name"))
+                .await
+                .expect("lookup")
+                .expect("seeded permission set"),
+            principal_type: PrincipalType::User,
+            principal_id: self
+                .aws
+                .user_id(&user(principal))
+                .await
+                .expect("lookup")
+                .expect("seeded user"),
+        }
+    }
+
+    /// How many assignments of the account's ReadOnly permission set exist for `principal`
+    /// (duplicates count: AWS and moto accept them).
+    pub async fn assignment_count(&self, principal: &str, permission_set: &str) -> usize {
+        let a = self.assignment(principal, permission_set).await;
+        count_assignments(&self.stack.sandbox_url, &a).await
+    }
+
+    /// Lets the dev server skip time for this workflow (skips whenever nothing is in flight).
+    pub async fn skip_time(&self, h: &Handle) {
+        use temporalio_common::protos::temporal::api::{
+            common::v1::{TimeSkippingConfig, WorkflowExecution},
+            workflow::v1::WorkflowExecutionOptions,
+            workflowservice::v1::UpdateWorkflowExecutionOptionsRequest,
+        };
+        let mut svc = self.client.connection().workflow_service();
+        svc.update_workflow_execution_options(temporalio_client::tonic::Request::new(
+            UpdateWorkflowExecutionOptionsRequest {
+                namespace: self.stack.namespace.clone(),
+                workflow_execution: Some(WorkflowExecution {
+                    workflow_id: h.info().workflow_id.clone(),
+                    run_id: String::new(),
+                }),
+                workflow_execution_options: Some(WorkflowExecutionOptions {
+                    time_skipping_config: Some(TimeSkippingConfig {
+                        enabled: true,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_wkt_types::FieldMask {
+                    paths: vec!["time_skipping_config".to_owned()],
+                }),
+                identity: "jit-e2e".to_owned(),
+            },
+        ))
+        .await
+        .expect("time skipping enabled");
+    }
+
+    pub async fn history(&self, h: &Handle) -> Vec<HistoryEvent> {
+        h.fetch_history(WorkflowFetchHistoryOptions::default())
+            .into_events()
+            .await
+            .expect("history")
+    }
+
+    /// Writes the ticket's history to `tests/histories/<name>.json` when
+    /// `JIT_RECORD_HISTORIES=1` (how the committed replay histories are made).
+    pub async fn maybe_record_history(&self, h: &Handle, name: &str) {
+        if std::env::var("JIT_RECORD_HISTORIES").as_deref() != Ok("1") {
+            return;
+        }
+        let json = h
+            .fetch_history(WorkflowFetchHistoryOptions::default())
+            .to_json()
+            .await
+            .expect("history json");
+        let path = jit_devstack::repo_root()
+            .join("tests/histories")
+            .join(format!("{name}.json"));
+        std::fs::write(&path, json).expect("history written");
+        eprintln!("recorded {}", path.display());
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- worker log ({}) ---\n{}",
+                self.task_queue,
+                jit_devstack::process::tail(&self.worker_log(), 60)
+            );
+        }
+    }
+}
+
+async fn connect(address: &str, namespace: &str) -> Client {
+    let url = temporalio_client::Url::parse(address).expect("url");
+    let conn = Connection::connect(ConnectionOptions::new(url).identity("jit-e2e").build())
+        .await
+        .expect("connected to Temporal");
+    Client::new(conn, ClientOptions::new(namespace.to_owned()).build()).expect("client")
+}
+
+/// Counts matching rows of ListAccountAssignments straight from the sandbox.
+async fn count_assignments(sandbox_url: &str, a: &AssignmentRef) -> usize {
+    let aws = IdentityCenter::connect(&AwsSettings {
+        region: "us-east-1".into(),
+        endpoint_url: Some(sandbox_url.to_owned()),
+    })
+    .await;
+    aws.count_assignments(a).await.expect("list assignments")
+}
+
+/// Names of the history's event types, in order (e.g. `TimerStarted`).
+pub fn event_types(events: &[HistoryEvent]) -> Vec<String> {
+    use temporalio_common::protos::temporal::api::enums::v1::EventType;
+    events
+        .iter()
+        .map(|e| {
+            EventType::try_from(e.event_type)
+                .map(|t| t.as_str_name().trim_start_matches("EVENT_TYPE_").to_owned())
+                .unwrap_or_else(|_| e.event_type.to_string())
+        })
+        .collect()
+}
+
+pub fn count(types: &[String], name: &str) -> usize {
+    types.iter().filter(|t| *t == name).count()
+}
