@@ -189,7 +189,10 @@ impl TicketActivities {
         _ctx: ActivityContext,
         a: AssignmentRef,
     ) -> Result<bool, ActivityError> {
-        self.aws.assignment_exists(&a).await.map_err(to_activity_error)
+        self.aws
+            .assignment_exists(&a)
+            .await
+            .map_err(to_activity_error)
     }
 
     /// Creates the assignment, polls until AWS settles, verifies by listing.

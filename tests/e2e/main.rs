@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use jit_devstack::{AsyncOutcome, Fault, Rule};
-use jit_domain::{EntryState, Phase, PermissionSetName};
+use jit_domain::{EntryState, PermissionSetName, Phase};
 use support::{TestApp, count, event_types};
 
 const T: Duration = Duration::from_secs(60);
@@ -29,11 +29,18 @@ async fn approved_ticket_grants_then_revokes_at_expiry_with_time_skipping() {
 
     app.approve(&h, "carol").await.expect("carol may approve");
     let t = app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
-    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1, "granted once");
+    assert_eq!(
+        app.assignment_count("bob", "ReadOnly").await,
+        1,
+        "granted once"
+    );
     assert_eq!(t.stack.entries().len(), 1);
     assert_eq!(t.stack.entries()[0].state, EntryState::Created);
     let (since, expires) = (t.active_since.unwrap(), t.expires_at.unwrap());
-    assert_eq!(expires.duration_since(since), jiff::SignedDuration::from_hours(8));
+    assert_eq!(
+        expires.duration_since(since),
+        jiff::SignedDuration::from_hours(8)
+    );
 
     // Operators find it by its search attributes.
     let query = format!(
@@ -47,11 +54,18 @@ async fn approved_ticket_grants_then_revokes_at_expiry_with_time_skipping() {
     app.skip_time(&h).await;
     let out = app.outcome(&h, T).await;
     assert_eq!(out.phase, Phase::Expired, "{out:?}");
-    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0, "revoked at expiry");
+    assert_eq!(
+        app.assignment_count("bob", "ReadOnly").await,
+        0,
+        "revoked at expiry"
+    );
     let t = app.status(&h).await;
     assert!(t.stack.is_unwound());
     let trail: Vec<&str> = t.audit.iter().map(|e| e.what.as_str()).collect();
-    assert!(trail.iter().any(|l| l.contains("carol approved")), "{trail:?}");
+    assert!(
+        trail.iter().any(|l| l.contains("carol approved")),
+        "{trail:?}"
+    );
     wait_listed(
         &app,
         &format!(
@@ -141,7 +155,11 @@ async fn self_approval_is_refused_synchronously_and_leaves_no_trace() {
     assert_eq!(t.phase, Phase::PendingApproval);
     assert!(t.votes.is_empty());
     let types = event_types(&app.history(&h).await);
-    assert_eq!(count(&types, "WORKFLOW_EXECUTION_UPDATE_ACCEPTED"), 0, "{types:?}");
+    assert_eq!(
+        count(&types, "WORKFLOW_EXECUTION_UPDATE_ACCEPTED"),
+        0,
+        "{types:?}"
+    );
 
     // The same through a signal is ignored, with a line in the audit trail.
     app.approve_by_signal(&h, "alice").await;
@@ -187,7 +205,11 @@ async fn asynchronous_failed_ends_the_ticket_failed_with_aws_reason() {
     assert_eq!(out.phase, Phase::Failed, "{out:?}");
     let r = out.reason.unwrap();
     assert!(r.contains(reason) && r.contains("FAILED"), "{r}");
-    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0, "nothing left");
+    assert_eq!(
+        app.assignment_count("bob", "ReadOnly").await,
+        0,
+        "nothing left"
+    );
     let t = app.status(&h).await;
     assert!(t.stack.is_unwound(), "{:?}", t.stack);
     // Polled until FAILED, and not retried: FAILED is final.
@@ -212,8 +234,16 @@ async fn throttling_conflicts_and_slow_aws_during_grant_and_revoke_are_survived(
     let acct = app.account.as_str();
     let proxy = &app.stack.proxy;
     // More throttling than the SDK's own three attempts absorb: the activity retries too.
-    proxy.add(Rule::new("CreateAccountAssignment", Fault::Throttle).matching(acct).times(4));
-    proxy.add(Rule::new("ListAccountAssignments", Fault::ServerError).matching(acct).times(2));
+    proxy.add(
+        Rule::new("CreateAccountAssignment", Fault::Throttle)
+            .matching(acct)
+            .times(4),
+    );
+    proxy.add(
+        Rule::new("ListAccountAssignments", Fault::ServerError)
+            .matching(acct)
+            .times(2),
+    );
     proxy.add(
         Rule::new(
             "CreateAccountAssignment",
@@ -224,8 +254,16 @@ async fn throttling_conflicts_and_slow_aws_during_grant_and_revoke_are_survived(
         )
         .matching(acct),
     );
-    proxy.add(Rule::new("DeleteAccountAssignment", Fault::Throttle).matching(acct).times(4));
-    proxy.add(Rule::new("DeleteAccountAssignment", Fault::Conflict).matching(acct).times(2));
+    proxy.add(
+        Rule::new("DeleteAccountAssignment", Fault::Throttle)
+            .matching(acct)
+            .times(4),
+    );
+    proxy.add(
+        Rule::new("DeleteAccountAssignment", Fault::Conflict)
+            .matching(acct)
+            .times(2),
+    );
     proxy.add(
         Rule::new(
             "DeleteAccountAssignment",
@@ -243,12 +281,20 @@ async fn throttling_conflicts_and_slow_aws_during_grant_and_revoke_are_survived(
         .await;
     app.approve(&h, "carol").await.expect("approve");
     app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
-    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1, "exactly one");
+    assert_eq!(
+        app.assignment_count("bob", "ReadOnly").await,
+        1,
+        "exactly one"
+    );
     app.skip_time(&h).await;
     let out = app.outcome(&h, Duration::from_secs(120)).await;
     assert_eq!(out.phase, Phase::Expired, "{out:?}");
     assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
-    assert!(proxy.unused_rules(acct).is_empty(), "every fault was hit: {:?}", proxy.unused_rules(acct));
+    assert!(
+        proxy.unused_rules(acct).is_empty(),
+        "every fault was hit: {:?}",
+        proxy.unused_rules(acct)
+    );
     let throttled = proxy
         .calls_of("CreateAccountAssignment", acct)
         .iter()
@@ -264,8 +310,11 @@ async fn worker_killed_after_aws_created_the_assignment_recovers_without_leaking
     // AWS creates the assignment, but the answer is held back: the worker dies before it
     // hears of it.
     app.stack.proxy.add(
-        Rule::new("CreateAccountAssignment", Fault::Delay(Duration::from_secs(30)))
-            .matching(&acct),
+        Rule::new(
+            "CreateAccountAssignment",
+            Fault::Delay(Duration::from_secs(30)),
+        )
+        .matching(&acct),
     );
     let req = app.request("crash", "alice", "bob");
     let h = app.start(&req).await;
@@ -280,34 +329,62 @@ async fn worker_killed_after_aws_created_the_assignment_recovers_without_leaking
         .calls_of("CreateAccountAssignment", &acct)
         .is_empty()
     {
-        assert!(std::time::Instant::now() < deadline, "create never reached AWS");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "create never reached AWS"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1, "AWS acted");
+    assert_eq!(
+        app.assignment_count("bob", "ReadOnly").await,
+        1,
+        "AWS acted"
+    );
     let t = app.status(&h).await;
-    assert_eq!(t.stack.entries()[0].state, EntryState::Intended, "intent recorded first");
+    assert_eq!(
+        t.stack.entries()[0].state,
+        EntryState::Intended,
+        "intent recorded first"
+    );
     app.kill_worker();
 
     app.start_worker();
     let t = app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
-    assert!(!t.standing_access, "our own grant is never mistaken for standing access");
+    assert!(
+        !t.standing_access,
+        "our own grant is never mistaken for standing access"
+    );
     assert_eq!(t.stack.entries()[0].state, EntryState::Created);
-    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1, "no duplicate");
     assert_eq!(
-        app.stack.proxy.calls_of("CreateAccountAssignment", &acct).len(),
+        app.assignment_count("bob", "ReadOnly").await,
+        1,
+        "no duplicate"
+    );
+    assert_eq!(
+        app.stack
+            .proxy
+            .calls_of("CreateAccountAssignment", &acct)
+            .len(),
         1,
         "the retry found the assignment and did not create it again"
     );
     app.skip_time(&h).await;
     assert_eq!(app.outcome(&h, T).await.phase, Phase::Expired);
-    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0, "nothing leaked");
+    assert_eq!(
+        app.assignment_count("bob", "ReadOnly").await,
+        0,
+        "nothing leaked"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standing_access_is_never_touched() {
     let app = TestApp::new("standing").await;
     let a = app.assignment("bob", "ReadOnly").await;
-    app.aws.create_standing_assignment(&a).await.expect("standing");
+    app.aws
+        .create_standing_assignment(&a)
+        .await
+        .expect("standing");
     let req = app.request("standing", "alice", "bob");
     let h = app.start(&req).await;
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
@@ -315,10 +392,17 @@ async fn standing_access_is_never_touched() {
     app.approve(&h, "carol").await.expect("approve");
     let t = app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
     assert!(t.standing_access);
-    assert!(t.stack.entries().is_empty(), "standing access is never pushed");
+    assert!(
+        t.stack.entries().is_empty(),
+        "standing access is never pushed"
+    );
     app.skip_time(&h).await;
     assert_eq!(app.outcome(&h, T).await.phase, Phase::Expired);
-    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1, "still there");
+    assert_eq!(
+        app.assignment_count("bob", "ReadOnly").await,
+        1,
+        "still there"
+    );
     assert!(
         app.stack
             .proxy
@@ -355,12 +439,18 @@ async fn unresolvable_requests_are_rejected_with_the_field_named() {
     r = app.request("nops", "alice", "bob");
     r.permission_set = PermissionSetName::parse("NoSuchSet").unwrap();
     let h = app.start(&r).await;
-    cases.push((h, "permission_set: there is no permission set called NoSuchSet"));
+    cases.push((
+        h,
+        "permission_set: there is no permission set called NoSuchSet",
+    ));
 
     r = app.request("noacct", "alice", "bob");
     r.account = jit_domain::AccountId::parse("999999999999").unwrap();
     let h = app.start(&r).await;
-    cases.push((h, "account: 999999999999 is not an account of this organization"));
+    cases.push((
+        h,
+        "account: 999999999999 is not an account of this organization",
+    ));
 
     r = app.request("toolong", "alice", "bob");
     r.duration = jiff::SignedDuration::from_hours(13);
@@ -371,7 +461,10 @@ async fn unresolvable_requests_are_rejected_with_the_field_named() {
         let out = app.outcome(&h, T).await;
         assert_eq!(out.phase, Phase::Rejected, "{out:?}");
         let reason = out.reason.unwrap();
-        assert!(reason.contains(expected), "{reason:?} should contain {expected:?}");
+        assert!(
+            reason.contains(expected),
+            "{reason:?} should contain {expected:?}"
+        );
     }
     assert!(
         app.stack
@@ -396,4 +489,26 @@ async fn a_ticket_id_is_never_started_twice() {
         .await;
     let e = again.err().expect("a second start is refused");
     assert!(format!("{e:#}").to_lowercase().contains("already"), "{e:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_an_active_ticket_revokes_now() {
+    let app = TestApp::new("cancel").await;
+    let req = app.request("cancel", "alice", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    app.approve(&h, "carol").await.expect("approve");
+    app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    // Make the revocation slow and conflicted: cancellation must not abandon it.
+    app.stack.proxy.add(
+        Rule::new("DeleteAccountAssignment", Fault::Conflict)
+            .matching(app.account.as_str())
+            .times(2),
+    );
+    h.cancel(Default::default()).await.expect("cancel");
+    let out = app.outcome(&h, T).await;
+    assert_eq!(out.phase, Phase::Revoked, "{out:?}");
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
+    app.maybe_record_history(&h, "cancelled-while-active").await;
 }

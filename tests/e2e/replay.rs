@@ -17,7 +17,11 @@ async fn committed_histories_replay_against_current_code() {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    assert!(files.len() >= 3, "expected committed histories in {}", dir.display());
+    assert!(
+        files.len() >= 3,
+        "expected committed histories in {}",
+        dir.display()
+    );
 
     let options = WorkflowReplayerOptions::new()
         .register_workflow::<TicketWorkflow>()
@@ -26,8 +30,8 @@ async fn committed_histories_replay_against_current_code() {
     let replayer = WorkflowReplayer::new(options).expect("replayer");
     for f in &files {
         let bytes = std::fs::read(f).expect("readable history");
-        let history = WorkflowHistory::from_json(&bytes)
-            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let history =
+            WorkflowHistory::from_json(&bytes).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         replayer
             .replay_workflow(history)
             .await

@@ -16,9 +16,8 @@ use jit_domain::{
 };
 use jit_workflows::{TicketOutcome, TicketWorkflow, VoteInput, start_options};
 use temporalio_client::{
-    Client, ClientOptions, Connection, ConnectionOptions, WorkflowExecuteUpdateOptions,
-    WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowQueryOptions,
-    WorkflowSignalOptions,
+    Client, WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
+    WorkflowHandle, WorkflowQueryOptions, WorkflowSignalOptions,
 };
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 
@@ -54,7 +53,13 @@ impl TestApp {
         let account_name = format!("{name}-{n}");
         let account = AccountId::parse(&aws.create_account(&account_name).await.expect("account"))
             .expect("sandbox account id");
-        let client = connect(&stack.temporal_address, &stack.namespace).await;
+        let client = jit_devstack::temporal_client::connect(
+            &stack.temporal_address,
+            &stack.namespace,
+            "jit-e2e",
+        )
+        .await
+        .expect("connected to Temporal");
         let mut app = TestApp {
             stack,
             client,
@@ -69,7 +74,9 @@ impl TestApp {
     }
 
     fn worker_log(&self) -> PathBuf {
-        self.stack.logs.join(format!("worker-{}.log", self.task_queue))
+        self.stack
+            .logs
+            .join(format!("worker-{}.log", self.task_queue))
     }
 
     pub fn start_worker(&mut self) {
@@ -103,11 +110,8 @@ impl TestApp {
     pub fn request(&self, suffix: &str, requester: &str, principal: &str) -> TicketRequest {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         TicketRequest {
-            ticket_id: TicketId::parse(&format!(
-                "{}-{suffix}-{n}",
-                self.name.replace('_', "-")
-            ))
-            .expect("ticket id"),
+            ticket_id: TicketId::parse(&format!("{}-{suffix}-{n}", self.name.replace('_', "-")))
+                .expect("ticket id"),
             requester: user(requester),
             principal: user(principal),
             account: self.account.clone(),
@@ -142,7 +146,12 @@ impl TestApp {
     }
 
     /// Polls `status` until `pred` holds, or panics with the last status after `timeout`.
-    pub async fn wait_for(&self, h: &Handle, timeout: Duration, pred: impl Fn(&Ticket) -> bool) -> Ticket {
+    pub async fn wait_for(
+        &self,
+        h: &Handle,
+        timeout: Duration,
+        pred: impl Fn(&Ticket) -> bool,
+    ) -> Ticket {
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(t) = h
@@ -159,7 +168,10 @@ impl TestApp {
                     );
                 }
             } else if Instant::now() > deadline {
-                panic!("no status in {timeout:?}\nworker log:\n{}", self.worker_log_text());
+                panic!(
+                    "no status in {timeout:?}\nworker log:\n{}",
+                    self.worker_log_text()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -189,7 +201,7 @@ impl TestApp {
             )
             .await
         };
-        r.map_err(|e| format!("{e:#}"))
+        r.map_err(|e| jit_devstack::temporal_client::update_error_message(&e))
     }
 
     pub async fn approve_by_signal(&self, h: &Handle, approver: &str) {
@@ -248,32 +260,11 @@ impl TestApp {
 
     /// Lets the dev server skip time for this workflow (skips whenever nothing is in flight).
     pub async fn skip_time(&self, h: &Handle) {
-        use temporalio_common::protos::temporal::api::{
-            common::v1::{TimeSkippingConfig, WorkflowExecution},
-            workflow::v1::WorkflowExecutionOptions,
-            workflowservice::v1::UpdateWorkflowExecutionOptionsRequest,
-        };
-        let mut svc = self.client.connection().workflow_service();
-        svc.update_workflow_execution_options(temporalio_client::tonic::Request::new(
-            UpdateWorkflowExecutionOptionsRequest {
-                namespace: self.stack.namespace.clone(),
-                workflow_execution: Some(WorkflowExecution {
-                    workflow_id: h.info().workflow_id.clone(),
-                    run_id: String::new(),
-                }),
-                workflow_execution_options: Some(WorkflowExecutionOptions {
-                    time_skipping_config: Some(TimeSkippingConfig {
-                        enabled: true,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                update_mask: Some(prost_wkt_types::FieldMask {
-                    paths: vec!["time_skipping_config".to_owned()],
-                }),
-                identity: "jit-e2e".to_owned(),
-            },
-        ))
+        jit_devstack::temporal_client::enable_time_skipping(
+            &self.client,
+            &self.stack.namespace,
+            &h.info().workflow_id,
+        )
         .await
         .expect("time skipping enabled");
     }
@@ -314,14 +305,6 @@ impl Drop for TestApp {
             );
         }
     }
-}
-
-async fn connect(address: &str, namespace: &str) -> Client {
-    let url = temporalio_client::Url::parse(address).expect("url");
-    let conn = Connection::connect(ConnectionOptions::new(url).identity("jit-e2e").build())
-        .await
-        .expect("connected to Temporal");
-    Client::new(conn, ClientOptions::new(namespace.to_owned()).build()).expect("client")
 }
 
 /// Counts matching rows of ListAccountAssignments straight from the sandbox.

@@ -191,7 +191,9 @@ impl TicketWorkflow {
                         // Only a non-retryable failure gets here; try again after a pause.
                         let now = Self::now(ctx);
                         let msg = failure_message(&e);
-                        ctx.state_mut(|s| s.ticket.log(now, format!("revoke failed, retrying: {msg}")));
+                        ctx.state_mut(|s| {
+                            s.ticket.log(now, format!("revoke failed, retrying: {msg}"))
+                        });
                         ctx.timer(
                             TimerOptions::builder(Duration::from_secs(60))
                                 .cancellation_token(WorkflowCancellationToken::new())
@@ -214,7 +216,12 @@ impl TicketWorkflow {
                 lookup_options("is the assignment there already?"),
             )
             .await
-            .map_err(|e| format!("could not check for standing access: {}", failure_message(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "could not check for standing access: {}",
+                    failure_message(&e)
+                )
+            })?;
         if exists {
             let now = Self::now(ctx);
             ctx.state_mut(|s| {
@@ -314,7 +321,11 @@ impl TicketWorkflow {
                 return Self::finish(ctx, Phase::ApprovalExpired, Some(reason));
             }
             Err(()) => {
-                return Self::finish(ctx, Phase::Cancelled, Some("cancelled before approval".into()));
+                return Self::finish(
+                    ctx,
+                    Phase::Cancelled,
+                    Some("cancelled before approval".into()),
+                );
             }
         }
 
@@ -326,9 +337,7 @@ impl TicketWorkflow {
 
         // Active: the clock starts now, not at request time.
         let now = Self::now(ctx);
-        let expires = now
-            .checked_add(request.duration)
-            .unwrap_or(Timestamp::MAX);
+        let expires = now.checked_add(request.duration).unwrap_or(Timestamp::MAX);
         ctx.state_mut(|s| {
             s.ticket.active_since = Some(now);
             s.ticket.expires_at = Some(expires);

@@ -1,1 +1,107 @@
-fn main(){}
+//! `cargo xtask`: the project's commands.
+//!
+//! - `up [--detach]`: install the pinned tools into `.venv/`, start the Temporal dev server and
+//!   the seeded AWS sandbox, build and start the worker; foreground until Ctrl-C.
+//! - `down [--wipe]`: stop what `up --detach` left running; `--wipe` also deletes the state.
+//! - `demo`: drive one ticket through its life against the running stack.
+//! - `test`: every check CI runs (format, lints, all tests).
+
+mod demo;
+mod stack;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "jit's local stack and checks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start the local stack (Temporal dev server + UI, AWS sandbox, worker).
+    Up {
+        /// Leave it running in the background (stop it with `cargo xtask down`).
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Stop the stack started with `up --detach`.
+    Down {
+        /// Also delete the stack's state (Temporal's database: all tickets) and logs.
+        #[arg(long)]
+        wipe: bool,
+    },
+    /// Drive one ticket through its life against the running stack, printing each step.
+    Demo(demo::DemoArgs),
+    /// Run the worker in this process (how `up` starts it: the worker is built into xtask,
+    /// so `up` needs no second build).
+    #[command(hide = true)]
+    RunWorker {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run every check CI runs: cargo fmt --check, clippy -D warnings, all tests.
+    Test {
+        /// Extra arguments for `cargo test` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let root = jit_devstack::repo_root();
+    match cli.command {
+        Cmd::Up { detach } => stack::up(&root, detach),
+        Cmd::Down { wipe } => stack::down(&root, wipe),
+        Cmd::Demo(args) => tokio::runtime::Runtime::new()?.block_on(demo::run(&root, args)),
+        Cmd::Test { args } => test(&root, &args),
+        Cmd::RunWorker { args } => tokio::runtime::Runtime::new()?.block_on(
+            jit_worker::main_with_args(std::iter::once("jit-worker".to_owned()).chain(args)),
+        ),
+    }
+}
+
+fn test(root: &std::path::Path, args: &[String]) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    jit_devstack::ensure_tools(root)?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let step = |name: &str, argv: &[&str]| -> anyhow::Result<()> {
+        eprintln!("==> {name}: cargo {}", argv.join(" "));
+        let status = std::process::Command::new(&cargo)
+            .args(argv)
+            .current_dir(root)
+            .status()?;
+        anyhow::ensure!(status.success(), "{name} failed ({status})");
+        Ok(())
+    };
+    step("format", &["fmt", "--all", "--check"])?;
+    step(
+        "lints",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--quiet",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    let mut test_args = vec!["test", "--workspace"];
+    if !args.is_empty() {
+        test_args.push("--");
+        test_args.extend(args.iter().map(String::as_str));
+    }
+    step("tests", &test_args)?;
+    eprintln!("==> all checks passed in {:.0?}", started.elapsed());
+    Ok(())
+}

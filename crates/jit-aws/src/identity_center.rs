@@ -103,7 +103,11 @@ impl IdentityCenter {
             loader = loader.endpoint_url(url);
             if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
                 loader = loader.credentials_provider(Credentials::new(
-                    "sandbox", "sandbox", None, None, "jit-sandbox",
+                    "sandbox",
+                    "sandbox",
+                    None,
+                    None,
+                    "jit-sandbox",
                 ));
             }
         }
@@ -163,7 +167,11 @@ impl IdentityCenter {
             .send()
             .await
         {
-            Ok(out) => Ok(Some(opaque("GetUserId", Some(out.user_id()), PrincipalId::parse)?)),
+            Ok(out) => Ok(Some(opaque(
+                "GetUserId",
+                Some(out.user_id()),
+                PrincipalId::parse,
+            )?)),
             Err(e) => match aws("GetUserId", e) {
                 e if e.is_not_found() => Ok(None),
                 e => Err(e),

@@ -90,7 +90,12 @@ impl IdentityCenter {
                 .identity_store_id(store)
                 .user_name(&u.name)
                 .display_name(&u.display_name)
-                .name(Name::builder().given_name(given).family_name(family).build())
+                .name(
+                    Name::builder()
+                        .given_name(given)
+                        .family_name(family)
+                        .build(),
+                )
                 .emails(
                     Email::builder()
                         .value(&u.email)
@@ -105,7 +110,10 @@ impl IdentityCenter {
             for g in &u.groups {
                 let group_id = report.groups.get(g).ok_or_else(|| AwsError::Final {
                     op: "CreateGroupMembership",
-                    message: format!("user {} is in group {g}, which the seed does not define", u.name),
+                    message: format!(
+                        "user {} is in group {g}, which the seed does not define",
+                        u.name
+                    ),
                 })?;
                 self.ids
                     .create_group_membership()

@@ -171,7 +171,10 @@ impl StackConfig {
     }
 
     /// Applies the `JIT_*` port overrides of the stack (for `cargo xtask up`).
-    pub fn apply_port_overrides(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    pub fn apply_port_overrides(
+        &mut self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
         if let Some(p) = env_port(env, "JIT_TEMPORAL_PORT")? {
             self.temporal.port = p;
         }
@@ -311,7 +314,10 @@ mod tests {
         assert_eq!(s.limits.max_duration, SignedDuration::from_hours(2));
         let bad = |k: &str| (k == "JIT_MAX_DURATION").then(|| "forever".to_owned());
         let e = c.worker_settings(&bad).unwrap_err().to_string();
-        assert!(e.contains("JIT_MAX_DURATION") && e.contains("forever"), "{e}");
+        assert!(
+            e.contains("JIT_MAX_DURATION") && e.contains("forever"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -7,12 +7,14 @@
 //! - [`process`]: child processes that are always stopped ([`ManagedChild`]), free ports.
 //! - [`proxy`]: the fault-injecting proxy that makes the sandbox behave like AWS
 //!   ([`FaultProxy`]).
+//! - [`temporal_client`]: connecting, and per-workflow time skipping on the dev server.
 //! - [`test_stack`]: one stack per test binary on free ports ([`TestStack::shared`]).
 
 pub mod process;
 pub mod proxy;
 pub mod servers;
 pub mod sys;
+pub mod temporal_client;
 pub mod test_stack;
 pub mod tools;
 

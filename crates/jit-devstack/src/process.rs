@@ -64,7 +64,9 @@ impl ManagedChild {
 
     /// `Some(status)` if it has exited.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// The last lines of its log, for error messages.

@@ -193,8 +193,14 @@ fn aws_error(status: StatusCode, code: &str, message: &str) -> Response {
     ));
     *r.status_mut() = status;
     let h = r.headers_mut();
-    h.insert("x-amzn-errortype", HeaderValue::from_str(code).unwrap_or(HeaderValue::from_static("Unknown")));
-    h.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
+    h.insert(
+        "x-amzn-errortype",
+        HeaderValue::from_str(code).unwrap_or(HeaderValue::from_static("Unknown")),
+    );
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
     h.insert("x-amzn-requestid", HeaderValue::from_static("fault-proxy"));
     r
 }
@@ -231,7 +237,10 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
 
     // Pick a matching rule (and use it up) under the lock; act after releasing it.
     let fault = {
-        let mut inner = ctx.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut inner = ctx
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         inner
             .rules
             .iter_mut()
@@ -269,14 +278,24 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
             return r;
         }
         (Some(Fault::Async { polls, outcome }), _) => {
-            start_async(&ctx, &parts, body.clone(), &op, &text, *polls, outcome.clone()).await
+            start_async(
+                &ctx,
+                &parts,
+                body.clone(),
+                &op,
+                &text,
+                *polls,
+                outcome.clone(),
+            )
+            .await
         }
-        (None, "DescribeAccountAssignmentCreationStatus" | "DescribeAccountAssignmentDeletionStatus") => {
-            match poll_async(&ctx, &op, &text) {
-                Some(r) => r,
-                None => forward(&ctx, &parts, body.clone()).await,
-            }
-        }
+        (
+            None,
+            "DescribeAccountAssignmentCreationStatus" | "DescribeAccountAssignmentDeletionStatus",
+        ) => match poll_async(&ctx, &op, &text) {
+            Some(r) => r,
+            None => forward(&ctx, &parts, body.clone()).await,
+        },
         (None, _) => forward(&ctx, &parts, body.clone()).await,
     };
     record(&ctx, &op, &text, fault, response.status().as_u16());
@@ -369,7 +388,10 @@ async fn start_async(
         }
     };
     let request_id = {
-        let mut inner = ctx.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut inner = ctx
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         inner.next_id += 1;
         let id = format!("fault-proxy-{:08}", inner.next_id);
         status["RequestId"] = json!(id);
@@ -397,7 +419,10 @@ fn poll_async(ctx: &Ctx, op: &str, text: &str) -> Option<Response> {
         .or_else(|| req.get("AccountAssignmentDeletionRequestId"))?
         .as_str()?
         .to_owned();
-    let mut inner = ctx.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut inner = ctx
+        .inner
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let p = inner.pending.get_mut(&id)?;
     let mut status = p.status.clone();
     if p.polls_left > 0 {

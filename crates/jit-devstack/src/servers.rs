@@ -63,7 +63,13 @@ impl TemporalServer {
         crate::process::wait_tcp(&self.address(), timeout)?;
         loop {
             let out = Command::new(&tools.temporal)
-                .args(["operator", "cluster", "health", "--address", &self.address()])
+                .args([
+                    "operator",
+                    "cluster",
+                    "health",
+                    "--address",
+                    &self.address(),
+                ])
                 .output()
                 .context("running temporal operator cluster health")?;
             if out.status.success() && String::from_utf8_lossy(&out.stdout).contains("SERVING") {

@@ -7,7 +7,11 @@ use std::io;
 pub(crate) fn flock_exclusive(fd: i32) -> io::Result<()> {
     // SAFETY: flock has no memory-safety preconditions; an invalid fd is reported as EBADF.
     let rc = unsafe { libc::flock(fd, libc::LOCK_EX) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Sends `signal` to `pid`. `Ok(false)` if there is no such process.
@@ -19,14 +23,21 @@ pub fn kill(pid: u32, signal: i32) -> io::Result<bool> {
         return Ok(true);
     }
     let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::ESRCH) { Ok(false) } else { Err(e) }
+    if e.raw_os_error() == Some(libc::ESRCH) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
 }
 
 /// Whether a process with `pid` exists (and is not a zombie we could reap).
 pub fn alive(pid: u32) -> bool {
     matches!(kill(pid, 0), Ok(true))
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z')))
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
 }
 
 /// Configures a child, between fork and exec: die with the parent (`die_with_parent`), and
@@ -51,5 +62,9 @@ pub(crate) fn prepare_child(cmd: &mut std::process::Command, die_with_parent: bo
 pub(crate) fn kill_raw(pid: i32, signal: i32) -> io::Result<()> {
     // SAFETY: kill has no memory-safety preconditions.
     let rc = unsafe { libc::kill(pid, signal) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }

@@ -113,7 +113,12 @@ fn boot(rt: &tokio::runtime::Runtime) -> anyhow::Result<(TestStack, Vec<ManagedC
             &logs.join("temporal.log"),
             true,
         )?,
-        ManagedChild::spawn("moto", sandbox.command(&tools), &logs.join("moto.log"), true)?,
+        ManagedChild::spawn(
+            "moto",
+            sandbox.command(&tools),
+            &logs.join("moto.log"),
+            true,
+        )?,
     ];
     let ready = temporal
         .wait_ready(&tools, Duration::from_secs(60))

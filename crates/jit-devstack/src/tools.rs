@@ -53,14 +53,24 @@ pub fn ensure_tools(root: &Path) -> anyhow::Result<Tools> {
     if ready(&tools) {
         return Ok(tools);
     }
-    eprintln!("installing the pinned local tools into {} ...", venv.display());
+    eprintln!(
+        "installing the pinned local tools into {} ...",
+        venv.display()
+    );
     if !venv.join("bin/python").exists() {
         let python = find_python()?;
         run(Command::new(&python).args(["-m", "venv"]).arg(&venv))
             .context("creating .venv (python3 -m venv)")?;
     }
     run(Command::new(venv.join("bin/python"))
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
         .arg(&reqs)
         .arg("-c")
         .arg(&constraints))
@@ -82,7 +92,9 @@ fn find_python() -> anyhow::Result<String> {
             return Ok(p.to_owned());
         }
     }
-    bail!("no python3 on PATH: the local stack's tools are installed with it (apt-get install python3 python3-venv)")
+    bail!(
+        "no python3 on PATH: the local stack's tools are installed with it (apt-get install python3 python3-venv)"
+    )
 }
 
 fn run(cmd: &mut Command) -> anyhow::Result<()> {

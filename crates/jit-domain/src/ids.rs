@@ -146,7 +146,9 @@ impl UserName {
         if let Some(bad) = s.chars().find(|c| is_invisible(*c)) {
             return Err(InvalidInput::new(
                 field,
-                format!("{s:?} contains {bad:?}; user names have no spaces or invisible characters"),
+                format!(
+                    "{s:?} contains {bad:?}; user names have no spaces or invisible characters"
+                ),
             ));
         }
         Ok(Self(s.to_owned()))
@@ -172,7 +174,9 @@ impl TicketId {
         } else {
             Err(InvalidInput::new(
                 "ticket_id",
-                format!("{s:?} must be 1 to 64 of a-z 0-9 and '-', not starting or ending with '-'"),
+                format!(
+                    "{s:?} must be 1 to 64 of a-z 0-9 and '-', not starting or ending with '-'"
+                ),
             ))
         }
     }
@@ -196,7 +200,7 @@ impl Justification {
     pub fn parse(s: &str) -> Result<Self, InvalidInput> {
         let t = s.trim();
         let n = t.chars().count();
-        if n < Self::MIN_CHARS || n > Self::MAX_CHARS {
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&n) {
             return Err(InvalidInput::new(
                 "justification",
                 format!(
@@ -289,7 +293,10 @@ mod tests {
         for bad in ["", "al ice", "alice\n", "ali\u{200B}ce", "\u{FEFF}alice"] {
             assert!(UserName::parse(bad).is_err(), "{bad:?}");
         }
-        assert!(UserName::parse(&"é".repeat(128)).is_ok(), "lengths count characters");
+        assert!(
+            UserName::parse(&"é".repeat(128)).is_ok(),
+            "lengths count characters"
+        );
         assert!(UserName::parse(&"é".repeat(129)).is_err());
         assert_eq!(
             UserName::parse_field("approver", "").unwrap_err().field,

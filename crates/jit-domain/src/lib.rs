@@ -16,6 +16,5 @@ pub use ids::{
 };
 pub use stack::{AssignmentRef, EntryState, PrincipalType, ResourceStack, StackEntry};
 pub use ticket::{
-    AuditEvent, Decision, Limits, Phase, ResolvedTarget, Ticket, TicketRequest, Vote,
-    VoteRejected,
+    AuditEvent, Decision, Limits, Phase, ResolvedTarget, Ticket, TicketRequest, Vote, VoteRejected,
 };

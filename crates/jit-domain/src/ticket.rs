@@ -354,7 +354,10 @@ mod tests {
         let e = t
             .check_vote(&UserName::parse("alice").unwrap())
             .unwrap_err();
-        assert_eq!(e, VoteRejected::Requester(UserName::parse("alice").unwrap()));
+        assert_eq!(
+            e,
+            VoteRejected::Requester(UserName::parse("alice").unwrap())
+        );
         assert!(e.to_string().contains("requester"));
         assert!(matches!(
             t.check_vote(&UserName::parse("bob").unwrap()),

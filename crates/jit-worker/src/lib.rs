@@ -96,7 +96,10 @@ impl Worker {
             aws = self.settings.aws_endpoint_url.as_deref().unwrap_or("AWS"),
             "worker running"
         );
-        self.inner.run().await.context("worker stopped with an error")
+        self.inner
+            .run()
+            .await
+            .context("worker stopped with an error")
     }
 }
 
@@ -106,7 +109,13 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Client> {
         .with_context(|| format!("temporal address {:?}", settings.temporal_address))?;
     let mut attempt = 0;
     let connection = loop {
-        match Connection::connect(ConnectionOptions::new(url.clone()).identity(identity()).build()).await {
+        match Connection::connect(
+            ConnectionOptions::new(url.clone())
+                .identity(identity())
+                .build(),
+        )
+        .await
+        {
             Ok(c) => break c,
             Err(e) if attempt < 60 => {
                 attempt += 1;
@@ -116,7 +125,10 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Client> {
             Err(e) => return Err(e).with_context(|| format!("connecting to Temporal at {url}")),
         }
     };
-    Ok(Client::new(connection, ClientOptions::new(settings.namespace.clone()).build())?)
+    Ok(Client::new(
+        connection,
+        ClientOptions::new(settings.namespace.clone()).build(),
+    )?)
 }
 
 fn identity() -> String {
@@ -140,7 +152,10 @@ pub async fn shutdown_signal() {
 pub async fn main_with_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
     use clap::Parser;
     #[derive(Parser)]
-    #[command(name = "jit-worker", about = "Runs jit's Temporal workflows and activities")]
+    #[command(
+        name = "jit-worker",
+        about = "Runs jit's Temporal workflows and activities"
+    )]
     struct Args {
         /// The configuration file (the worker: section, with JIT_* environment overrides).
         #[arg(long, env = "JIT_CONFIG", default_value = "temporal-dev.yaml")]

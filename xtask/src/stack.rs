@@ -1,0 +1,365 @@
+//! `up` and `down`: the local stack's processes, their pid file and state folder `.jit/`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use jit_config::StackConfig;
+use jit_devstack::process::stop_pid;
+use jit_devstack::sys::alive;
+use jit_devstack::{ManagedChild, Sandbox, TemporalServer, ensure_tools};
+use serde_json::json;
+
+/// What `up` leaves in `.jit/`.
+pub(crate) struct StateDir {
+    pub root: PathBuf,
+}
+
+impl StateDir {
+    pub(crate) fn new(repo: &Path) -> Self {
+        Self {
+            root: repo.join(".jit"),
+        }
+    }
+    pub(crate) fn pids(&self) -> PathBuf {
+        self.root.join("stack.json")
+    }
+    pub(crate) fn seed(&self) -> PathBuf {
+        self.root.join("seed.json")
+    }
+    fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+}
+
+/// The running stack as recorded in `.jit/stack.json`.
+pub(crate) struct Recorded {
+    pub pids: Vec<(String, u32)>,
+    pub temporal_address: String,
+    pub namespace: String,
+    pub ui: String,
+    pub sandbox_url: String,
+    pub region: String,
+    pub task_queue: String,
+}
+
+pub(crate) fn read_recorded(state: &StateDir) -> anyhow::Result<Option<Recorded>> {
+    let Ok(text) = std::fs::read_to_string(state.pids()) else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", state.pids().display()))?;
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+    let pids = v["pids"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, p)| Some((k.clone(), u32::try_from(p.as_u64()?).ok()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(Recorded {
+        pids,
+        temporal_address: s("temporal_address"),
+        namespace: s("namespace"),
+        ui: s("ui"),
+        sandbox_url: s("sandbox_url"),
+        region: s("region"),
+        task_queue: s("task_queue"),
+    }))
+}
+
+fn port_free(ip: &str, port: u16) -> bool {
+    TcpListener::bind((ip, port)).is_ok()
+}
+
+fn config(root: &Path) -> anyhow::Result<StackConfig> {
+    let mut c = StackConfig::load(&root.join("temporal-dev.yaml"))?;
+    c.apply_port_overrides(&jit_config::process_env)?;
+    Ok(c)
+}
+
+/// Handles a pid file left behind: a running stack is an error (with what to do); a stale
+/// one from a crash is cleaned up, stopping any survivor.
+fn check_previous(state: &StateDir) -> anyhow::Result<()> {
+    let Some(rec) = read_recorded(state)? else {
+        return Ok(());
+    };
+    let running: Vec<_> = rec.pids.iter().filter(|(_, p)| alive(*p)).collect();
+    if running.len() == rec.pids.len() && !running.is_empty() {
+        bail!(
+            "the local stack is already running ({}).\n  UI: {}\n  Try `cargo xtask demo`, or stop it with `cargo xtask down`.",
+            running
+                .iter()
+                .map(|(n, p)| format!("{n} pid {p}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            rec.ui
+        );
+    }
+    eprintln!(
+        "found {} from a stack that did not stop cleanly; cleaning up",
+        state.pids().display()
+    );
+    for (name, pid) in running {
+        eprintln!("  stopping leftover {name} (pid {pid})");
+        stop_pid(*pid, Duration::from_secs(5), || !alive(*pid));
+    }
+    std::fs::remove_file(state.pids())?;
+    Ok(())
+}
+
+pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let state = StateDir::new(root);
+    std::fs::create_dir_all(state.logs())?;
+    check_previous(&state)?;
+    let cfg = config(root)?;
+    let sb = cfg
+        .sandbox
+        .clone()
+        .context("temporal-dev.yaml has no sandbox: section; `up` runs the local sandbox")?;
+    for (what, ip, port, var) in [
+        (
+            "Temporal",
+            &cfg.temporal.ip,
+            cfg.temporal.port,
+            "JIT_TEMPORAL_PORT",
+        ),
+        (
+            "the Temporal UI",
+            &cfg.temporal.ip,
+            cfg.temporal.ui_port,
+            "JIT_TEMPORAL_UI_PORT",
+        ),
+        ("the AWS sandbox", &sb.ip, sb.port, "JIT_SANDBOX_PORT"),
+    ] {
+        if !port_free(ip, port) {
+            bail!(
+                "port {port} on {ip}, wanted for {what}, is taken by another process.\n  Stop that process, or choose another port: {var}=<port> cargo xtask up"
+            );
+        }
+    }
+
+    let tools = ensure_tools(root)?;
+    // The worker is built into this binary (`xtask run-worker`): no second cargo build, whose
+    // different feature set would rebuild half the dependency tree every time.
+    let worker_bin = std::env::current_exe().context("locating the xtask binary")?;
+
+    let temporal = TemporalServer {
+        ip: cfg.temporal.ip.clone(),
+        port: cfg.temporal.port,
+        ui_port: Some(cfg.temporal.ui_port),
+        namespace: cfg.temporal.namespace.clone(),
+        db_filename: Some(root.join(&cfg.temporal.db_filename)),
+        config: cfg.temporal.clone(),
+    };
+    let sandbox = Sandbox {
+        ip: sb.ip.clone(),
+        port: sb.port,
+        region: sb.region.clone(),
+    };
+    let die_with_us = !detach;
+    let logs = state.logs();
+    let mut children = vec![ManagedChild::spawn(
+        "temporal",
+        temporal.command(&tools),
+        &logs.join("temporal.log"),
+        die_with_us,
+    )?];
+    children.push(ManagedChild::spawn(
+        "sandbox",
+        sandbox.command(&tools),
+        &logs.join("sandbox.log"),
+        die_with_us,
+    )?);
+    let rt = tokio::runtime::Runtime::new()?;
+    let ready = temporal
+        .wait_ready(&tools, Duration::from_secs(90))
+        .and_then(|()| sandbox.wait_ready(Duration::from_secs(30)))
+        .and_then(|()| rt.block_on(sandbox.reset_and_seed(&sb.seed)));
+    let seed = match ready {
+        Ok(s) => s,
+        Err(e) => {
+            for c in &children {
+                eprintln!(
+                    "--- {} ({}) ---\n{}",
+                    c.name(),
+                    c.log().display(),
+                    c.log_tail(15)
+                );
+            }
+            return Err(e.context("the stack did not come up"));
+        }
+    };
+    std::fs::write(
+        state.seed(),
+        serde_json::to_string_pretty(&json!({
+            "accounts": seed.accounts, "users": seed.users,
+            "groups": seed.groups, "permission_sets": seed.permission_sets,
+        }))?,
+    )?;
+
+    let settings = cfg.worker_settings(&jit_config::process_env)?;
+    let mut worker_cmd = Command::new(&worker_bin);
+    worker_cmd
+        .args(["run-worker", "--config"])
+        .arg(root.join("temporal-dev.yaml"))
+        .current_dir(root);
+    children.push(ManagedChild::spawn(
+        "worker",
+        worker_cmd,
+        &logs.join("worker.log"),
+        die_with_us,
+    )?);
+
+    let ui = format!("http://{}:{}", cfg.temporal.ip, cfg.temporal.ui_port);
+    let pids: serde_json::Map<String, serde_json::Value> = children
+        .iter()
+        .map(|c| (c.name().to_owned(), json!(c.pid())))
+        .collect();
+    std::fs::write(
+        state.pids(),
+        serde_json::to_string_pretty(&json!({
+            "pids": pids,
+            "temporal_address": cfg.temporal_address(),
+            "namespace": cfg.temporal.namespace,
+            "ui": ui,
+            "sandbox_url": sandbox.url(),
+            "region": sb.region,
+            "task_queue": settings.task_queue,
+        }))?,
+    )?;
+
+    println!("\njit's local stack is up ({:.0?}):", started.elapsed());
+    println!(
+        "  Temporal UI     {ui}/namespaces/{}/workflows",
+        cfg.temporal.namespace
+    );
+    println!(
+        "  Temporal        {}  (namespace {}, task queue {})",
+        temporal.address(),
+        cfg.temporal.namespace,
+        settings.task_queue
+    );
+    println!(
+        "  AWS sandbox     {}  (moto; region {})",
+        sandbox.url(),
+        sb.region
+    );
+    println!("  worker          pid {}", children[2].pid());
+    println!(
+        "  accounts        {}",
+        seed.accounts
+            .iter()
+            .map(|(n, id)| format!("{n}={id}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "  users           {}",
+        seed.users.keys().cloned().collect::<Vec<_>>().join(" ")
+    );
+    println!(
+        "  permission sets {}",
+        seed.permission_sets
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!("  logs            {}", logs.display());
+    println!("\nTry:");
+    println!(
+        "  cargo xtask demo                       # one ticket, requested -> approved -> active -> expired"
+    );
+    println!(
+        "  .venv/bin/temporal workflow list --address {} --query \"JitStatus='Active'\"",
+        temporal.address()
+    );
+
+    if detach {
+        for c in children {
+            c.detach();
+        }
+        println!(
+            "  cargo xtask down                       # stop it (tickets are kept in {})",
+            cfg.temporal.db_filename.display()
+        );
+        return Ok(());
+    }
+    println!("\nRunning in the foreground; Ctrl-C stops everything.");
+    let stopped = rt.block_on(async {
+        let mut poll = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = jit_worker_shutdown() => return None,
+                _ = poll.tick() => {
+                    if let Some(c) = children.iter_mut().find_map(|c| c.exited().map(|s| (c.name().to_owned(), s, c.log_tail(15)))) {
+                        return Some(c);
+                    }
+                }
+            }
+        }
+    });
+    eprintln!("\nstopping ...");
+    drop(children);
+    let _ = std::fs::remove_file(state.pids());
+    if let Some((name, status, tail)) = stopped {
+        bail!("{name} exited ({status}); the stack was stopped.\n{tail}");
+    }
+    Ok(())
+}
+
+async fn jit_worker_shutdown() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+pub(crate) fn down(root: &Path, wipe: bool) -> anyhow::Result<()> {
+    let state = StateDir::new(root);
+    match read_recorded(&state)? {
+        None => println!(
+            "the local stack is not running (no {})",
+            state.pids().display()
+        ),
+        Some(rec) => {
+            // The worker first, so it does not log connection errors while the server stops.
+            for (name, pid) in rec.pids.iter().rev() {
+                if alive(*pid) {
+                    println!("stopping {name} (pid {pid})");
+                    stop_pid(*pid, Duration::from_secs(10), || !alive(*pid));
+                } else {
+                    println!("{name} (pid {pid}) was not running");
+                }
+            }
+            std::fs::remove_file(state.pids())?;
+        }
+    }
+    if wipe {
+        let cfg = config(root)?;
+        for p in [root.join(&cfg.temporal.db_filename), state.seed()] {
+            if p.exists() {
+                std::fs::remove_file(&p)?;
+                println!("deleted {}", p.display());
+            }
+        }
+        if state.logs().exists() {
+            std::fs::remove_dir_all(state.logs())?;
+            println!("deleted {}", state.logs().display());
+        }
+    }
+    Ok(())
+}
