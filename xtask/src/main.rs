@@ -96,12 +96,50 @@ fn test(root: &std::path::Path, args: &[String]) -> anyhow::Result<()> {
             "warnings",
         ],
     )?;
-    let mut test_args = vec!["test", "--workspace"];
+    let mut test_args = vec!["test", "--workspace", "--all-targets"];
     if !args.is_empty() {
         test_args.push("--");
         test_args.extend(args.iter().map(String::as_str));
     }
-    step("tests", &test_args)?;
-    eprintln!("==> all checks passed in {:.0?}", started.elapsed());
+    eprintln!("==> tests: cargo {}", test_args.join(" "));
+    let (passed, failed, ok) = run_counting(&cargo, root, &test_args)?;
+    eprintln!("==> checks finished in {:.0?}", started.elapsed());
+    // The closing line: the totals of every test binary.
+    println!("tests: {passed} passed, {failed} failed");
+    anyhow::ensure!(ok && failed == 0, "tests failed");
+    anyhow::ensure!(passed > 0, "no test ran");
     Ok(())
+}
+
+/// Runs `cargo <argv>`, passing its output through, and sums the `test result:` lines.
+fn run_counting(
+    cargo: &str,
+    root: &std::path::Path,
+    argv: &[&str],
+) -> anyhow::Result<(u64, u64, bool)> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = std::process::Command::new(cargo)
+        .args(argv)
+        .current_dir(root)
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let (mut passed, mut failed) = (0, 0);
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut out = std::io::stdout().lock();
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        writeln!(out, "{line}")?;
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let number = |word: &str| -> u64 {
+                rest.split(';')
+                    .find_map(|part| part.trim().strip_suffix(word))
+                    .and_then(|n| n.trim().rsplit(' ').next()?.parse().ok())
+                    .unwrap_or(0)
+            };
+            passed += number("passed");
+            failed += number("failed");
+        }
+    }
+    let status = child.wait()?;
+    Ok((passed, failed, status.success()))
 }
