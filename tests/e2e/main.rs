@@ -212,19 +212,18 @@ async fn asynchronous_failed_ends_the_ticket_failed_with_aws_reason() {
     );
     let t = app.status(&h).await;
     assert!(t.stack.is_unwound(), "{:?}", t.stack);
-    // Polled until FAILED, and not retried: FAILED is final.
+    // Polled until FAILED (3 x IN_PROGRESS, then FAILED), and not retried: FAILED is final.
+    let creates = app
+        .stack
+        .proxy
+        .calls_of("CreateAccountAssignment", app.account.as_str());
+    assert_eq!(creates.len(), 1);
+    let request_id = creates[0].request_id.clone().expect("made asynchronous");
     let polls = app
         .stack
         .proxy
-        .calls_of("DescribeAccountAssignmentCreationStatus", "fault-proxy-");
-    assert!(polls.len() >= 4, "{} polls", polls.len());
-    assert_eq!(
-        app.stack
-            .proxy
-            .calls_of("CreateAccountAssignment", app.account.as_str())
-            .len(),
-        1
-    );
+        .calls_of("DescribeAccountAssignmentCreationStatus", &request_id);
+    assert_eq!(polls.len(), 4, "{polls:?}");
     app.maybe_record_history(&h, "async-failed").await;
 }
 
@@ -511,4 +510,21 @@ async fn cancelling_an_active_ticket_revokes_now() {
     assert_eq!(out.phase, Phase::Revoked, "{out:?}");
     assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
     app.maybe_record_history(&h, "cancelled-while-active").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_shuts_down_gracefully_and_a_new_one_takes_over() {
+    let mut app = TestApp::new("sigterm").await;
+    let req = app.request("sigterm", "alice", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    let status = app.terminate_worker(Duration::from_secs(20)).await;
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    assert!(app.worker_log_text().contains("shutting down"));
+    // The ticket lives in the server, not the worker: a new worker carries on.
+    app.start_worker();
+    app.approve(&h, "carol").await.expect("approve");
+    app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1);
 }

@@ -102,6 +102,23 @@ impl TestApp {
         }
     }
 
+    /// SIGTERM, then waits for the worker to exit on its own; its exit status.
+    pub async fn terminate_worker(&mut self, within: Duration) -> std::process::ExitStatus {
+        let mut w = self.worker.take().expect("a running worker");
+        jit_devstack::sys::kill(w.pid(), libc::SIGTERM).expect("SIGTERM sent");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = w.exited() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not stop within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn worker_log_text(&self) -> String {
         std::fs::read_to_string(self.worker_log()).unwrap_or_default()
     }

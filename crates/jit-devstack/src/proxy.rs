@@ -85,6 +85,8 @@ pub struct Call {
     pub fault: Option<Fault>,
     /// The HTTP status answered.
     pub status: u16,
+    /// For an operation the proxy made asynchronous: the request id it answered with.
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug)]
@@ -255,6 +257,7 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
             })
     };
 
+    let mut request_id = None;
     let response = match (&fault, op.as_str()) {
         (Some(Fault::Throttle), _) => aws_error(
             StatusCode::BAD_REQUEST,
@@ -273,12 +276,12 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
         ),
         (Some(Fault::Delay(d)), _) => {
             let r = forward(&ctx, &parts, body.clone()).await;
-            record(&ctx, &op, &text, fault.clone(), r.status().as_u16());
+            record(&ctx, &op, &text, fault.clone(), r.status().as_u16(), None);
             tokio::time::sleep(*d).await;
             return r;
         }
         (Some(Fault::Async { polls, outcome }), _) => {
-            start_async(
+            let (r, id) = start_async(
                 &ctx,
                 &parts,
                 body.clone(),
@@ -287,7 +290,9 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
                 *polls,
                 outcome.clone(),
             )
-            .await
+            .await;
+            request_id = id;
+            r
         }
         (
             None,
@@ -298,11 +303,25 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
         },
         (None, _) => forward(&ctx, &parts, body.clone()).await,
     };
-    record(&ctx, &op, &text, fault, response.status().as_u16());
+    record(
+        &ctx,
+        &op,
+        &text,
+        fault,
+        response.status().as_u16(),
+        request_id,
+    );
     response
 }
 
-fn record(ctx: &Ctx, op: &str, body: &str, fault: Option<Fault>, status: u16) {
+fn record(
+    ctx: &Ctx,
+    op: &str,
+    body: &str,
+    fault: Option<Fault>,
+    status: u16,
+    request_id: Option<String>,
+) {
     ctx.inner
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -312,6 +331,7 @@ fn record(ctx: &Ctx, op: &str, body: &str, fault: Option<Fault>, status: u16) {
             body: body.to_owned(),
             fault,
             status,
+            request_id,
         });
 }
 
@@ -359,15 +379,15 @@ async fn start_async(
     text: &str,
     polls: u32,
     outcome: AsyncOutcome,
-) -> Response {
+) -> (Response, Option<String>) {
     let Some(key) = status_key(op) else {
-        return forward(ctx, parts, body).await;
+        return (forward(ctx, parts, body).await, None);
     };
     let mut status = match outcome {
         AsyncOutcome::Succeeded => {
             let r = forward(ctx, parts, body).await;
             if !r.status().is_success() {
-                return r;
+                return (r, None);
             }
             let bytes = axum::body::to_bytes(r.into_body(), 16 << 20)
                 .await
@@ -407,7 +427,7 @@ async fn start_async(
         id
     };
     tracing::debug!(%request_id, op, "fault proxy: answering IN_PROGRESS");
-    json_response(&json!({ key: status }))
+    (json_response(&json!({ key: status })), Some(request_id))
 }
 
 /// A status poll of a request the proxy made asynchronous; `None` if it is not one of ours.
