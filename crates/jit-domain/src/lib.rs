@@ -6,6 +6,7 @@
 //! - [`stack`]: the resource stack and its record-intent-before-acting rule.
 //! - [`ticket`]: the request, the lifecycle [`Phase`], votes and the [`Ticket`] state.
 
+pub mod approval;
 pub mod ids;
 pub mod stack;
 pub mod ticket;
