@@ -179,6 +179,87 @@ impl IdentityCenter {
         }
     }
 
+    /// The identity-store group id of the group called `name`, or `None`.
+    pub async fn group_id(&self, name: &str) -> Result<Option<PrincipalId>, AwsError> {
+        let store = self.instance().await?.identity_store_id.clone();
+        let attr = UniqueAttribute::builder()
+            .attribute_path("displayName")
+            .attribute_value(Document::String(name.to_owned()))
+            .build()
+            .map_err(|e| AwsError::Final {
+                op: "GetGroupId",
+                message: e.to_string(),
+            })?;
+        match self
+            .ids
+            .get_group_id()
+            .identity_store_id(store)
+            .alternate_identifier(AlternateIdentifier::UniqueAttribute(attr))
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(opaque("GetGroupId", Some(out.group_id()), PrincipalId::parse)?)),
+            Err(e) => match aws("GetGroupId", e) {
+                e if e.is_not_found() => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    /// The user names of the members of the group called `name` (`None`: no such group).
+    pub async fn group_members(
+        &self,
+        name: &str,
+    ) -> Result<Option<std::collections::BTreeSet<UserName>>, AwsError> {
+        let Some(group) = self.group_id(name).await? else {
+            return Ok(None);
+        };
+        let store = self.instance().await?.identity_store_id.clone();
+        let mut members = std::collections::BTreeSet::new();
+        let mut pages = self
+            .ids
+            .list_group_memberships()
+            .identity_store_id(&store)
+            .group_id(group.as_str())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws("ListGroupMemberships", e))?;
+            for m in page.group_memberships() {
+                let Some(user_id) = m.member_id().and_then(|m| m.as_user_id().ok()) else {
+                    continue;
+                };
+                let u = self
+                    .ids
+                    .describe_user()
+                    .identity_store_id(&store)
+                    .user_id(user_id)
+                    .send()
+                    .await
+                    .map_err(|e| aws("DescribeUser", e))?;
+                if let Some(Ok(name)) = u.user_name().map(UserName::parse) {
+                    members.insert(name);
+                }
+            }
+        }
+        Ok(Some(members))
+    }
+
+    /// The accounts of the organization as (id, name).
+    pub async fn accounts(&self) -> Result<Vec<(AccountId, String)>, AwsError> {
+        let mut out = Vec::new();
+        let mut pages = self.org.list_accounts().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws("ListAccounts", e))?;
+            for a in page.accounts() {
+                if let (Some(Ok(id)), Some(name)) = (a.id().map(AccountId::parse), a.name()) {
+                    out.push((id, name.to_owned()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether `account` is an account of the organization.
     pub async fn account_exists(&self, account: &AccountId) -> Result<bool, AwsError> {
         match self

@@ -6,6 +6,8 @@
 //! - [`WorkerSettings`]: what the worker needs, resolved from the file and the environment by
 //!   [`StackConfig::worker_settings`].
 
+pub mod access;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -25,6 +27,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: serde_yaml_ng::Error,
     },
+    #[error("{path}: {problem}")]
+    Invalid { path: PathBuf, problem: String },
     #[error("environment variable {var}: {problem}")]
     Env { var: String, problem: String },
 }
@@ -32,6 +36,9 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StackConfig {
+    /// The file this was read from (relative paths in it are relative to its folder).
+    #[serde(skip)]
+    pub source: PathBuf,
     pub temporal: TemporalConfig,
     #[serde(default)]
     pub sandbox: Option<SandboxConfig>,
@@ -115,6 +122,8 @@ pub struct WorkerConfig {
     pub aws_endpoint_url: Option<String>,
     #[serde(default)]
     pub aws_region: Option<String>,
+    /// The access rules (bundles, on-behalf rules, approval plans), relative to this file.
+    pub access_file: PathBuf,
     pub limits: LimitsConfig,
     #[serde(deserialize_with = "duration")]
     pub default_approval_timeout: SignedDuration,
@@ -135,7 +144,7 @@ pub fn parse_duration(s: &str) -> Result<SignedDuration, String> {
         .map_err(|e| format!("{s:?} is not a duration like 90s, 15m or 8h ({e})"))
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<SignedDuration, D::Error> {
+pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<SignedDuration, D::Error> {
     let s = String::deserialize(d)?;
     parse_duration(&s).map_err(serde::de::Error::custom)
 }
@@ -152,6 +161,8 @@ pub struct WorkerSettings {
     pub aws_region: String,
     pub limits: Limits,
     pub default_approval_timeout: SignedDuration,
+    /// Where the access rules are (`JIT_ACCESS_FILE`).
+    pub access_file: PathBuf,
 }
 
 impl StackConfig {
@@ -164,10 +175,12 @@ impl StackConfig {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        serde_yaml_ng::from_str(text).map_err(|source| ConfigError::Parse {
+        let mut c: Self = serde_yaml_ng::from_str(text).map_err(|source| ConfigError::Parse {
             path: path.to_owned(),
             source,
-        })
+        })?;
+        c.source = path.to_owned();
+        Ok(c)
     }
 
     /// Applies the `JIT_*` port overrides of the stack (for `cargo xtask up`).
@@ -223,7 +236,11 @@ impl StackConfig {
                 max_approval_timeout: w.limits.max_approval_timeout,
             },
             default_approval_timeout: w.default_approval_timeout,
+            access_file: access::resolve(&self.source, &w.access_file),
         };
+        if let Some(v) = env("JIT_ACCESS_FILE") {
+            s.access_file = PathBuf::from(v);
+        }
         if let Some(v) = env("JIT_TEMPORAL_ADDRESS") {
             s.temporal_address = v;
         }

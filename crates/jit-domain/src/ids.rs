@@ -156,6 +156,53 @@ impl UserName {
 }
 
 string_newtype!(
+    /// An identity-store group's display name: 1–128 characters, no control or invisible
+    /// characters, no leading or trailing space.
+    GroupName
+);
+
+impl GroupName {
+    pub fn parse(s: &str) -> Result<Self, InvalidInput> {
+        let n = s.chars().count();
+        if n == 0 || n > 128 || s.trim() != s {
+            return Err(InvalidInput::new(
+                "group",
+                format!("{s:?} must be 1 to 128 characters without leading or trailing spaces"),
+            ));
+        }
+        if let Some(bad) = s.chars().find(|c| *c != ' ' && is_invisible(*c)) {
+            return Err(InvalidInput::new(
+                "group",
+                format!("{s:?} contains the invisible character {bad:?}"),
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+string_newtype!(
+    /// A bundle's name: 1–64 of `[a-z0-9_-]`.
+    BundleName
+);
+
+impl BundleName {
+    pub fn parse(s: &str) -> Result<Self, InvalidInput> {
+        if !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidInput::new(
+                "bundle",
+                format!("{s:?} must be 1 to 64 of a-z 0-9 - _"),
+            ))
+        }
+    }
+}
+
+string_newtype!(
     /// Our ticket id: 1–64 of `[a-z0-9-]`, not starting or ending with `-`.
     /// The workflow id is `ticket-<id>`.
     TicketId
@@ -302,6 +349,15 @@ mod tests {
             UserName::parse_field("approver", "").unwrap_err().field,
             "approver"
         );
+    }
+
+    #[test]
+    fn group_and_bundle_names() {
+        assert!(GroupName::parse("Site Reliability").is_ok());
+        assert!(GroupName::parse(" sre").is_err());
+        assert!(GroupName::parse("s\u{200B}re").is_err());
+        assert!(BundleName::parse("on-call_1").is_ok());
+        assert!(BundleName::parse("OnCall").is_err());
     }
 
     #[test]

@@ -4,18 +4,25 @@
 //! - [`ids`]: validated identifiers and text ([`AccountId::parse`], [`UserName::parse`], ...);
 //!   errors name the field.
 //! - [`stack`]: the resource stack and its record-intent-before-acting rule.
-//! - [`ticket`]: the request, the lifecycle [`Phase`], votes and the [`Ticket`] state.
+//! - [`approval`]: approval plans, quorum steps, delegation: the [`Approval`] state machine.
+//! - [`ticket`]: the request, the lifecycle [`Phase`], extensions, early ends and the
+//!   [`Ticket`] state.
 
 pub mod approval;
 pub mod ids;
 pub mod stack;
 pub mod ticket;
 
+pub use approval::{
+    Approval, ApprovalPlan, ApprovalStep, Decision, Delegation, DelegationRejected, Unsatisfiable,
+    Vote, VoteEffect, VoteRejected,
+};
 pub use ids::{
-    AccountId, InstanceArn, InvalidInput, Justification, PermissionSetArn, PermissionSetName,
-    PrincipalId, TicketId, UserName,
+    AccountId, BundleName, GroupName, InstanceArn, InvalidInput, Justification,
+    PermissionSetArn, PermissionSetName, PrincipalId, TicketId, UserName,
 };
 pub use stack::{AssignmentRef, EntryState, PrincipalType, ResourceStack, StackEntry};
 pub use ticket::{
-    AuditEvent, Decision, Limits, Phase, ResolvedTarget, Ticket, TicketRequest, Vote, VoteRejected,
+    AuditEvent, EndKind, EndRequest, Evaluated, Extension, Limits, Phase, Principal, Refused,
+    ResolvedTarget, Target, Ticket, TicketRequest,
 };
