@@ -9,7 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jit_aws::{AwsError, IdentityCenter, Progress};
-use jit_domain::{AssignmentRef, Limits, PrincipalType, ResolvedTarget, TicketRequest};
+use std::collections::{BTreeMap, BTreeSet};
+
+use jit_config::access::AccessRules;
+use jit_domain::{
+    AccountId, ApprovalPlan, ApprovalStep, AssignmentRef, Evaluated, Limits, PermissionSetName,
+    Principal, PrincipalType, ResolvedTarget, Target, TicketRequest, UserName,
+};
 use serde::{Deserialize, Serialize};
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
@@ -18,8 +24,8 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 /// What the evaluate step decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Evaluation {
-    /// The request resolves to real AWS ids.
-    Resolved(ResolvedTarget),
+    /// The request resolves to real AWS ids and an approval plan.
+    Resolved(Evaluated),
     /// The request cannot be honoured; the reason names what is wrong.
     Rejected { reason: String },
 }
@@ -38,11 +44,188 @@ pub enum GrantOutcome {
 pub struct TicketActivities {
     aws: Arc<IdentityCenter>,
     limits: Limits,
+    access: Arc<AccessRules>,
 }
 
 impl TicketActivities {
-    pub fn new(aws: Arc<IdentityCenter>, limits: Limits) -> Self {
-        Self { aws, limits }
+    pub fn new(aws: Arc<IdentityCenter>, limits: Limits, access: Arc<AccessRules>) -> Self {
+        Self {
+            aws,
+            limits,
+            access,
+        }
+    }
+}
+
+/// `Ok(Err(reason))`: the request is rejected; `Err(_)`: AWS trouble.
+type Check<T> = Result<Result<T, String>, AwsError>;
+
+impl TicketActivities {
+    /// Group members by group name, looked up once per evaluation.
+    async fn members(
+        &self,
+        cache: &mut BTreeMap<String, Option<BTreeSet<UserName>>>,
+        group: &str,
+    ) -> Result<Option<BTreeSet<UserName>>, AwsError> {
+        if let Some(m) = cache.get(group) {
+            return Ok(m.clone());
+        }
+        let m = self.aws.group_members(group).await?;
+        cache.insert(group.to_owned(), m.clone());
+        Ok(m)
+    }
+
+    async fn check_on_behalf(
+        &self,
+        req: &TicketRequest,
+        cache: &mut BTreeMap<String, Option<BTreeSet<UserName>>>,
+    ) -> Check<()> {
+        if req.principal.user() == Some(&req.requester) {
+            return Ok(Ok(()));
+        }
+        for rule in &self.access.on_behalf {
+            let mut requester_ok = false;
+            for g in &rule.requesters {
+                if self
+                    .members(cache, g)
+                    .await?
+                    .is_some_and(|m| m.contains(&req.requester))
+                {
+                    requester_ok = true;
+                    break;
+                }
+            }
+            if !requester_ok {
+                continue;
+            }
+            for g in &rule.principals {
+                let ok = match &req.principal {
+                    Principal::Group(name) => name.as_str() == g,
+                    Principal::User(u) => {
+                        self.members(cache, g).await?.is_some_and(|m| m.contains(u))
+                    }
+                };
+                if ok {
+                    return Ok(Ok(()));
+                }
+            }
+        }
+        Ok(Err(format!(
+            "principal: {} may not ask for access on behalf of {} (no on-behalf rule allows it)",
+            req.requester, req.principal
+        )))
+    }
+
+    /// The targets asked for, explicit and from the bundle, as (target, account name).
+    async fn targets(&self, req: &TicketRequest) -> Check<Vec<(Target, String)>> {
+        let accounts = self.aws.accounts().await?;
+        let name_of = |id: &AccountId| {
+            accounts
+                .iter()
+                .find(|(a, _)| a == id)
+                .map(|(_, n)| n.clone())
+        };
+        let mut out: Vec<(Target, String)> = Vec::new();
+        for t in &req.targets {
+            let Some(name) = name_of(&t.account) else {
+                return Ok(Err(format!(
+                    "account: {} is not an account of this organization",
+                    t.account
+                )));
+            };
+            out.push((t.clone(), name));
+        }
+        if let Some(b) = &req.bundle {
+            let Some(items) = self.access.bundles.get(b.as_str()) else {
+                return Ok(Err(format!("bundle: there is no bundle called {b}")));
+            };
+            for item in items {
+                let Some((id, name)) = accounts
+                    .iter()
+                    .find(|(id, name)| id.as_str() == item.account || *name == item.account)
+                else {
+                    return Ok(Err(format!(
+                        "bundle {b}: account {} does not exist",
+                        item.account
+                    )));
+                };
+                let permission_set = match PermissionSetName::parse(&item.permission_set) {
+                    Ok(p) => p,
+                    Err(e) => return Ok(Err(format!("bundle {b}: {e}"))),
+                };
+                let t = Target {
+                    account: id.clone(),
+                    permission_set,
+                };
+                if !out.iter().any(|(o, _)| *o == t) {
+                    out.push((t, name.clone()));
+                }
+            }
+        }
+        Ok(Ok(out))
+    }
+
+    async fn plan(
+        &self,
+        targets: &[(Target, String)],
+        cache: &mut BTreeMap<String, Option<BTreeSet<UserName>>>,
+    ) -> Check<ApprovalPlan> {
+        let keys: Vec<(String, String, String)> = targets
+            .iter()
+            .map(|(t, name)| {
+                (
+                    t.account.to_string(),
+                    name.clone(),
+                    t.permission_set.to_string(),
+                )
+            })
+            .collect();
+        let Some(rule) = self.access.plan_for(
+            keys.iter()
+                .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())),
+        ) else {
+            return Ok(Err("targets: no approval plan covers these targets".into()));
+        };
+        let mut steps = Vec::new();
+        for s in &rule.steps {
+            let mut approvers = BTreeSet::new();
+            for u in &s.users {
+                if let Ok(u) = UserName::parse(u) {
+                    approvers.insert(u);
+                }
+            }
+            for g in &s.groups {
+                match self.members(cache, g).await? {
+                    Some(m) => approvers.extend(m),
+                    None => {
+                        return Ok(Err(format!(
+                            "plan {}: approver group {g} does not exist",
+                            rule.name
+                        )));
+                    }
+                }
+            }
+            steps.push(ApprovalStep {
+                name: s.name.clone(),
+                approvers,
+                quorum: s.quorum,
+            });
+        }
+        Ok(Ok(ApprovalPlan {
+            name: rule.name.clone(),
+            steps,
+            max_duration: rule.max_duration,
+            max_total: rule.max_total,
+            extension_needs_approval: rule.extension_needs_approval,
+            approval_timeout: rule.approval_timeout,
+            break_glass_ratify_within: rule.break_glass_ratify_within,
+            admins: self
+                .access
+                .admins
+                .iter()
+                .filter_map(|a| UserName::parse(a).ok())
+                .collect(),
+        }))
     }
 }
 
@@ -112,73 +295,92 @@ impl Progress for Heartbeat {
     }
 }
 
+impl TicketActivities {
+    async fn evaluate_inner(&self, req: &TicketRequest) -> Check<Evaluated> {
+        if let Err(e) = req.validate(&self.limits) {
+            return Ok(Err(e.to_string()));
+        }
+        let aws = &self.aws;
+        let instance = aws.instance().await?.clone();
+        if aws.user_id(&req.requester).await?.is_none() {
+            return Ok(Err(format!(
+                "requester: {} is not a user of the identity store",
+                req.requester
+            )));
+        }
+        let (principal_type, principal_id) = match &req.principal {
+            Principal::User(u) => match aws.user_id(u).await? {
+                Some(id) => (PrincipalType::User, id),
+                None => {
+                    return Ok(Err(format!(
+                        "principal: {u} is not a user of the identity store"
+                    )));
+                }
+            },
+            Principal::Group(g) => match aws.group_id(g.as_str()).await? {
+                Some(id) => (PrincipalType::Group, id),
+                None => {
+                    return Ok(Err(format!(
+                        "principal: {g} is not a group of the identity store"
+                    )));
+                }
+            },
+        };
+        let mut cache = BTreeMap::new();
+        if let Err(r) = self.check_on_behalf(req, &mut cache).await? {
+            return Ok(Err(r));
+        }
+        let targets = match self.targets(req).await? {
+            Ok(t) => t,
+            Err(r) => return Ok(Err(r)),
+        };
+        let mut resolved = Vec::new();
+        for (t, account_name) in &targets {
+            let Some(permission_set_arn) = aws.permission_set_arn(&t.permission_set).await? else {
+                return Ok(Err(format!(
+                    "permission_set: there is no permission set called {}",
+                    t.permission_set
+                )));
+            };
+            resolved.push(ResolvedTarget {
+                target: t.clone(),
+                account_name: account_name.clone(),
+                assignment: AssignmentRef {
+                    instance_arn: instance.arn.clone(),
+                    account: t.account.clone(),
+                    permission_set_arn,
+                    principal_type,
+                    principal_id: principal_id.clone(),
+                },
+                standing: false,
+            });
+        }
+        let plan = match self.plan(&targets, &mut cache).await? {
+            Ok(p) => p,
+            Err(r) => return Ok(Err(r)),
+        };
+        Ok(Ok(Evaluated {
+            plan,
+            targets: resolved,
+        }))
+    }
+}
+
 #[activities]
 impl TicketActivities {
-    /// Validates the request against the limits and resolves it to AWS ids: the account must
-    /// be in the organization, requester and principal must be identity-store users, the
-    /// permission set must exist.
+    /// Validates the request and resolves it: requester and principal in the identity store,
+    /// the on-behalf rule when they differ, targets (explicit and from the bundle) in the
+    /// organization, permission sets, and the approval plan with its approvers.
     #[activity(name = "evaluate")]
     pub async fn evaluate(
         self: Arc<Self>,
         _ctx: ActivityContext,
         req: TicketRequest,
     ) -> Result<Evaluation, ActivityError> {
-        let reject = |reason: String| Ok(Evaluation::Rejected { reason });
-        if let Err(e) = req.validate(&self.limits) {
-            return reject(e.to_string());
+        match self.evaluate_inner(&req).await.map_err(to_activity_error)? {
+            Ok(e) => Ok(Evaluation::Resolved(e)),
+            Err(reason) => Ok(Evaluation::Rejected { reason }),
         }
-        let aws = &self.aws;
-        let instance = aws.instance().await.map_err(to_activity_error)?.clone();
-        if !aws
-            .account_exists(&req.account)
-            .await
-            .map_err(to_activity_error)?
-        {
-            return reject(format!(
-                "account: {} is not an account of this organization",
-                req.account
-            ));
-        }
-        if aws
-            .user_id(&req.requester)
-            .await
-            .map_err(to_activity_error)?
-            .is_none()
-        {
-            return reject(format!(
-                "requester: {} is not a user of the identity store",
-                req.requester
-            ));
-        }
-        let Some(principal_id) = aws
-            .user_id(&req.principal)
-            .await
-            .map_err(to_activity_error)?
-        else {
-            return reject(format!(
-                "principal: {} is not a user of the identity store",
-                req.principal
-            ));
-        };
-        let Some(permission_set_arn) = aws
-            .permission_set_arn(&req.permission_set)
-            .await
-            .map_err(to_activity_error)?
-        else {
-            return reject(format!(
-                "permission_set: there is no permission set called {}",
-                req.permission_set
-            ));
-        };
-        Ok(Evaluation::Resolved(ResolvedTarget {
-            assignment: AssignmentRef {
-                instance_arn: instance.arn,
-                account: req.account.clone(),
-                permission_set_arn,
-                principal_type: PrincipalType::User,
-                principal_id,
-            },
-        }))
     }
 
     /// Whether the assignment exists now. Called before the stack records intent: an

@@ -4,6 +4,7 @@
 
 #![allow(unreachable_pub)]
 
+mod lifecycle;
 mod replay;
 mod support;
 
@@ -18,13 +19,13 @@ const T: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approved_ticket_grants_then_revokes_at_expiry_with_time_skipping() {
     let app = TestApp::new("happy").await;
-    let req = app.request("happy", "alice", "bob");
+    let req = app.request("happy", "bob", "bob");
     let h = app.start(&req).await;
 
     let t = app
         .wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
-    assert!(t.target.is_some(), "evaluation resolved the target");
+    assert_eq!(t.targets.len(), 1, "evaluation resolved the target");
     assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
 
     app.approve(&h, "carol").await.expect("carol may approve");
@@ -83,6 +84,12 @@ async fn approved_ticket_grants_then_revokes_at_expiry_with_time_skipping() {
     assert_eq!(count(&types, "TIMER_CANCELED"), 1, "{types:?}");
     assert_eq!(count(&types, "TIMER_FIRED"), 1, "{types:?}");
     assert_eq!(count(&types, "ACTIVITY_TASK_SCHEDULED"), 2, "{types:?}");
+    let t = app.status(&h).await;
+    assert_eq!(
+        t.plan.as_ref().unwrap().name,
+        "standard",
+        "the local rules' plan applied"
+    );
     assert!(events.len() <= 45, "{} events: {types:?}", events.len());
     eprintln!("happy path: {} history events", events.len());
     app.maybe_record_history(&h, "approved-expired").await;
@@ -111,7 +118,7 @@ async fn wait_listed(app: &TestApp, query: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn denied_ticket_creates_nothing() {
     let app = TestApp::new("denied").await;
-    let req = app.request("denied", "alice", "bob");
+    let req = app.request("denied", "bob", "bob");
     let h = app.start(&req).await;
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
@@ -137,23 +144,29 @@ async fn denied_ticket_creates_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn self_approval_is_refused_synchronously_and_leaves_no_trace() {
     let app = TestApp::new("selfapprove").await;
-    let req = app.request("self", "alice", "bob");
+    // carol (sre) asks on behalf of bob (engineers): the local rules allow it.
+    let req = app.request("self", "carol", "bob");
     let h = app.start(&req).await;
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
 
-    let e = app.approve(&h, "alice").await.unwrap_err();
+    let e = app.approve(&h, "carol").await.unwrap_err();
     assert!(
-        e.contains("alice is the requester of this ticket and cannot approve"),
+        e.contains("carol is the requester of this ticket and cannot approve"),
         "{e}"
     );
     let e = app.approve(&h, "bob").await.unwrap_err();
     assert!(e.contains("bob is the principal"), "{e}");
+    let e = app.approve(&h, "erin").await.unwrap_err();
+    assert!(
+        e.contains("erin is not an approver of step sre (approvers: carol, dave)"),
+        "{e}"
+    );
 
     // A refused update is not written to history; the ticket still waits.
     let t = app.status(&h).await;
     assert_eq!(t.phase, Phase::PendingApproval);
-    assert!(t.votes.is_empty());
+    assert!(t.approval.as_ref().unwrap().votes.is_empty());
     let types = event_types(&app.history(&h).await);
     assert_eq!(
         count(&types, "WORKFLOW_EXECUTION_UPDATE_ACCEPTED"),
@@ -162,20 +175,20 @@ async fn self_approval_is_refused_synchronously_and_leaves_no_trace() {
     );
 
     // The same through a signal is ignored, with a line in the audit trail.
-    app.approve_by_signal(&h, "alice").await;
+    app.approve_by_signal(&h, "carol").await;
     let t = app
         .wait_for(&h, T, |t| {
             t.audit
                 .iter()
-                .any(|e| e.what.contains("vote ignored") && e.what.contains("alice"))
+                .any(|e| e.what.contains("vote ignored") && e.what.contains("carol"))
         })
         .await;
     assert_eq!(t.phase, Phase::PendingApproval);
 
     // A real approver still can; a second vote cannot.
-    app.approve(&h, "carol").await.expect("carol may approve");
+    app.approve(&h, "dave").await.expect("dave may approve");
     app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
-    let e = app.approve(&h, "dave").await.unwrap_err();
+    let e = app.approve(&h, "erin").await.unwrap_err();
     assert!(e.contains("not waiting for approval"), "{e}");
     app.skip_time(&h).await;
     assert_eq!(app.outcome(&h, T).await.phase, Phase::Expired);
@@ -196,7 +209,7 @@ async fn asynchronous_failed_ends_the_ticket_failed_with_aws_reason() {
         )
         .matching(app.account.as_str()),
     );
-    let req = app.request("fail", "alice", "bob");
+    let req = app.request("fail", "bob", "bob");
     let h = app.start(&req).await;
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
@@ -274,7 +287,7 @@ async fn throttling_conflicts_and_slow_aws_during_grant_and_revoke_are_survived(
         .matching(acct),
     );
 
-    let req = app.request("throttle", "alice", "bob");
+    let req = app.request("throttle", "bob", "bob");
     let h = app.start(&req).await;
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
@@ -315,7 +328,7 @@ async fn worker_killed_after_aws_created_the_assignment_recovers_without_leaking
         )
         .matching(&acct),
     );
-    let req = app.request("crash", "alice", "bob");
+    let req = app.request("crash", "bob", "bob");
     let h = app.start(&req).await;
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
@@ -350,7 +363,7 @@ async fn worker_killed_after_aws_created_the_assignment_recovers_without_leaking
     app.start_worker();
     let t = app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
     assert!(
-        !t.standing_access,
+        !t.targets[0].standing,
         "our own grant is never mistaken for standing access"
     );
     assert_eq!(t.stack.entries()[0].state, EntryState::Created);
@@ -384,13 +397,13 @@ async fn standing_access_is_never_touched() {
         .create_standing_assignment(&a)
         .await
         .expect("standing");
-    let req = app.request("standing", "alice", "bob");
+    let req = app.request("standing", "bob", "bob");
     let h = app.start(&req).await;
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
     app.approve(&h, "carol").await.expect("approve");
     let t = app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
-    assert!(t.standing_access);
+    assert!(t.targets[0].standing);
     assert!(
         t.stack.entries().is_empty(),
         "standing access is never pushed"
@@ -413,7 +426,7 @@ async fn standing_access_is_never_touched() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approval_deadline_expires_the_ticket_unapproved() {
     let app = TestApp::new("deadline").await;
-    let req = app.request("deadline", "alice", "bob");
+    let req = app.request("deadline", "bob", "bob");
     let h = app.start(&req).await;
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
@@ -421,7 +434,7 @@ async fn approval_deadline_expires_the_ticket_unapproved() {
     app.skip_time(&h).await;
     let out = app.outcome(&h, T).await;
     assert_eq!(out.phase, Phase::ApprovalExpired);
-    assert!(out.reason.unwrap().contains("nobody approved within 1h"));
+    assert!(out.reason.unwrap().contains("nobody approved within 24h"));
     assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
     app.maybe_record_history(&h, "approval-expired").await;
 }
@@ -431,27 +444,34 @@ async fn unresolvable_requests_are_rejected_with_the_field_named() {
     let app = TestApp::new("rejected").await;
     let mut cases = Vec::new();
 
-    let mut r = app.request("nouser", "alice", "nobody-here");
+    let mut r = app.request("nouser", "nobody-here", "nobody-here");
     let h = app.start(&r).await;
-    cases.push((h, "principal: nobody-here is not a user"));
+    cases.push((h, "requester: nobody-here is not a user"));
 
-    r = app.request("nops", "alice", "bob");
-    r.permission_set = PermissionSetName::parse("NoSuchSet").unwrap();
+    r = app.request("behalf", "alice", "bob");
+    let h = app.start(&r).await;
+    cases.push((
+        h,
+        "principal: alice may not ask for access on behalf of bob (no on-behalf rule allows it)",
+    ));
+
+    r = app.request("nops", "bob", "bob");
+    r.targets[0].permission_set = PermissionSetName::parse("NoSuchSet").unwrap();
     let h = app.start(&r).await;
     cases.push((
         h,
         "permission_set: there is no permission set called NoSuchSet",
     ));
 
-    r = app.request("noacct", "alice", "bob");
-    r.account = jit_domain::AccountId::parse("999999999999").unwrap();
+    r = app.request("noacct", "bob", "bob");
+    r.targets[0].account = jit_domain::AccountId::parse("999999999999").unwrap();
     let h = app.start(&r).await;
     cases.push((
         h,
         "account: 999999999999 is not an account of this organization",
     ));
 
-    r = app.request("toolong", "alice", "bob");
+    r = app.request("toolong", "bob", "bob");
     r.duration = jiff::SignedDuration::from_hours(13);
     let h = app.start(&r).await;
     cases.push((h, "duration: 13h is longer than the maximum of 12h"));
@@ -476,7 +496,7 @@ async fn unresolvable_requests_are_rejected_with_the_field_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ticket_id_is_never_started_twice() {
     let app = TestApp::new("dupe").await;
-    let req = app.request("dupe", "alice", "bob");
+    let req = app.request("dupe", "bob", "bob");
     let _h = app.start(&req).await;
     let again = app
         .client
@@ -493,7 +513,7 @@ async fn a_ticket_id_is_never_started_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_an_active_ticket_revokes_now() {
     let app = TestApp::new("cancel").await;
-    let req = app.request("cancel", "alice", "bob");
+    let req = app.request("cancel", "bob", "bob");
     let h = app.start(&req).await;
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
@@ -515,7 +535,7 @@ async fn cancelling_an_active_ticket_revokes_now() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_shuts_down_gracefully_and_a_new_one_takes_over() {
     let mut app = TestApp::new("sigterm").await;
-    let req = app.request("sigterm", "alice", "bob");
+    let req = app.request("sigterm", "bob", "bob");
     let h = app.start(&req).await;
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;

@@ -11,8 +11,8 @@ use jiff::SignedDuration;
 use jit_aws::{AwsSettings, IdentityCenter};
 use jit_devstack::{ManagedChild, TestStack};
 use jit_domain::{
-    AccountId, AssignmentRef, Justification, PermissionSetName, PrincipalType, Ticket, TicketId,
-    TicketRequest, UserName,
+    AccountId, AssignmentRef, Justification, PermissionSetName, Principal, PrincipalType, Target,
+    Ticket, TicketId, TicketRequest, UserName,
 };
 use jit_workflows::{TicketOutcome, TicketWorkflow, VoteInput, start_options};
 use temporalio_client::{
@@ -33,6 +33,8 @@ pub struct TestApp {
     pub task_queue: String,
     pub account: AccountId,
     pub name: String,
+    /// The access rules this test's worker reads (`None`: the local stack's).
+    access_file: Option<PathBuf>,
     worker: Option<ManagedChild>,
 }
 
@@ -41,8 +43,15 @@ pub fn user(name: &str) -> UserName {
 }
 
 impl TestApp {
-    /// A fresh account and a worker of its own for the test called `name`.
+    /// A fresh account and a worker of its own for the test called `name`, with the local
+    /// stack's access rules.
     pub async fn new(name: &str) -> TestApp {
+        Self::with_access(name, None).await
+    }
+
+    /// Like [`TestApp::new`] with the access rules `access` (YAML); `{account}` in it is
+    /// replaced by the test's account id.
+    pub async fn with_access(name: &str, access: Option<&str>) -> TestApp {
         let stack = TestStack::shared();
         let aws = IdentityCenter::connect(&AwsSettings {
             region: stack.region.clone(),
@@ -60,13 +69,21 @@ impl TestApp {
         )
         .await
         .expect("connected to Temporal");
+        let task_queue = format!("jit-test-{name}-{n}");
+        let access_file = access.map(|yaml| {
+            let path = stack.logs.join(format!("access-{task_queue}.yaml"));
+            std::fs::write(&path, yaml.replace("{account}", account.as_str()))
+                .expect("access rules written");
+            path
+        });
         let mut app = TestApp {
             stack,
             client,
             aws,
-            task_queue: format!("jit-test-{name}-{n}"),
+            task_queue,
             account,
             name: name.to_owned(),
+            access_file,
             worker: None,
         };
         app.start_worker();
@@ -90,6 +107,9 @@ impl TestApp {
             .env("JIT_AWS_REGION", &self.stack.region)
             .env("RUST_LOG", "info,temporalio_sdk_core=warn,jit_aws=debug")
             .env_remove("AWS_ACCESS_KEY_ID");
+        if let Some(f) = &self.access_file {
+            cmd.env("JIT_ACCESS_FILE", f);
+        }
         let child = ManagedChild::spawn("worker", cmd, &self.worker_log(), true)
             .expect("the worker starts");
         self.worker = Some(child);
@@ -130,13 +150,34 @@ impl TestApp {
             ticket_id: TicketId::parse(&format!("{}-{suffix}-{n}", self.name.replace('_', "-")))
                 .expect("ticket id"),
             requester: user(requester),
-            principal: user(principal),
-            account: self.account.clone(),
-            permission_set: PermissionSetName::parse("ReadOnly").expect("name"),
+            principal: Principal::User(user(principal)),
+            targets: vec![self.target(&self.account, "ReadOnly")],
+            bundle: None,
             duration: SignedDuration::from_hours(8),
             justification: Justification::parse("investigating incident INC-42").expect("text"),
-            approval_timeout: SignedDuration::from_hours(1),
+            start_at: None,
+            break_glass: false,
         }
+    }
+
+    pub fn target(&self, account: &AccountId, permission_set: &str) -> Target {
+        Target {
+            account: account.clone(),
+            permission_set: PermissionSetName::parse(permission_set).expect("name"),
+        }
+    }
+
+    /// One more fresh account for this test.
+    pub async fn another_account(&self) -> AccountId {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        AccountId::parse(
+            &self
+                .aws
+                .create_account(&format!("{}-{n}", self.name))
+                .await
+                .expect("account"),
+        )
+        .expect("sandbox account id")
     }
 
     pub async fn start(&self, req: &TicketRequest) -> Handle {
@@ -218,7 +259,8 @@ impl TestApp {
             )
             .await
         };
-        r.map_err(|e| jit_devstack::temporal_client::update_error_message(&e))
+        r.map(|_| ())
+            .map_err(|e| jit_devstack::temporal_client::update_error_message(&e))
     }
 
     pub async fn approve_by_signal(&self, h: &Handle, approver: &str) {
@@ -248,10 +290,20 @@ impl TestApp {
 
     /// The assignment this test's requests resolve to, for `principal` and `permission_set`.
     pub async fn assignment(&self, principal: &str, permission_set: &str) -> AssignmentRef {
+        self.assignment_in(&self.account, principal, permission_set)
+            .await
+    }
+
+    pub async fn assignment_in(
+        &self,
+        account: &AccountId,
+        principal: &str,
+        permission_set: &str,
+    ) -> AssignmentRef {
         let instance = self.aws.instance().await.expect("instance").clone();
         AssignmentRef {
             instance_arn: instance.arn,
-            account: self.account.clone(),
+            account: account.clone(),
             permission_set_arn: self
                 .aws
                 .permission_set_arn(&PermissionSetName::parse(permission_set).expect("name"))
@@ -271,7 +323,17 @@ impl TestApp {
     /// How many assignments of the account's ReadOnly permission set exist for `principal`
     /// (duplicates count: AWS and moto accept them).
     pub async fn assignment_count(&self, principal: &str, permission_set: &str) -> usize {
-        let a = self.assignment(principal, permission_set).await;
+        self.assignment_count_in(&self.account, principal, permission_set)
+            .await
+    }
+
+    pub async fn assignment_count_in(
+        &self,
+        account: &AccountId,
+        principal: &str,
+        permission_set: &str,
+    ) -> usize {
+        let a = self.assignment_in(account, principal, permission_set).await;
         count_assignments(&self.stack.sandbox_url, &a).await
     }
 

@@ -7,10 +7,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use jit_activities::{Evaluation, GrantOutcome, TicketActivities};
 use jit_domain::{
-    AssignmentRef, Decision, EntryState, Phase, Ticket, TicketRequest, UserName, Vote,
+    AssignmentRef, Decision, Delegation, EndKind, EntryState, Phase, Refused, Ticket,
+    TicketRequest, UserName, VoteEffect,
 };
 use serde::{Deserialize, Serialize};
 use temporalio_common::RetryPolicy;
@@ -37,12 +38,40 @@ pub struct VoteInput {
     pub comment: Option<String>,
 }
 
+/// An approver hands their vote to someone else until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelegateInput {
+    pub from: UserName,
+    pub to: UserName,
+    pub until: Timestamp,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The requester (or principal) asks for more time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtendInput {
+    pub by: UserName,
+    pub extra: SignedDuration,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Relinquish, revoke or cancel: who, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndInput {
+    pub by: UserName,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 /// How a ticket ended: the workflow's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketOutcome {
     pub ticket_id: String,
     pub phase: Phase,
     pub reason: Option<String>,
+    pub flagged: Option<String>,
     pub active_since: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,
 }
@@ -50,6 +79,9 @@ pub struct TicketOutcome {
 #[workflow]
 pub struct TicketWorkflow {
     ticket: Ticket,
+    /// The workflow time of the last activation: update validators have no clock of their
+    /// own; handlers re-check with the exact time.
+    clock: Timestamp,
 }
 
 fn to_timestamp(t: Option<SystemTime>) -> Timestamp {
@@ -88,35 +120,55 @@ fn lookup_options(summary: &str) -> LocalActivityOptions {
 
 /// Grant: bounded retries, then the ticket fails and unwinds. Heartbeats every second, so a
 /// dead worker is noticed within the heartbeat timeout.
-fn grant_options() -> ActivityOptions {
+fn grant_options(what: &str) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
         .heartbeat_timeout(Duration::from_secs(5))
         .retry_policy(retry(12, Duration::from_secs(30)))
-        .summary("create the account assignment".to_owned())
+        .summary(format!("create {what}"))
         .build()
 }
 
 /// Revoke: retries forever and ignores workflow cancellation: never abandoned.
-fn revoke_options() -> ActivityOptions {
+fn revoke_options(what: &str) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
         .heartbeat_timeout(Duration::from_secs(5))
         .retry_policy(retry(0, Duration::from_secs(60)))
         .cancellation_token(WorkflowCancellationToken::new())
-        .summary("delete the account assignment".to_owned())
+        .summary(format!("delete {what}"))
         .build()
+}
+
+fn describe(a: &AssignmentRef) -> String {
+    format!("the assignment in {}", a.account)
+}
+
+/// How waiting for approval ended.
+enum Waited {
+    Decided(Decision),
+    DeadlinePassed,
+    Ended,
+    Cancelled,
 }
 
 impl TicketWorkflow {
     fn now(ctx: &WorkflowContext<Self>) -> Timestamp {
-        to_timestamp(ctx.workflow_time())
+        let now = to_timestamp(ctx.workflow_time());
+        ctx.state_mut(|s| s.clock = now);
+        now
+    }
+
+    fn refresh_ui(ctx: &WorkflowContext<Self>) {
+        ctx.set_current_details(ctx.state(|s| details(&s.ticket)));
     }
 
     /// Moves to a non-terminal phase and tells the UI.
     fn enter(ctx: &mut WorkflowContext<Self>, phase: Phase) {
         let now = Self::now(ctx);
         ctx.state_mut(|s| s.ticket.enter(phase, now));
-        search_attributes::upsert_phase(ctx, phase, None);
-        ctx.set_current_details(ctx.state(|s| details(&s.ticket)));
+        let (expires, pending) =
+            ctx.state(|s| (s.ticket.expires_at, s.ticket.pending_approvers(now)));
+        search_attributes::upsert_phase(ctx, phase, expires, Some(&pending));
+        Self::refresh_ui(ctx);
     }
 
     /// Ends the ticket and builds the workflow's result.
@@ -127,43 +179,83 @@ impl TicketWorkflow {
     ) -> WorkflowResult<TicketOutcome> {
         let now = Self::now(ctx);
         ctx.state_mut(|s| s.ticket.end(phase, reason, now));
-        search_attributes::upsert_phase(ctx, phase, None);
-        ctx.set_current_details(ctx.state(|s| details(&s.ticket)));
+        search_attributes::upsert_phase(ctx, phase, None, Some(&[]));
+        Self::refresh_ui(ctx);
         Ok(ctx.state(|s| TicketOutcome {
             ticket_id: s.ticket.request.ticket_id.to_string(),
             phase: s.ticket.phase,
             reason: s.ticket.reason.clone(),
+            flagged: s.ticket.flagged.clone(),
             active_since: s.ticket.active_since,
             ended_at: s.ticket.ended_at,
         }))
     }
 
-    /// Waits for a decision until the approval deadline; `None` if the deadline passed.
-    /// The deadline timer is cancelled when a decision comes first (no stray timer events).
-    async fn await_decision(
+    /// Waits until the ticket changes (a vote, an extension, an end request) or `deadline`.
+    /// Returns true if the deadline passed. The timer is cancelled when a change comes first,
+    /// so no stray timer events are left behind.
+    async fn wait_change_or(
         ctx: &mut WorkflowContext<Self>,
-        timeout: Duration,
-    ) -> Result<Option<Decision>, ()> {
+        deadline: Timestamp,
+        summary: &str,
+    ) -> Result<bool, ()> {
+        let now = Self::now(ctx);
+        let left = deadline.duration_since(now);
+        if left <= SignedDuration::ZERO {
+            return Ok(true);
+        }
+        let seen = ctx.state(|s| s.ticket.version);
         let timer = ctx.timer(
-            TimerOptions::builder(timeout)
-                .summary("approval deadline".to_owned())
+            TimerOptions::builder(left.unsigned_abs())
+                .summary(summary.to_owned())
                 .build(),
         );
         let mut timer = std::pin::pin!(timer);
-        let decided = ctx.wait_condition(|s| s.ticket.decision().is_some());
-        let mut decided = std::pin::pin!(decided);
+        let changed = ctx.wait_condition(move |s| s.ticket.version != seen);
+        let mut changed = std::pin::pin!(changed);
         temporalio_sdk::workflows::select! {
-            r = decided.as_mut() => {
+            r = changed.as_mut() => {
                 timer.cancel();
-                match r {
-                    Ok(()) => Ok(ctx.state(|s| s.ticket.decision().map(|v| v.decision))),
-                    Err(_) => Err(()),
-                }
+                r.map(|()| false).map_err(|_| ())
             }
             t = timer.as_mut() => match t {
-                TimerResult::Fired => Ok(None),
+                TimerResult::Fired => Ok(true),
                 _ => Err(()),
             },
+        }
+    }
+
+    /// Keeps `JitPendingApprovers` current while waiting.
+    fn upsert_pending(ctx: &mut WorkflowContext<Self>, last: &mut Vec<UserName>) {
+        let now = Self::now(ctx);
+        let pending = ctx.state(|s| s.ticket.pending_approvers(now));
+        if pending != *last {
+            search_attributes::upsert_pending(ctx, &pending);
+            *last = pending;
+        }
+    }
+
+    /// Waits for the request's approval until the plan's deadline.
+    async fn await_approval(ctx: &mut WorkflowContext<Self>) -> Waited {
+        let timeout = ctx.state(|s| s.ticket.plan.as_ref().map(|p| p.approval_timeout));
+        let now = Self::now(ctx);
+        let deadline = now
+            .checked_add(timeout.unwrap_or(SignedDuration::from_hours(24)))
+            .unwrap_or(Timestamp::MAX);
+        let mut last = ctx.state(|s| s.ticket.pending_approvers(now));
+        loop {
+            if let Some(d) = ctx.state(|s| s.ticket.approval.as_ref().and_then(|a| a.outcome)) {
+                return Waited::Decided(d);
+            }
+            if ctx.state(|s| s.ticket.end_request.is_some()) {
+                return Waited::Ended;
+            }
+            Self::upsert_pending(ctx, &mut last);
+            match Self::wait_change_or(ctx, deadline, "approval deadline").await {
+                Ok(true) => return Waited::DeadlinePassed,
+                Ok(false) => {}
+                Err(()) => return Waited::Cancelled,
+            }
         }
     }
 
@@ -176,15 +268,16 @@ impl TicketWorkflow {
             }
             for i in order {
                 let a = ctx.state(|s| s.ticket.stack.entries()[i].assignment.clone());
+                let what = describe(&a);
                 match ctx
-                    .execute_activity(TicketActivities::revoke, a, revoke_options())
+                    .execute_activity(TicketActivities::revoke, a, revoke_options(&what))
                     .await
                 {
                     Ok(()) => {
                         let now = Self::now(ctx);
                         ctx.state_mut(|s| {
                             s.ticket.stack.mark(i, EntryState::Removed);
-                            s.ticket.log(now, "assignment deleted and confirmed gone");
+                            s.ticket.log(now, format!("deleted {what}, confirmed gone"));
                         });
                     }
                     Err(e) => {
@@ -206,8 +299,35 @@ impl TicketWorkflow {
         }
     }
 
-    /// Creates the assignment through the resource stack. `Err(reason)` after unwinding.
-    async fn provision(ctx: &mut WorkflowContext<Self>, a: AssignmentRef) -> Result<(), String> {
+    /// Creates every target's assignment through the resource stack. On any failure
+    /// everything created is unwound and `Err(reason)` returned.
+    async fn provision(ctx: &mut WorkflowContext<Self>) -> Result<(), String> {
+        let count = ctx.state(|s| s.ticket.targets.len());
+        for i in 0..count {
+            let (a, label) = ctx.state(|s| {
+                let t = &s.ticket.targets[i];
+                (
+                    t.assignment.clone(),
+                    format!(
+                        "{} in {} ({})",
+                        t.target.permission_set, t.account_name, t.target.account
+                    ),
+                )
+            });
+            if let Err(reason) = Self::provision_one(ctx, i, a, &label).await {
+                Self::unwind(ctx).await;
+                return Err(reason);
+            }
+        }
+        Ok(())
+    }
+
+    async fn provision_one(
+        ctx: &mut WorkflowContext<Self>,
+        target: usize,
+        a: AssignmentRef,
+        label: &str,
+    ) -> Result<(), String> {
         // 1. Standing access? Never ours, never pushed.
         let exists = ctx
             .execute_local_activity(
@@ -218,17 +338,17 @@ impl TicketWorkflow {
             .await
             .map_err(|e| {
                 format!(
-                    "could not check for standing access: {}",
+                    "{label}: could not check for standing access: {}",
                     failure_message(&e)
                 )
             })?;
         if exists {
             let now = Self::now(ctx);
             ctx.state_mut(|s| {
-                s.ticket.standing_access = true;
+                s.ticket.targets[target].standing = true;
                 s.ticket.log(
                     now,
-                    "the principal already has this assignment (standing access): nothing created, nothing will be removed",
+                    format!("{label}: the principal already has it (standing access): nothing created, nothing will be removed"),
                 );
             });
             return Ok(());
@@ -237,61 +357,149 @@ impl TicketWorkflow {
         let index = ctx.state_mut(|s| s.ticket.stack.push_intent(a.clone()));
         // 3. Create (idempotent), poll, verify.
         let outcome = ctx
-            .execute_activity(TicketActivities::grant, a, grant_options())
+            .execute_activity(TicketActivities::grant, a, grant_options(label))
             .await;
         let failure = match outcome {
             Ok(GrantOutcome::Granted) => {
                 let now = Self::now(ctx);
                 ctx.state_mut(|s| {
                     s.ticket.stack.mark(index, EntryState::Created);
-                    s.ticket.log(now, "assignment created and verified");
+                    s.ticket.log(now, format!("{label}: created and verified"));
                 });
                 return Ok(());
             }
             Ok(GrantOutcome::Failed { reason }) => reason,
             Err(e) => failure_message(&e),
         };
-        Self::unwind(ctx).await;
-        Err(failure)
+        Err(format!("{label}: {failure}"))
+    }
+
+    /// While active: moves the expiry on extensions, enforces break-glass ratification,
+    /// and returns how access ends (phase, reason).
+    async fn active(ctx: &mut WorkflowContext<Self>) -> (Phase, Option<String>) {
+        let mut last = Vec::new();
+        loop {
+            let now = Self::now(ctx);
+            if let Some((phase, reason)) = ctx.state(|s| {
+                s.ticket
+                    .end_request
+                    .as_ref()
+                    .map(|e| (e.phase(), s.ticket.end_reason()))
+            }) {
+                return (phase, reason);
+            }
+            // Break-glass: ratified, or denied.
+            if ctx.state(|s| s.ticket.ratify_by.is_some()) {
+                match ctx.state(|s| s.ticket.approval.as_ref().and_then(|a| a.outcome)) {
+                    Some(Decision::Approve) => {
+                        ctx.state_mut(|s| {
+                            s.ticket.ratify_by = None;
+                            s.ticket.approved_at = Some(now);
+                            s.ticket.log(now, "break-glass access ratified");
+                        });
+                    }
+                    Some(Decision::Deny) => {
+                        let reason = "break-glass access denied on review".to_owned();
+                        ctx.state_mut(|s| s.ticket.flagged = Some(reason.clone()));
+                        return (Phase::Revoked, Some(reason));
+                    }
+                    None => {}
+                }
+            }
+            // A decided extension.
+            match ctx.state(|s| s.ticket.extension_decision()) {
+                Some(Decision::Approve) => {
+                    ctx.state_mut(|s| s.ticket.apply_extension(now));
+                    let (exp, pending) =
+                        ctx.state(|s| (s.ticket.expires_at, s.ticket.pending_approvers(now)));
+                    search_attributes::upsert_phase(ctx, Phase::Active, exp, Some(&pending));
+                    last = pending;
+                    Self::refresh_ui(ctx);
+                }
+                Some(Decision::Deny) => ctx.state_mut(|s| s.ticket.drop_extension(now)),
+                None => {}
+            }
+            let (expires, ratify_by) = ctx.state(|s| (s.ticket.expires_at, s.ticket.ratify_by));
+            let expires = expires.unwrap_or(now);
+            if let Some(r) = ratify_by
+                && r <= now
+            {
+                let reason = "break-glass access was not ratified in time".to_owned();
+                ctx.state_mut(|s| s.ticket.flagged = Some(reason.clone()));
+                return (Phase::Revoked, Some(reason));
+            }
+            if expires <= now {
+                return (Phase::Expired, None);
+            }
+            Self::upsert_pending(ctx, &mut last);
+            let (deadline, summary) = match ratify_by {
+                Some(r) if r < expires => (r, "break-glass ratification deadline"),
+                _ => (expires, "access expires"),
+            };
+            if let Err(()) = Self::wait_change_or(ctx, deadline, summary).await {
+                return (
+                    Phase::Revoked,
+                    Some("the workflow was cancelled: access removed before expiry".into()),
+                );
+            }
+        }
     }
 }
 
 /// One line for the Temporal UI's "current details".
 fn details(t: &Ticket) -> String {
     let r = &t.request;
-    let what = format!(
-        "{} → {} in {} for {:#}",
-        r.principal, r.permission_set, r.account, r.duration
-    );
-    match (t.phase, t.expires_at, &t.reason) {
+    let targets = if t.targets.is_empty() {
+        r.targets
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        t.targets
+            .iter()
+            .map(|x| format!("{} in {}", x.target.permission_set, x.account_name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let what = format!("{} → {targets} for {:#}", r.principal, r.duration);
+    let mut line = match (t.phase, t.expires_at, &t.reason) {
         (Phase::Active, Some(exp), _) => format!("**Active** until {exp}: {what}"),
         (phase, _, Some(reason)) => format!("**{phase}**: {what}. {reason}"),
         (phase, _, None) => format!("**{phase}**: {what}"),
+    };
+    if let Some(f) = &t.flagged {
+        line.push_str(&format!(" ⚑ {f}"));
     }
+    line
 }
+
+type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 #[workflow_methods]
 impl TicketWorkflow {
     #[init]
     pub fn new(ctx: &WorkflowContextView, request: TicketRequest) -> Self {
+        let now = to_timestamp(ctx.start_time());
         Self {
-            ticket: Ticket::new(request, to_timestamp(ctx.start_time())),
+            ticket: Ticket::new(request, now),
+            clock: now,
         }
     }
 
     #[run(name = "TicketWorkflow")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<TicketOutcome> {
-        // Evaluate: resolve names to AWS ids; refuse what cannot be honoured.
+        // Evaluate: resolve names to AWS ids and pick the plan; refuse what cannot be honoured.
         let request = ctx.state(|s| s.ticket.request.clone());
-        let target = match ctx
+        let evaluated = match ctx
             .execute_local_activity(
                 TicketActivities::evaluate,
                 request.clone(),
-                lookup_options("resolve principal, account and permission set"),
+                lookup_options("resolve principal, targets and approval plan"),
             )
             .await
         {
-            Ok(Evaluation::Resolved(t)) => t,
+            Ok(Evaluation::Resolved(e)) => e,
             Ok(Evaluation::Rejected { reason }) => {
                 return Self::finish(ctx, Phase::Rejected, Some(reason));
             }
@@ -300,38 +508,131 @@ impl TicketWorkflow {
                 return Self::finish(ctx, Phase::Failed, Some(reason));
             }
         };
-        ctx.state_mut(|s| s.ticket.target = Some(target.clone()));
+        let now = Self::now(ctx);
+        if let Err(reason) = ctx.state_mut(|s| s.ticket.evaluated(evaluated, now)) {
+            return Self::finish(ctx, Phase::Rejected, Some(reason));
+        }
+        ctx.state(|s| search_attributes::upsert_targets(ctx, &s.ticket));
 
-        // Approve: one approval from someone other than requester and principal.
-        Self::enter(ctx, Phase::PendingApproval);
-        let timeout = request.approval_timeout.unsigned_abs();
-        match Self::await_decision(ctx, timeout).await {
-            Ok(Some(Decision::Approve)) => {}
-            Ok(Some(Decision::Deny)) => {
-                let reason = ctx.state(|s| {
-                    s.ticket.decision().map(|v| match &v.comment {
-                        Some(c) => format!("denied by {}: {c}", v.voter),
-                        None => format!("denied by {}", v.voter),
-                    })
-                });
-                return Self::finish(ctx, Phase::Denied, reason);
-            }
-            Ok(None) => {
-                let reason = format!("nobody approved within {:#}", request.approval_timeout);
-                return Self::finish(ctx, Phase::ApprovalExpired, Some(reason));
-            }
-            Err(()) => {
-                return Self::finish(
-                    ctx,
-                    Phase::Cancelled,
-                    Some("cancelled before approval".into()),
+        if request.break_glass {
+            // Immediate access, ratified afterwards.
+            let within = ctx.state(|s| {
+                s.ticket
+                    .plan
+                    .as_ref()
+                    .and_then(|p| p.break_glass_ratify_within)
+            });
+            let ratify_by = now
+                .checked_add(within.unwrap_or(SignedDuration::from_hours(1)))
+                .unwrap_or(Timestamp::MAX);
+            ctx.state_mut(|s| {
+                s.ticket.ratify_by = Some(ratify_by);
+                s.ticket.log(
+                    now,
+                    format!("BREAK-GLASS: access now, to be ratified by {ratify_by}"),
                 );
+            });
+        } else if ctx.state(|s| {
+            s.ticket
+                .approval
+                .as_ref()
+                .is_some_and(|a| a.outcome.is_none())
+        }) {
+            Self::enter(ctx, Phase::PendingApproval);
+            match Self::await_approval(ctx).await {
+                Waited::Decided(Decision::Approve) => {}
+                Waited::Decided(Decision::Deny) => {
+                    let reason = ctx.state(|s| {
+                        s.ticket.approval.as_ref().and_then(|a| {
+                            a.votes
+                                .iter()
+                                .find(|v| v.decision == Decision::Deny)
+                                .map(|v| {
+                                    let who = if v.voter == v.cast_by {
+                                        v.voter.to_string()
+                                    } else {
+                                        format!("{} as {}", v.cast_by, v.voter)
+                                    };
+                                    match &v.comment {
+                                        Some(c) => format!("denied by {who}: {c}"),
+                                        None => format!("denied by {who}"),
+                                    }
+                                })
+                        })
+                    });
+                    return Self::finish(ctx, Phase::Denied, reason);
+                }
+                Waited::DeadlinePassed => {
+                    let t = ctx.state(|s| s.ticket.plan.as_ref().map(|p| p.approval_timeout));
+                    let reason = format!(
+                        "nobody approved within {:#}",
+                        t.unwrap_or(SignedDuration::ZERO)
+                    );
+                    return Self::finish(ctx, Phase::ApprovalExpired, Some(reason));
+                }
+                Waited::Ended => {
+                    let (phase, reason) = ctx.state(|s| {
+                        (
+                            s.ticket.end_request.as_ref().map(|e| e.phase()),
+                            s.ticket.end_reason(),
+                        )
+                    });
+                    return Self::finish(ctx, phase.unwrap_or(Phase::Cancelled), reason);
+                }
+                Waited::Cancelled => {
+                    return Self::finish(
+                        ctx,
+                        Phase::Cancelled,
+                        Some("cancelled before approval".into()),
+                    );
+                }
+            }
+            let now = Self::now(ctx);
+            ctx.state_mut(|s| s.ticket.approved_at = Some(now));
+        } else {
+            ctx.state_mut(|s| {
+                s.ticket.approved_at = Some(now);
+                s.ticket.log(now, "auto-approved by the plan");
+            });
+        }
+
+        // Scheduled start: wait, unless the request is cancelled meanwhile.
+        if let Some(start) = request.start_at
+            && !request.break_glass
+        {
+            Self::enter(ctx, Phase::Scheduled);
+            loop {
+                if ctx.state(|s| s.ticket.end_request.is_some()) {
+                    let (phase, reason) = ctx.state(|s| {
+                        (
+                            s.ticket.end_request.as_ref().map(|e| e.phase()),
+                            s.ticket.end_reason(),
+                        )
+                    });
+                    // Nothing was granted yet: every early end is a cancellation here.
+                    let phase = match phase {
+                        Some(Phase::Revoked) => Phase::Revoked,
+                        _ => Phase::Cancelled,
+                    };
+                    return Self::finish(ctx, phase, reason);
+                }
+                match Self::wait_change_or(ctx, start, "scheduled start").await {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(()) => {
+                        return Self::finish(
+                            ctx,
+                            Phase::Cancelled,
+                            Some("cancelled before the start".into()),
+                        );
+                    }
+                }
             }
         }
 
-        // Provision through the resource stack.
+        // Provision every target through the resource stack.
         Self::enter(ctx, Phase::Provisioning);
-        if let Err(reason) = Self::provision(ctx, target.assignment).await {
+        if let Err(reason) = Self::provision(ctx).await {
             return Self::finish(ctx, Phase::Failed, Some(reason));
         }
 
@@ -341,35 +642,31 @@ impl TicketWorkflow {
         ctx.state_mut(|s| {
             s.ticket.active_since = Some(now);
             s.ticket.expires_at = Some(expires);
-            s.ticket.enter(Phase::Active, now);
         });
-        search_attributes::upsert_phase(ctx, Phase::Active, Some(expires));
-        ctx.set_current_details(ctx.state(|s| details(&s.ticket)));
-        let fired = ctx
-            .timer(
-                TimerOptions::builder(request.duration.unsigned_abs())
-                    .summary("access expires".to_owned())
-                    .build(),
-            )
-            .await;
+        Self::enter(ctx, Phase::Active);
+        let (phase, reason) = Self::active(ctx).await;
 
         // Revoke: unwind the stack; never abandoned.
         Self::enter(ctx, Phase::Revoking);
         Self::unwind(ctx).await;
-        match fired {
-            TimerResult::Fired => Self::finish(ctx, Phase::Expired, None),
-            _ => Self::finish(
-                ctx,
-                Phase::Revoked,
-                Some("the workflow was cancelled: access removed before expiry".into()),
-            ),
-        }
+        Self::finish(ctx, phase, reason)
     }
 
-    /// The whole ticket: phase, target, votes, resource stack, times, audit trail.
+    /// The whole ticket: phase, targets, plan with votes (who voted as whom), delegations,
+    /// extensions, times, resource stack, audit trail.
     #[query]
     pub fn status(&self, _ctx: &WorkflowContextView) -> Ticket {
         self.ticket.clone()
+    }
+
+    /// The audit trail as lines of text, oldest first.
+    #[query]
+    pub fn audit(&self, _ctx: &WorkflowContextView) -> Vec<String> {
+        self.ticket
+            .audit
+            .iter()
+            .map(|e| format!("{}  {}", e.at, e.what))
+            .collect()
     }
 
     #[update_validator(approve)]
@@ -377,15 +674,21 @@ impl TicketWorkflow {
         &self,
         _ctx: &WorkflowContextView,
         input: &VoteInput,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        Ok(self.ticket.check_vote(&input.approver)?)
+    ) -> Result<(), HandlerError> {
+        self.ticket.check_vote(&input.approver, self.clock)?;
+        Ok(())
     }
 
-    /// Approve the ticket. Refused synchronously (and not recorded) for the requester, the
-    /// principal, a second vote, or a ticket not waiting for approval.
+    /// Approve the open approval (the request's, a break-glass ratification, or an
+    /// extension's). Refused synchronously (and not recorded) for the requester, the
+    /// principal, someone not eligible, or a second vote.
     #[update]
-    pub fn approve(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: VoteInput) {
-        self.vote(ctx, input, Decision::Approve);
+    pub fn approve(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        input: VoteInput,
+    ) -> Result<String, HandlerError> {
+        self.vote(ctx, input, Decision::Approve)
     }
 
     #[update_validator(deny)]
@@ -393,41 +696,255 @@ impl TicketWorkflow {
         &self,
         _ctx: &WorkflowContextView,
         input: &VoteInput,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        Ok(self.ticket.check_vote(&input.approver)?)
+    ) -> Result<(), HandlerError> {
+        self.ticket.check_vote(&input.approver, self.clock)?;
+        Ok(())
     }
 
-    /// Deny the ticket; the comment is the reason shown to the requester.
+    /// Deny; the comment is the reason shown to the requester.
     #[update]
-    pub fn deny(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: VoteInput) {
-        self.vote(ctx, input, Decision::Deny);
+    pub fn deny(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        input: VoteInput,
+    ) -> Result<String, HandlerError> {
+        self.vote(ctx, input, Decision::Deny)
+    }
+
+    #[update_validator(delegate)]
+    fn validate_delegate(
+        &self,
+        _ctx: &WorkflowContextView,
+        input: &DelegateInput,
+    ) -> Result<(), HandlerError> {
+        self.ticket
+            .check_delegate(&input.from, &input.to, input.until, self.clock)?;
+        Ok(())
+    }
+
+    /// An approver hands their vote to someone else until a time.
+    #[update]
+    pub fn delegate(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        input: DelegateInput,
+    ) -> Result<(), HandlerError> {
+        self.apply_delegation(ctx, input)
+    }
+
+    #[update_validator(extend)]
+    fn validate_extend(
+        &self,
+        _ctx: &WorkflowContextView,
+        input: &ExtendInput,
+    ) -> Result<(), HandlerError> {
+        self.ticket.check_extend(&input.by, input.extra)?;
+        Ok(())
+    }
+
+    /// Extend active access, up to the plan's total. Returns whether it applied at once
+    /// (else it waits for re-approval while access stays).
+    #[update]
+    pub fn extend(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        input: ExtendInput,
+    ) -> Result<bool, HandlerError> {
+        self.apply_extension(ctx, input)
+    }
+
+    #[update_validator(relinquish)]
+    fn validate_relinquish(
+        &self,
+        _ctx: &WorkflowContextView,
+        input: &EndInput,
+    ) -> Result<(), HandlerError> {
+        self.ticket.check_end(EndKind::Relinquish, &input.by)?;
+        Ok(())
+    }
+
+    /// The requester (or principal) is done: access is removed now.
+    #[update]
+    pub fn relinquish(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        input: EndInput,
+    ) -> Result<(), HandlerError> {
+        self.end(ctx, EndKind::Relinquish, input)
+    }
+
+    #[update_validator(revoke)]
+    fn validate_revoke(
+        &self,
+        _ctx: &WorkflowContextView,
+        input: &EndInput,
+    ) -> Result<(), HandlerError> {
+        self.ticket.check_end(EndKind::Revoke, &input.by)?;
+        Ok(())
+    }
+
+    /// An approver or admin removes the access now.
+    #[update]
+    pub fn revoke(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        input: EndInput,
+    ) -> Result<(), HandlerError> {
+        self.end(ctx, EndKind::Revoke, input)
+    }
+
+    #[update_validator(cancel)]
+    fn validate_cancel(
+        &self,
+        _ctx: &WorkflowContextView,
+        input: &EndInput,
+    ) -> Result<(), HandlerError> {
+        self.ticket.check_end(EndKind::Cancel, &input.by)?;
+        Ok(())
+    }
+
+    /// The requester withdraws the request before access is granted.
+    #[update]
+    pub fn cancel(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        input: EndInput,
+    ) -> Result<(), HandlerError> {
+        self.end(ctx, EndKind::Cancel, input)
     }
 
     /// `approve` for callers that cannot wait for an answer; a refused vote is recorded in
     /// the audit trail.
     #[signal]
     pub fn approve_signal(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: VoteInput) {
-        self.vote(ctx, input, Decision::Approve);
+        self.signalled(ctx, "vote", |s, c| {
+            s.vote(c, input, Decision::Approve).map(|_| ())
+        });
     }
 
     /// `deny` for callers that cannot wait for an answer.
     #[signal]
     pub fn deny_signal(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: VoteInput) {
-        self.vote(ctx, input, Decision::Deny);
+        self.signalled(ctx, "vote", |s, c| {
+            s.vote(c, input, Decision::Deny).map(|_| ())
+        });
+    }
+
+    /// `delegate` for callers that cannot wait.
+    #[signal]
+    pub fn delegate_signal(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: DelegateInput) {
+        self.signalled(ctx, "delegation", |s, c| s.apply_delegation(c, input));
+    }
+
+    /// `extend` for callers that cannot wait.
+    #[signal]
+    pub fn extend_signal(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: ExtendInput) {
+        self.signalled(ctx, "extension", |s, c| {
+            s.apply_extension(c, input).map(|_| ())
+        });
+    }
+
+    /// `relinquish` for callers that cannot wait.
+    #[signal]
+    pub fn relinquish_signal(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: EndInput) {
+        self.signalled(ctx, "relinquish", |s, c| {
+            s.end(c, EndKind::Relinquish, input)
+        });
+    }
+
+    /// `revoke` for callers that cannot wait.
+    #[signal]
+    pub fn revoke_signal(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: EndInput) {
+        self.signalled(ctx, "revoke", |s, c| s.end(c, EndKind::Revoke, input));
+    }
+
+    /// `cancel` for callers that cannot wait.
+    #[signal]
+    pub fn cancel_signal(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: EndInput) {
+        self.signalled(ctx, "cancel", |s, c| s.end(c, EndKind::Cancel, input));
     }
 }
 
 impl TicketWorkflow {
-    fn vote(&mut self, ctx: &SyncWorkflowContext<Self>, input: VoteInput, decision: Decision) {
-        let at = to_timestamp(ctx.workflow_time());
-        let vote = Vote {
-            voter: input.approver,
-            decision,
-            comment: input.comment,
-            at,
-        };
-        if let Err(e) = self.ticket.record_vote(vote) {
-            self.ticket.log(at, format!("vote ignored: {e}"));
+    fn apply_delegation(
+        &mut self,
+        ctx: &SyncWorkflowContext<Self>,
+        input: DelegateInput,
+    ) -> Result<(), HandlerError> {
+        let now = self.tick(ctx);
+        self.ticket.delegate(
+            Delegation {
+                from: input.from,
+                to: input.to,
+                until: input.until,
+                reason: input.reason,
+                at: now,
+            },
+            now,
+        )?;
+        Ok(())
+    }
+
+    fn apply_extension(
+        &mut self,
+        ctx: &SyncWorkflowContext<Self>,
+        input: ExtendInput,
+    ) -> Result<bool, HandlerError> {
+        let now = self.tick(ctx);
+        Ok(self
+            .ticket
+            .extend(&input.by, input.extra, input.reason, now)?)
+    }
+
+    fn tick(&mut self, ctx: &SyncWorkflowContext<Self>) -> Timestamp {
+        self.clock = to_timestamp(ctx.workflow_time());
+        self.clock
+    }
+
+    fn vote(
+        &mut self,
+        ctx: &SyncWorkflowContext<Self>,
+        input: VoteInput,
+        decision: Decision,
+    ) -> Result<String, HandlerError> {
+        let now = self.tick(ctx);
+        let effect = self
+            .ticket
+            .vote(&input.approver, decision, input.comment, now)?;
+        Ok(match effect {
+            VoteEffect::Counted => "counted; the step needs more approvals",
+            VoteEffect::StepComplete => "counted; the step is complete, the next one starts",
+            VoteEffect::Approved => "counted; approved",
+            VoteEffect::Denied => "counted; denied",
+        }
+        .to_owned())
+    }
+
+    fn end(
+        &mut self,
+        ctx: &SyncWorkflowContext<Self>,
+        kind: EndKind,
+        input: EndInput,
+    ) -> Result<(), HandlerError> {
+        let now = self.tick(ctx);
+        self.ticket
+            .request_end(kind, &input.by, input.reason, now)?;
+        Ok(())
+    }
+
+    /// Runs a signal's action; a refusal goes to the audit trail instead of the caller.
+    fn signalled(
+        &mut self,
+        ctx: &SyncWorkflowContext<Self>,
+        what: &str,
+        act: impl FnOnce(&mut Self, &SyncWorkflowContext<Self>) -> Result<(), HandlerError>,
+    ) {
+        if let Err(e) = act(self, ctx) {
+            let now = self.tick(ctx);
+            self.ticket.log(now, format!("{what} ignored: {e}"));
         }
     }
 }
+
+// `Refused` is the domain's error for actions; make sure it converts.
+const _: fn(Refused) -> HandlerError = |e| Box::new(e);

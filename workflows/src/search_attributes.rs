@@ -1,13 +1,13 @@
 //! The search attributes of a ticket (registered on the server from `temporal-dev.yaml`).
 //!
-//! Requester, principal, accounts and permission sets are set once when the ticket starts
-//! (part of the start event, no extra history event); the status and expiry are upserted when
-//! they change.
+//! Requester and principal are set when the ticket starts (part of the start event, no extra
+//! history event); targets once evaluation resolved them (bundles expand); status, expiry and
+//! pending approvers are upserted together when they change.
 
 use jiff::Timestamp;
-use jit_domain::{Phase, TicketRequest};
+use jit_domain::{Phase, Principal, Ticket, TicketRequest, UserName};
 use temporalio_common::search_attributes::{
-    SearchAttributeKey, SearchAttributes, Timestamp as SaTimestamp,
+    SearchAttributeKey, SearchAttributeUpdate, SearchAttributes, Timestamp as SaTimestamp,
 };
 use temporalio_sdk::WorkflowContext;
 
@@ -23,22 +23,70 @@ pub const EXPIRES_AT: SearchAttributeKey<SaTimestamp> =
 pub const PENDING_APPROVERS: SearchAttributeKey<Vec<String>> =
     SearchAttributeKey::keyword_list("JitPendingApprovers");
 
-/// The attributes a ticket starts with.
-pub fn initial(req: &TicketRequest) -> SearchAttributes {
-    SearchAttributes::new([
-        STATUS.value_set(Phase::Evaluating.as_str().to_owned()),
-        REQUESTER.value_set(req.requester.to_string()),
-        PRINCIPAL.value_set(req.principal.to_string()),
-        ACCOUNTS.value_set(vec![req.account.to_string()]),
-        PERMISSION_SETS.value_set(vec![req.permission_set.to_string()]),
-    ])
+fn principal(p: &Principal) -> String {
+    match p {
+        Principal::User(u) => u.to_string(),
+        Principal::Group(g) => format!("group:{g}"),
+    }
 }
 
-/// Upserts the status (and the expiry, when it is known) in one command.
-pub(crate) fn upsert_phase<W>(ctx: &WorkflowContext<W>, phase: Phase, expires: Option<Timestamp>) {
-    let mut updates = vec![STATUS.value_set(phase.as_str().to_owned())];
+fn sorted_unique(it: impl Iterator<Item = String>) -> Vec<String> {
+    let set: std::collections::BTreeSet<String> = it.collect();
+    set.into_iter().collect()
+}
+
+/// The attributes a ticket starts with.
+pub fn initial(req: &TicketRequest) -> SearchAttributes {
+    let mut updates = vec![
+        STATUS.value_set(Phase::Evaluating.as_str().to_owned()),
+        REQUESTER.value_set(req.requester.to_string()),
+        PRINCIPAL.value_set(principal(&req.principal)),
+    ];
+    if !req.targets.is_empty() {
+        updates.push(ACCOUNTS.value_set(sorted_unique(
+            req.targets.iter().map(|t| t.account.to_string()),
+        )));
+        updates.push(PERMISSION_SETS.value_set(sorted_unique(
+            req.targets.iter().map(|t| t.permission_set.to_string()),
+        )));
+    }
+    SearchAttributes::new(updates)
+}
+
+/// After evaluation: the resolved targets (a bundle's included).
+pub(crate) fn upsert_targets<W>(ctx: &WorkflowContext<W>, t: &Ticket) {
+    ctx.upsert_search_attributes([
+        ACCOUNTS.value_set(sorted_unique(
+            t.targets.iter().map(|x| x.target.account.to_string()),
+        )),
+        PERMISSION_SETS.value_set(sorted_unique(
+            t.targets
+                .iter()
+                .map(|x| x.target.permission_set.to_string()),
+        )),
+    ]);
+}
+
+/// Upserts the status, and the expiry and pending approvers when given, in one command.
+pub(crate) fn upsert_phase<W>(
+    ctx: &WorkflowContext<W>,
+    phase: Phase,
+    expires: Option<Timestamp>,
+    pending: Option<&[UserName]>,
+) {
+    let mut updates: Vec<SearchAttributeUpdate> = vec![STATUS.value_set(phase.as_str().to_owned())];
     if let Some(t) = expires {
         updates.push(EXPIRES_AT.value_set(SaTimestamp::new(t.as_second(), t.subsec_nanosecond())));
     }
+    if let Some(p) = pending {
+        updates.push(PENDING_APPROVERS.value_set(p.iter().map(ToString::to_string).collect()));
+    }
     ctx.upsert_search_attributes(updates);
+}
+
+/// Upserts who can act on the open approval now.
+pub(crate) fn upsert_pending<W>(ctx: &WorkflowContext<W>, pending: &[UserName]) {
+    ctx.upsert_search_attributes([
+        PENDING_APPROVERS.value_set(pending.iter().map(ToString::to_string).collect())
+    ]);
 }

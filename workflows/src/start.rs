@@ -10,21 +10,24 @@ use crate::search_attributes;
 /// reused: starting it again fails instead of creating a second ticket), the UI summary and
 /// details, and the initial search attributes.
 pub fn start_options(req: &TicketRequest, task_queue: &str) -> WorkflowStartOptions {
+    let mut what: Vec<String> = req.targets.iter().map(ToString::to_string).collect();
+    if let Some(b) = &req.bundle {
+        what.push(format!("bundle {b}"));
+    }
+    let what = what.join(", ");
     let summary = format!(
-        "{} in {} for {} ({:#})",
-        req.permission_set, req.account, req.principal, req.duration
-    );
-    let details = format!(
-        "**Requester:** {}\n\n**Principal:** {}\n\n**Account:** {}\n\n**Permission set:** {}\n\n\
-         **Duration:** {:#}\n\n**Approval deadline:** {:#}\n\n**Justification:** {}",
-        req.requester,
+        "{}{what} for {} ({:#})",
+        if req.break_glass { "BREAK-GLASS: " } else { "" },
         req.principal,
-        req.account,
-        req.permission_set,
-        req.duration,
-        req.approval_timeout,
-        req.justification
+        req.duration
     );
+    let mut details = format!(
+        "**Requester:** {}\n\n**Principal:** {}\n\n**Targets:** {what}\n\n**Duration:** {:#}\n\n**Justification:** {}",
+        req.requester, req.principal, req.duration, req.justification
+    );
+    if let Some(s) = req.start_at {
+        details.push_str(&format!("\n\n**Starts:** {s}"));
+    }
     WorkflowStartOptions::new(task_queue, req.ticket_id.workflow_id())
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
         .id_conflict_policy(WorkflowIdConflictPolicy::Fail)

@@ -7,10 +7,10 @@ use anyhow::{Context, bail};
 use jiff::SignedDuration;
 use jit_aws::{AwsSettings, IdentityCenter};
 use jit_domain::{
-    AccountId, AssignmentRef, Justification, PermissionSetName, Phase, Ticket, TicketId,
-    TicketRequest, UserName,
+    AccountId, AssignmentRef, Justification, PermissionSetName, Phase, Principal, Target, Ticket,
+    TicketId, TicketRequest, UserName,
 };
-use jit_workflows::{TicketWorkflow, VoteInput, start_options};
+use jit_workflows::{DelegateInput, TicketWorkflow, VoteInput, start_options};
 use temporalio_client::{
     Client, WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
     WorkflowHandle, WorkflowQueryOptions,
@@ -21,14 +21,14 @@ use crate::stack::{StateDir, read_recorded};
 #[derive(clap::Args)]
 pub(crate) struct DemoArgs {
     /// How long the access lasts once approved.
-    #[arg(long, default_value = "8h", value_parser = jit_config::parse_duration)]
+    #[arg(long, default_value = "4h", value_parser = jit_config::parse_duration)]
     duration: SignedDuration,
     /// Wait for the expiry in real time instead of fast-forwarding the ticket with the dev
     /// server's time skipping.
     #[arg(long)]
     real_time: bool,
-    /// The account (by its seed name) to ask access to.
-    #[arg(long, default_value = "dev")]
+    /// The account (by its seed name) to ask access to; `prod` has a two-step plan.
+    #[arg(long, default_value = "prod")]
     account: String,
 }
 
@@ -62,21 +62,26 @@ pub(crate) async fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
     .await;
 
     let id = format!("demo-{}", jiff::Timestamp::now().as_second());
+    let bob = UserName::parse("bob")?;
     let req = TicketRequest {
         ticket_id: TicketId::parse(&id)?,
-        requester: UserName::parse("alice")?,
-        principal: UserName::parse("bob")?,
-        account: account.clone(),
-        permission_set: PermissionSetName::parse("ReadOnly")?,
+        requester: bob.clone(),
+        principal: Principal::User(bob),
+        targets: vec![Target {
+            account: account.clone(),
+            permission_set: PermissionSetName::parse("ReadOnly")?,
+        }],
+        bundle: None,
         duration: args.duration,
-        justification: Justification::parse("demo: investigate incident INC-42 in dev")?,
-        approval_timeout: SignedDuration::from_hours(1),
+        justification: Justification::parse("demo: investigate incident INC-42")?,
+        start_at: None,
+        break_glass: false,
     };
     let wf_id = req.ticket_id.workflow_id();
     step(
         1,
         &format!(
-            "alice asks for ReadOnly in {} ({account}) for bob, for {:#}: workflow {wf_id}",
+            "bob asks for ReadOnly in {} ({account}) for {:#}: workflow {wf_id}",
             args.account, req.duration
         ),
     );
@@ -92,24 +97,73 @@ pub(crate) async fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
         t.phase == Phase::PendingApproval || t.phase.is_terminal()
     })
     .await?;
-    print_status(&t);
     if t.phase.is_terminal() {
         bail!("the ticket ended early: {:?}", t.reason);
     }
+    if let Some(p) = &t.plan {
+        println!("    plan {}:", p.name);
+        for s in &p.steps {
+            let who: Vec<&str> = s.approvers.iter().map(UserName::as_str).collect();
+            println!(
+                "      step {}: {} of [{}]",
+                s.name,
+                s.quorum,
+                who.join(", ")
+            );
+        }
+    }
+    print_status(&t);
 
-    step(2, "alice tries to approve her own request");
-    match vote(&h, "alice").await {
+    step(2, "bob tries to approve his own request");
+    match vote(&h, "bob").await {
         Err(e) => println!("    refused: {e}"),
-        Ok(()) => bail!("self-approval was accepted: this is a bug"),
+        Ok(_) => bail!("self-approval was accepted: this is a bug"),
     }
 
     step(3, "carol (sre) approves");
+    println!("    {}", vote(&h, "carol").await?);
+
+    step(
+        4,
+        "dave (sre) is away: he delegates his approval to frank for an hour",
+    );
+    h.execute_update(
+        TicketWorkflow::delegate,
+        DelegateInput {
+            from: UserName::parse("dave")?,
+            to: UserName::parse("frank")?,
+            until: jiff::Timestamp::now() + SignedDuration::from_hours(1),
+            reason: Some("on holiday".into()),
+        },
+        WorkflowExecuteUpdateOptions::default(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(jit_devstack::temporal_client::update_error_message(&e)))?;
+    println!("    delegated");
+
+    step(5, "frank approves, as dave");
+    println!("    {}", vote(&h, "frank").await?);
+
+    step(6, "erin (security) approves the second step");
     let t0 = Instant::now();
-    vote(&h, "carol").await?;
+    println!("    {}", vote(&h, "erin").await?);
     let t = wait(&h, |t| t.phase == Phase::Active || t.phase.is_terminal()).await?;
     println!("    approval to active access: {:.0?}", t0.elapsed());
     print_status(&t);
-    let a = t.target.as_ref().context("no target")?.assignment.clone();
+    if let Some(a) = &t.approval {
+        for v in &a.votes {
+            let by = if v.cast_by == v.voter {
+                String::new()
+            } else {
+                format!(" (cast by {})", v.cast_by)
+            };
+            println!(
+                "    vote: {} {:?} in step {}{by}",
+                v.voter, v.decision, a.steps[v.step].name
+            );
+        }
+    }
+    let a = t.targets.first().context("no target")?.assignment.clone();
     print_assignment(&aws, &a).await?;
 
     if args.real_time {
@@ -143,7 +197,7 @@ pub(crate) async fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
     let t = h
         .query(TicketWorkflow::status, (), WorkflowQueryOptions::default())
         .await?;
-    step(5, "the audit trail");
+    step(8, "the audit trail");
     for e in &t.audit {
         println!("    {}  {}", e.at.strftime("%H:%M:%S"), e.what);
     }
@@ -159,7 +213,7 @@ pub(crate) async fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn vote(h: &Handle, who: &str) -> anyhow::Result<()> {
+async fn vote(h: &Handle, who: &str) -> anyhow::Result<String> {
     h.execute_update(
         TicketWorkflow::approve,
         VoteInput {

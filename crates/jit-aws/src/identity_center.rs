@@ -198,7 +198,11 @@ impl IdentityCenter {
             .send()
             .await
         {
-            Ok(out) => Ok(Some(opaque("GetGroupId", Some(out.group_id()), PrincipalId::parse)?)),
+            Ok(out) => Ok(Some(opaque(
+                "GetGroupId",
+                Some(out.group_id()),
+                PrincipalId::parse,
+            )?)),
             Err(e) => match aws("GetGroupId", e) {
                 e if e.is_not_found() => Ok(None),
                 e => Err(e),

@@ -76,7 +76,9 @@ pub struct StepRule {
     pub quorum: u32,
 }
 
-fn opt_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SignedDuration>, D::Error> {
+fn opt_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SignedDuration>, D::Error> {
     duration(d).map(Some)
 }
 
@@ -141,7 +143,9 @@ impl AccessRules {
         for p in &self.plans {
             let at = format!("plans.{}", p.name);
             if p.accounts.is_empty() || p.permission_sets.is_empty() {
-                return Err(format!("{at}: accounts and permission_sets must not be empty"));
+                return Err(format!(
+                    "{at}: accounts and permission_sets must not be empty"
+                ));
             }
             if p.max_duration > p.max_total {
                 return Err(format!(
@@ -154,7 +158,10 @@ impl AccessRules {
                     return Err(format!("{at}.steps.{}: quorum must be at least 1", s.name));
                 }
                 if s.groups.is_empty() && s.users.is_empty() {
-                    return Err(format!("{at}.steps.{}: names no approver group or user", s.name));
+                    return Err(format!(
+                        "{at}.steps.{}: names no approver group or user",
+                        s.name
+                    ));
                 }
                 // Group sizes are known only when a ticket is evaluated.
                 if s.groups.is_empty() && s.users.len() < s.quorum as usize {
@@ -232,22 +239,36 @@ mod tests {
             .unwrap();
         assert_eq!(prod.name, "production");
         assert_eq!(prod.steps.len(), 2);
-        let dev = rules.plan_for([("222222222222", "dev", "ReadOnly")]).unwrap();
+        let dev = rules
+            .plan_for([("222222222222", "dev", "ReadOnly")])
+            .unwrap();
         assert_eq!(dev.name, "standard");
         let mixed = rules
-            .plan_for([("222222222222", "dev", "ReadOnly"), ("111111111111", "prod", "ReadOnly")])
+            .plan_for([
+                ("222222222222", "dev", "ReadOnly"),
+                ("111111111111", "prod", "ReadOnly"),
+            ])
             .unwrap();
-        assert_eq!(mixed.name, "production", "a ticket gets the strictest of its targets' plans");
+        assert_eq!(
+            mixed.name, "production",
+            "a ticket gets the strictest of its targets' plans"
+        );
     }
 
     #[test]
     fn invalid_rules_name_the_file_and_the_problem() {
         let base = "plans:\n  - name: p\n    accounts: ['*']\n    permission_sets: ['*']\n    max_duration: 1h\n    max_total: 2h\n    approval_timeout: 1h\n";
         assert!(AccessRules::parse(base, Path::new("a.yaml")).is_ok());
-        let e = AccessRules::parse(&base.replace("max_total: 2h", "max_total: 30m"), Path::new("a.yaml"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("a.yaml:") && e.contains("longer than max_total"), "{e}");
+        let e = AccessRules::parse(
+            &base.replace("max_total: 2h", "max_total: 30m"),
+            Path::new("a.yaml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("a.yaml:") && e.contains("longer than max_total"),
+            "{e}"
+        );
         let e = AccessRules::parse(
             &format!("{base}    steps:\n      - {{ name: s, users: [carol], quorum: 2 }}\n"),
             Path::new("a.yaml"),

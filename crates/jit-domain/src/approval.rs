@@ -98,7 +98,9 @@ pub enum VoteRejected {
         step: String,
         voted_as: String,
     },
-    #[error("not allowed: {who} is not an approver of step {step} (approvers: {approvers}) and holds no delegation from one")]
+    #[error(
+        "not allowed: {who} is not an approver of step {step} (approvers: {approvers}) and holds no delegation from one"
+    )]
     NotEligible {
         who: UserName,
         step: String,
@@ -113,7 +115,9 @@ pub enum DelegationRejected {
     ToSelf(UserName),
     #[error("not allowed: {to} is the {role} of this ticket and cannot receive its approval")]
     ToParty { to: UserName, role: &'static str },
-    #[error("not allowed: {0} is neither an approver of a remaining step nor holds a delegation from one")]
+    #[error(
+        "not allowed: {0} is neither an approver of a remaining step nor holds a delegation from one"
+    )]
     NotAnApprover(UserName),
     #[error("not allowed: delegating from {from} to {to} would make a cycle ({path})")]
     Cycle {
@@ -213,7 +217,11 @@ impl Approval {
         let mut out = BTreeSet::from([person.clone()]);
         let mut frontier = vec![person.clone()];
         while let Some(p) = frontier.pop() {
-            for d in self.delegations.iter().filter(|d| d.to == p && d.until > now) {
+            for d in self
+                .delegations
+                .iter()
+                .filter(|d| d.to == p && d.until > now)
+            {
                 if out.insert(d.from.clone()) {
                     frontier.push(d.from.clone());
                 }
@@ -492,10 +500,13 @@ mod tests {
             a.vote(&u("alice"), Decision::Approve, None, t(1)),
             Err(VoteRejected::Requester(_))
         ));
-        let e = Approval::new(vec![step("sre", &["alice", "carol"], 2)], u("alice"), None)
-            .unwrap_err();
+        let e =
+            Approval::new(vec![step("sre", &["alice", "carol"], 2)], u("alice"), None).unwrap_err();
         assert_eq!(e.eligible, 1);
-        assert!(e.to_string().contains("needs 2 approvers but only 1"), "{e}");
+        assert!(
+            e.to_string().contains("needs 2 approvers but only 1"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -566,14 +577,23 @@ mod tests {
     fn bad_delegations_are_refused() {
         let a = two_steps();
         let check = |f: &str, to: &str| a.check_delegation(&u(f), &u(to), t(100), t(1));
-        assert!(matches!(check("dave", "dave"), Err(DelegationRejected::ToSelf(_))));
+        assert!(matches!(
+            check("dave", "dave"),
+            Err(DelegationRejected::ToSelf(_))
+        ));
         assert!(matches!(
             check("dave", "alice"),
-            Err(DelegationRejected::ToParty { role: "requester", .. })
+            Err(DelegationRejected::ToParty {
+                role: "requester",
+                ..
+            })
         ));
         assert!(matches!(
             check("dave", "bob"),
-            Err(DelegationRejected::ToParty { role: "principal", .. })
+            Err(DelegationRejected::ToParty {
+                role: "principal",
+                ..
+            })
         ));
         assert!(matches!(
             check("zed", "yan"),
@@ -607,28 +627,27 @@ mod tests {
 
     // Properties over random plans, people, delegations and votes.
 
-    const PEOPLE: &[&str] = &["alice", "bob", "carol", "dave", "erin", "frank", "gina", "zed"];
+    const PEOPLE: &[&str] = &[
+        "alice", "bob", "carol", "dave", "erin", "frank", "gina", "zed",
+    ];
 
     fn person() -> impl Strategy<Value = UserName> {
         prop::sample::select(PEOPLE).prop_map(u)
     }
 
     fn plan() -> impl Strategy<Value = Vec<ApprovalStep>> {
-        prop::collection::vec(
-            (prop::collection::btree_set(person(), 1..6), 1u32..4),
-            0..4,
-        )
-        .prop_map(|steps| {
-            steps
-                .into_iter()
-                .enumerate()
-                .map(|(i, (approvers, quorum))| ApprovalStep {
-                    name: format!("s{i}"),
-                    approvers,
-                    quorum,
-                })
-                .collect()
-        })
+        prop::collection::vec((prop::collection::btree_set(person(), 1..6), 1u32..4), 0..4)
+            .prop_map(|steps| {
+                steps
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (approvers, quorum))| ApprovalStep {
+                        name: format!("s{i}"),
+                        approvers,
+                        quorum,
+                    })
+                    .collect()
+            })
     }
 
     #[derive(Debug, Clone)]

@@ -18,8 +18,8 @@ pub use approval::{
     Vote, VoteEffect, VoteRejected,
 };
 pub use ids::{
-    AccountId, BundleName, GroupName, InstanceArn, InvalidInput, Justification,
-    PermissionSetArn, PermissionSetName, PrincipalId, TicketId, UserName,
+    AccountId, BundleName, GroupName, InstanceArn, InvalidInput, Justification, PermissionSetArn,
+    PermissionSetName, PrincipalId, TicketId, UserName,
 };
 pub use stack::{AssignmentRef, EntryState, PrincipalType, ResourceStack, StackEntry};
 pub use ticket::{

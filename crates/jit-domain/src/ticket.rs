@@ -427,7 +427,10 @@ impl Ticket {
             ));
         }
         if self.request.break_glass && plan.break_glass_ratify_within.is_none() {
-            return Err(format!("break_glass: plan {} does not allow break-glass", plan.name));
+            return Err(format!(
+                "break_glass: plan {} does not allow break-glass",
+                plan.name
+            ));
         }
         let approval = Approval::new(
             plan.steps.clone(),
@@ -445,10 +448,17 @@ impl Ticket {
             format!(
                 "plan {}: {}; targets: {}",
                 plan.name,
-                if steps.is_empty() { "auto-approved".to_owned() } else { steps.join(", then ") },
+                if steps.is_empty() {
+                    "auto-approved".to_owned()
+                } else {
+                    steps.join(", then ")
+                },
                 e.targets
                     .iter()
-                    .map(|t| format!("{} in {} ({})", t.target.permission_set, t.account_name, t.target.account))
+                    .map(|t| format!(
+                        "{} in {} ({})",
+                        t.target.permission_set, t.account_name, t.target.account
+                    ))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -466,10 +476,15 @@ impl Ticket {
         match self.phase {
             Phase::PendingApproval => self.approval.as_ref(),
             Phase::Active | Phase::Scheduled | Phase::Provisioning => {
-                if self.ratify_by.is_some() && self.approval.as_ref().is_some_and(|a| a.outcome.is_none()) {
+                if self.ratify_by.is_some()
+                    && self.approval.as_ref().is_some_and(|a| a.outcome.is_none())
+                {
                     return self.approval.as_ref();
                 }
-                self.extensions.last().and_then(|e| e.approval.as_ref()).filter(|a| a.outcome.is_none())
+                self.extensions
+                    .last()
+                    .and_then(|e| e.approval.as_ref())
+                    .filter(|a| a.outcome.is_none())
             }
             _ => None,
         }
@@ -479,7 +494,8 @@ impl Ticket {
         let main = match self.phase {
             Phase::PendingApproval => true,
             Phase::Active | Phase::Scheduled | Phase::Provisioning => {
-                self.ratify_by.is_some() && self.approval.as_ref().is_some_and(|a| a.outcome.is_none())
+                self.ratify_by.is_some()
+                    && self.approval.as_ref().is_some_and(|a| a.outcome.is_none())
             }
             _ => return None,
         };
@@ -546,7 +562,10 @@ impl Ticket {
     ) -> Result<(), Refused> {
         match self.open_approval() {
             Some(a) => Ok(a.check_delegation(from, to, until, now)?),
-            None => Err(Refused(format!("the ticket is {}, not waiting for approval", self.phase))),
+            None => Err(Refused(format!(
+                "the ticket is {}, not waiting for approval",
+                self.phase
+            ))),
         }
     }
 
@@ -557,7 +576,10 @@ impl Ticket {
             d.from,
             d.to,
             d.until,
-            d.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+            d.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
         );
         if let Some(a) = self.open_approval_mut() {
             a.delegate(d, now)?;
@@ -584,18 +606,34 @@ impl Ticket {
 
     pub fn check_extend(&self, by: &UserName, extra: SignedDuration) -> Result<(), Refused> {
         if self.phase != Phase::Active {
-            return Err(Refused(format!("the ticket is {}; only active access can be extended", self.phase)));
+            return Err(Refused(format!(
+                "the ticket is {}; only active access can be extended",
+                self.phase
+            )));
         }
         if !self.is_party(by) {
-            return Err(Refused(format!("{by} is neither the requester nor the principal of this ticket")));
+            return Err(Refused(format!(
+                "{by} is neither the requester nor the principal of this ticket"
+            )));
         }
-        if self.extensions.last().is_some_and(|e| e.approval.as_ref().is_some_and(|a| a.outcome.is_none())) {
-            return Err(Refused("an extension is already waiting for approval".into()));
+        if self
+            .extensions
+            .last()
+            .is_some_and(|e| e.approval.as_ref().is_some_and(|a| a.outcome.is_none()))
+        {
+            return Err(Refused(
+                "an extension is already waiting for approval".into(),
+            ));
         }
         if extra < SignedDuration::from_secs(60) {
-            return Err(Refused(format!("an extension of {extra:#} is too short: at least 1 minute")));
+            return Err(Refused(format!(
+                "an extension of {extra:#} is too short: at least 1 minute"
+            )));
         }
-        let plan = self.plan.as_ref().ok_or_else(|| Refused("no plan".into()))?;
+        let plan = self
+            .plan
+            .as_ref()
+            .ok_or_else(|| Refused("no plan".into()))?;
         let total = self.granted() + extra;
         if total > plan.max_total {
             return Err(Refused(format!(
@@ -616,7 +654,10 @@ impl Ticket {
         now: Timestamp,
     ) -> Result<bool, Refused> {
         self.check_extend(by, extra)?;
-        let plan = self.plan.as_ref().ok_or_else(|| Refused("no plan".into()))?;
+        let plan = self
+            .plan
+            .as_ref()
+            .ok_or_else(|| Refused("no plan".into()))?;
         let approval = if plan.extension_needs_approval {
             let a = Approval::new(
                 plan.steps.clone(),
@@ -639,7 +680,10 @@ impl Ticket {
         });
         let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
         if needs_approval {
-            self.log(now, format!("{by} asked to extend by {extra:#}{why}; waiting for approval"));
+            self.log(
+                now,
+                format!("{by} asked to extend by {extra:#}{why}; waiting for approval"),
+            );
         } else {
             self.log(now, format!("{by} extended by {extra:#}{why}"));
             self.apply_extension(now);
@@ -687,7 +731,10 @@ impl Ticket {
                 .find(|v| v.decision == Decision::Deny)
                 .map(|v| v.cast_by.to_string())
                 .unwrap_or_default();
-            self.log(now, format!("extension denied by {by}; access ends at the current expiry"));
+            self.log(
+                now,
+                format!("extension denied by {by}; access ends at the current expiry"),
+            );
             self.bump();
         }
     }
@@ -703,25 +750,48 @@ impl Ticket {
         match kind {
             EndKind::Relinquish => {
                 if !self.is_party(by) {
-                    return Err(Refused(format!("only the requester or the principal can give up the access, not {by}")));
+                    return Err(Refused(format!(
+                        "only the requester or the principal can give up the access, not {by}"
+                    )));
                 }
-                if !matches!(self.phase, Phase::Active | Phase::Provisioning | Phase::Scheduled) {
-                    return Err(Refused(format!("the ticket is {}: there is no access to give up yet (cancel it instead)", self.phase)));
+                if !matches!(
+                    self.phase,
+                    Phase::Active | Phase::Provisioning | Phase::Scheduled
+                ) {
+                    return Err(Refused(format!(
+                        "the ticket is {}: there is no access to give up yet (cancel it instead)",
+                        self.phase
+                    )));
                 }
             }
             EndKind::Cancel => {
                 if *by != self.request.requester {
-                    return Err(Refused(format!("only the requester can cancel the request, not {by}")));
+                    return Err(Refused(format!(
+                        "only the requester can cancel the request, not {by}"
+                    )));
                 }
-                if !matches!(self.phase, Phase::Evaluating | Phase::PendingApproval | Phase::Scheduled) {
-                    return Err(Refused(format!("the ticket is {}: access is granted (relinquish it instead)", self.phase)));
+                if !matches!(
+                    self.phase,
+                    Phase::Evaluating | Phase::PendingApproval | Phase::Scheduled
+                ) {
+                    return Err(Refused(format!(
+                        "the ticket is {}: access is granted (relinquish it instead)",
+                        self.phase
+                    )));
                 }
             }
             EndKind::Revoke => {
-                let approver = self.approval.as_ref().is_some_and(|a| a.all_approvers().contains(by));
+                let approver = self
+                    .approval
+                    .as_ref()
+                    .is_some_and(|a| a.all_approvers().contains(by));
                 let admin = self.plan.as_ref().is_some_and(|p| p.admins.contains(by));
-                if !(approver || admin) || self.is_party(by) && !admin {
-                    return Err(Refused(format!("{by} is neither an approver of this ticket nor an admin")));
+                // A party of the ticket revokes only as an admin; they can relinquish instead.
+                let allowed = admin || (approver && !self.is_party(by));
+                if !allowed {
+                    return Err(Refused(format!(
+                        "{by} is neither an approver of this ticket nor an admin"
+                    )));
                 }
             }
         }
@@ -743,7 +813,13 @@ impl Ticket {
         };
         self.log(
             now,
-            format!("{by} {verb}{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()),
+            format!(
+                "{by} {verb}{}",
+                reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ),
         );
         self.end_request = Some(EndRequest {
             kind,
@@ -772,7 +848,10 @@ impl Ticket {
 }
 
 fn list(ts: &[Target]) -> String {
-    ts.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    ts.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -848,7 +927,14 @@ mod tests {
 
     fn evaluated(p: ApprovalPlan) -> Ticket {
         let mut t = Ticket::new(request(), t0());
-        t.evaluated(Evaluated { plan: p, targets: vec![target()] }, t0()).unwrap();
+        t.evaluated(
+            Evaluated {
+                plan: p,
+                targets: vec![target()],
+            },
+            t0(),
+        )
+        .unwrap();
         t
     }
 
@@ -885,43 +971,93 @@ mod tests {
         let mut t = Ticket::new(request(), t0());
         let mut p = plan(vec![sre(1)]);
         p.max_duration = SignedDuration::from_mins(30);
-        let e = t.evaluated(Evaluated { plan: p, targets: vec![target()] }, t0()).unwrap_err();
+        let e = t
+            .evaluated(
+                Evaluated {
+                    plan: p,
+                    targets: vec![target()],
+                },
+                t0(),
+            )
+            .unwrap_err();
         assert!(e.contains("longer than plan p's maximum"), "{e}");
         let mut r = request();
         r.break_glass = true;
         let mut t = Ticket::new(r, t0());
-        let e = t.evaluated(Evaluated { plan: plan(vec![sre(1)]), targets: vec![target()] }, t0()).unwrap_err();
+        let e = t
+            .evaluated(
+                Evaluated {
+                    plan: plan(vec![sre(1)]),
+                    targets: vec![target()],
+                },
+                t0(),
+            )
+            .unwrap_err();
         assert!(e.contains("does not allow break-glass"), "{e}");
     }
 
     #[test]
     fn unsatisfiable_plans_are_refused_at_evaluation() {
         let mut t = Ticket::new(request(), t0());
-        let step = ApprovalStep { name: "sre".into(), approvers: [u("carol"), u("bob")].into(), quorum: 2 };
-        let e = t.evaluated(Evaluated { plan: plan(vec![step]), targets: vec![target()] }, t0()).unwrap_err();
+        let step = ApprovalStep {
+            name: "sre".into(),
+            approvers: [u("carol"), u("bob")].into(),
+            quorum: 2,
+        };
+        let e = t
+            .evaluated(
+                Evaluated {
+                    plan: plan(vec![step]),
+                    targets: vec![target()],
+                },
+                t0(),
+            )
+            .unwrap_err();
         assert!(e.contains("needs 2 approvers but only 1"), "{e}");
     }
 
     #[test]
     fn votes_only_while_an_approval_is_open() {
         let mut t = evaluated(plan(vec![sre(1)]));
-        assert!(matches!(t.check_vote(&u("carol"), t0()), Err(VoteRejected::NotPending(_))));
+        assert!(matches!(
+            t.check_vote(&u("carol"), t0()),
+            Err(VoteRejected::NotPending(_))
+        ));
         t.enter(Phase::PendingApproval, t0());
-        assert_eq!(t.vote(&u("carol"), Decision::Approve, None, t0()).unwrap(), VoteEffect::Approved);
-        assert!(t.audit.iter().any(|e| e.what == "carol approved in step sre"));
+        assert_eq!(
+            t.vote(&u("carol"), Decision::Approve, None, t0()).unwrap(),
+            VoteEffect::Approved
+        );
+        assert!(
+            t.audit
+                .iter()
+                .any(|e| e.what == "carol approved in step sre")
+        );
     }
 
     #[test]
     fn extensions_respect_the_total_and_move_the_expiry() {
         let mut t = active(plan(vec![sre(1)]));
         let exp = t.expires_at.unwrap();
-        assert!(t.check_extend(&u("carol"), SignedDuration::from_hours(1)).is_err(), "not a party");
-        assert!(t.extend(&u("alice"), SignedDuration::from_hours(2), None, t0()).unwrap());
+        assert!(
+            t.check_extend(&u("carol"), SignedDuration::from_hours(1))
+                .is_err(),
+            "not a party"
+        );
+        assert!(
+            t.extend(&u("alice"), SignedDuration::from_hours(2), None, t0())
+                .unwrap()
+        );
         assert_eq!(t.expires_at.unwrap(), exp + SignedDuration::from_hours(2));
         assert_eq!(t.granted(), SignedDuration::from_hours(3));
-        let e = t.check_extend(&u("bob"), SignedDuration::from_hours(4)).unwrap_err();
+        let e = t
+            .check_extend(&u("bob"), SignedDuration::from_hours(4))
+            .unwrap_err();
         assert!(e.to_string().contains("plan p allows at most 6h"), "{e}");
-        assert!(t.check_extend(&u("bob"), SignedDuration::from_hours(3)).is_ok());
+        assert!(
+            t.check_extend(&u("bob"), SignedDuration::from_hours(3))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -930,15 +1066,27 @@ mod tests {
         p.extension_needs_approval = true;
         let mut t = active(p);
         let exp = t.expires_at;
-        assert!(!t.extend(&u("alice"), SignedDuration::from_hours(1), None, t0()).unwrap());
+        assert!(
+            !t.extend(&u("alice"), SignedDuration::from_hours(1), None, t0())
+                .unwrap()
+        );
         assert_eq!(t.expires_at, exp, "not yet");
-        assert!(t.check_extend(&u("alice"), SignedDuration::from_hours(1)).is_err(), "one at a time");
+        assert!(
+            t.check_extend(&u("alice"), SignedDuration::from_hours(1))
+                .is_err(),
+            "one at a time"
+        );
         assert_eq!(t.pending_approvers(t0()), vec![u("carol"), u("dave")]);
-        t.vote(&u("dave"), Decision::Deny, Some("enough".into()), t0()).unwrap();
+        t.vote(&u("dave"), Decision::Deny, Some("enough".into()), t0())
+            .unwrap();
         assert_eq!(t.extension_decision(), Some(Decision::Deny));
         t.drop_extension(t0());
         assert_eq!(t.expires_at, exp);
-        assert!(t.extend(&u("alice"), SignedDuration::from_hours(1), None, t0()).is_ok(), "may ask again");
+        assert!(
+            t.extend(&u("alice"), SignedDuration::from_hours(1), None, t0())
+                .is_ok(),
+            "may ask again"
+        );
         t.vote(&u("carol"), Decision::Approve, None, t0()).unwrap();
         assert_eq!(t.extension_decision(), Some(Decision::Approve));
         t.apply_extension(t0());
@@ -949,17 +1097,35 @@ mod tests {
     fn who_may_end_a_ticket_and_when() {
         let t = evaluated(plan(vec![sre(1)]));
         assert!(t.check_end(EndKind::Cancel, &u("alice")).is_ok());
-        assert!(t.check_end(EndKind::Cancel, &u("bob")).is_err(), "only the requester cancels");
-        assert!(t.check_end(EndKind::Relinquish, &u("alice")).is_err(), "nothing to give up yet");
+        assert!(
+            t.check_end(EndKind::Cancel, &u("bob")).is_err(),
+            "only the requester cancels"
+        );
+        assert!(
+            t.check_end(EndKind::Relinquish, &u("alice")).is_err(),
+            "nothing to give up yet"
+        );
         let mut t = active(plan(vec![sre(1)]));
         assert!(t.check_end(EndKind::Cancel, &u("alice")).is_err());
         assert!(t.check_end(EndKind::Relinquish, &u("bob")).is_ok());
-        assert!(t.check_end(EndKind::Revoke, &u("dave")).is_ok(), "an approver");
+        assert!(
+            t.check_end(EndKind::Revoke, &u("dave")).is_ok(),
+            "an approver"
+        );
         assert!(t.check_end(EndKind::Revoke, &u("erin")).is_ok(), "an admin");
         assert!(t.check_end(EndKind::Revoke, &u("zed")).is_err());
-        t.request_end(EndKind::Revoke, &u("dave"), Some("incident over".into()), t0()).unwrap();
+        t.request_end(
+            EndKind::Revoke,
+            &u("dave"),
+            Some("incident over".into()),
+            t0(),
+        )
+        .unwrap();
         assert_eq!(t.end_request.as_ref().unwrap().phase(), Phase::Revoked);
-        assert!(t.check_end(EndKind::Relinquish, &u("bob")).is_err(), "already ending");
+        assert!(
+            t.check_end(EndKind::Relinquish, &u("bob")).is_err(),
+            "already ending"
+        );
         assert_eq!(t.end_reason().unwrap(), "revoked by dave: incident over");
     }
 }

@@ -58,7 +58,8 @@ impl Worker {
             endpoint_url: settings.aws_endpoint_url.clone(),
         })
         .await;
-        let activities = TicketActivities::new(Arc::new(aws), settings.limits);
+        let access = jit_config::access::AccessRules::load(&settings.access_file)?;
+        let activities = TicketActivities::new(Arc::new(aws), settings.limits, Arc::new(access));
         let options = WorkerOptions::new(settings.task_queue.clone())
             .register_workflow::<TicketWorkflow>()?
             .register_activities(activities)
