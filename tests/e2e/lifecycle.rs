@@ -148,6 +148,15 @@ async fn two_steps_with_quorum_and_a_delegate_then_relinquish() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(pending, ["dave", "frank"]);
+    // Approvers find what waits for them in the UI.
+    crate::wait_listed(
+        &app,
+        &format!(
+            "JitPendingApprovers = 'frank' AND JitStatus = 'PendingApproval' AND WorkflowId = '{}'",
+            req.ticket_id.workflow_id()
+        ),
+    )
+    .await;
 
     app.approve(&h, "frank")
         .await
@@ -261,6 +270,15 @@ async fn a_bundle_for_someone_else_is_granted_then_revoked_by_an_admin() {
         .wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
     assert_eq!(t.targets.len(), 2, "the bundle expanded");
+    crate::wait_listed(
+        &app,
+        &format!(
+            "JitAccounts = '{}' AND JitPermissionSets = 'Admin' AND WorkflowId = '{}'",
+            app.account,
+            req.ticket_id.workflow_id()
+        ),
+    )
+    .await;
     assert_eq!(t.plan.as_ref().unwrap().name, "one-step");
     app.approve(&h, "dave").await.expect("dave approves");
     app.wait_for(&h, T, |t| t.phase == Phase::Active).await;

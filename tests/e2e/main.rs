@@ -95,7 +95,7 @@ async fn approved_ticket_grants_then_revokes_at_expiry_with_time_skipping() {
     app.maybe_record_history(&h, "approved-expired").await;
 }
 
-async fn wait_listed(app: &TestApp, query: &str) {
+pub(crate) async fn wait_listed(app: &TestApp, query: &str) {
     use futures::StreamExt;
     let deadline = std::time::Instant::now() + T;
     loop {

@@ -82,6 +82,8 @@ pub struct TicketWorkflow {
     /// The workflow time of the last activation: update validators have no clock of their
     /// own; handlers re-check with the exact time.
     clock: Timestamp,
+    /// Whether the resolved targets are in the search attributes yet.
+    targets_published: bool,
 }
 
 fn to_timestamp(t: Option<SystemTime>) -> Timestamp {
@@ -142,6 +144,21 @@ fn describe(a: &AssignmentRef) -> String {
     format!("the assignment in {}", a.account)
 }
 
+/// A pending deadline timer, kept across waits (see `wait_change_or`).
+struct Deadline<'a> {
+    at: Timestamp,
+    timer: std::pin::Pin<Box<dyn CancellableFuture<Output = TimerResult> + 'a>>,
+}
+
+impl Deadline<'_> {
+    /// Cancels the timer, if any: a timer that lost its race must not fire later.
+    fn cancel(slot: &mut Option<Deadline<'_>>) {
+        if let Some(d) = slot.take() {
+            d.timer.cancel();
+        }
+    }
+}
+
 /// How waiting for approval ended.
 enum Waited {
     Decided(Decision),
@@ -162,24 +179,28 @@ impl TicketWorkflow {
     }
 
     /// Moves to a non-terminal phase and tells the UI.
-    fn enter(ctx: &mut WorkflowContext<Self>, phase: Phase) {
+    fn enter(ctx: &WorkflowContext<Self>, phase: Phase) {
         let now = Self::now(ctx);
         ctx.state_mut(|s| s.ticket.enter(phase, now));
         let (expires, pending) =
             ctx.state(|s| (s.ticket.expires_at, s.ticket.pending_approvers(now)));
-        search_attributes::upsert_phase(ctx, phase, expires, Some(&pending));
+        // The resolved targets go out with the first phase change after evaluation.
+        let targets = ctx.state_mut(|s| {
+            (!std::mem::replace(&mut s.targets_published, true)).then(|| s.ticket.targets.clone())
+        });
+        search_attributes::upsert_phase(ctx, phase, expires, Some(&pending), targets.as_deref());
         Self::refresh_ui(ctx);
     }
 
     /// Ends the ticket and builds the workflow's result.
     fn finish(
-        ctx: &mut WorkflowContext<Self>,
+        ctx: &WorkflowContext<Self>,
         phase: Phase,
         reason: Option<String>,
     ) -> WorkflowResult<TicketOutcome> {
         let now = Self::now(ctx);
         ctx.state_mut(|s| s.ticket.end(phase, reason, now));
-        search_attributes::upsert_phase(ctx, phase, None, Some(&[]));
+        search_attributes::upsert_phase(ctx, phase, None, Some(&[]), None);
         Self::refresh_ui(ctx);
         Ok(ctx.state(|s| TicketOutcome {
             ticket_id: s.ticket.request.ticket_id.to_string(),
@@ -192,41 +213,51 @@ impl TicketWorkflow {
     }
 
     /// Waits until the ticket changes (a vote, an extension, an end request) or `deadline`.
-    /// Returns true if the deadline passed. The timer is cancelled when a change comes first,
-    /// so no stray timer events are left behind.
-    async fn wait_change_or(
-        ctx: &mut WorkflowContext<Self>,
+    /// Returns true if the deadline passed. The deadline's timer lives in `slot` across
+    /// calls and is replaced only when the deadline moves, so votes and other changes add
+    /// no timer events; callers cancel it (`Deadline::cancel`) when they stop waiting.
+    async fn wait_change_or<'a>(
+        ctx: &'a WorkflowContext<Self>,
+        slot: &mut Option<Deadline<'a>>,
         deadline: Timestamp,
         summary: &str,
     ) -> Result<bool, ()> {
         let now = Self::now(ctx);
-        let left = deadline.duration_since(now);
-        if left <= SignedDuration::ZERO {
+        if deadline <= now {
+            Deadline::cancel(slot);
             return Ok(true);
         }
+        if slot.as_ref().map(|d| d.at) != Some(deadline) {
+            Deadline::cancel(slot);
+            let timer = ctx.timer(
+                TimerOptions::builder(deadline.duration_since(now).unsigned_abs())
+                    .summary(summary.to_owned())
+                    .build(),
+            );
+            *slot = Some(Deadline {
+                at: deadline,
+                timer: Box::pin(timer),
+            });
+        }
+        let Some(d) = slot.as_mut() else {
+            return Ok(true);
+        };
         let seen = ctx.state(|s| s.ticket.version);
-        let timer = ctx.timer(
-            TimerOptions::builder(left.unsigned_abs())
-                .summary(summary.to_owned())
-                .build(),
-        );
-        let mut timer = std::pin::pin!(timer);
         let changed = ctx.wait_condition(move |s| s.ticket.version != seen);
         let mut changed = std::pin::pin!(changed);
-        temporalio_sdk::workflows::select! {
-            r = changed.as_mut() => {
-                timer.cancel();
-                r.map(|()| false).map_err(|_| ())
-            }
-            t = timer.as_mut() => match t {
-                TimerResult::Fired => Ok(true),
-                _ => Err(()),
-            },
+        let fired = temporalio_sdk::workflows::select! {
+            r = changed.as_mut() => return r.map(|()| false).map_err(|_| ()),
+            t = d.timer.as_mut() => t,
+        };
+        *slot = None;
+        match fired {
+            TimerResult::Fired => Ok(true),
+            _ => Err(()),
         }
     }
 
     /// Keeps `JitPendingApprovers` current while waiting.
-    fn upsert_pending(ctx: &mut WorkflowContext<Self>, last: &mut Vec<UserName>) {
+    fn upsert_pending(ctx: &WorkflowContext<Self>, last: &mut Vec<UserName>) {
         let now = Self::now(ctx);
         let pending = ctx.state(|s| s.ticket.pending_approvers(now));
         if pending != *last {
@@ -236,22 +267,25 @@ impl TicketWorkflow {
     }
 
     /// Waits for the request's approval until the plan's deadline.
-    async fn await_approval(ctx: &mut WorkflowContext<Self>) -> Waited {
+    async fn await_approval(ctx: &WorkflowContext<Self>) -> Waited {
         let timeout = ctx.state(|s| s.ticket.plan.as_ref().map(|p| p.approval_timeout));
         let now = Self::now(ctx);
         let deadline = now
             .checked_add(timeout.unwrap_or(SignedDuration::from_hours(24)))
             .unwrap_or(Timestamp::MAX);
         let mut last = ctx.state(|s| s.ticket.pending_approvers(now));
+        let mut slot = None;
         loop {
             if let Some(d) = ctx.state(|s| s.ticket.approval.as_ref().and_then(|a| a.outcome)) {
+                Deadline::cancel(&mut slot);
                 return Waited::Decided(d);
             }
             if ctx.state(|s| s.ticket.end_request.is_some()) {
+                Deadline::cancel(&mut slot);
                 return Waited::Ended;
             }
             Self::upsert_pending(ctx, &mut last);
-            match Self::wait_change_or(ctx, deadline, "approval deadline").await {
+            match Self::wait_change_or(ctx, &mut slot, deadline, "approval deadline").await {
                 Ok(true) => return Waited::DeadlinePassed,
                 Ok(false) => {}
                 Err(()) => return Waited::Cancelled,
@@ -260,7 +294,7 @@ impl TicketWorkflow {
     }
 
     /// Deletes everything on the stack, last in first out, until it is all gone.
-    async fn unwind(ctx: &mut WorkflowContext<Self>) {
+    async fn unwind(ctx: &WorkflowContext<Self>) {
         loop {
             let order = ctx.state(|s| s.ticket.stack.unwind_order());
             if order.is_empty() {
@@ -301,7 +335,7 @@ impl TicketWorkflow {
 
     /// Creates every target's assignment through the resource stack. On any failure
     /// everything created is unwound and `Err(reason)` returned.
-    async fn provision(ctx: &mut WorkflowContext<Self>) -> Result<(), String> {
+    async fn provision(ctx: &WorkflowContext<Self>) -> Result<(), String> {
         let count = ctx.state(|s| s.ticket.targets.len());
         for i in 0..count {
             let (a, label) = ctx.state(|s| {
@@ -323,7 +357,7 @@ impl TicketWorkflow {
     }
 
     async fn provision_one(
-        ctx: &mut WorkflowContext<Self>,
+        ctx: &WorkflowContext<Self>,
         target: usize,
         a: AssignmentRef,
         label: &str,
@@ -376,7 +410,17 @@ impl TicketWorkflow {
 
     /// While active: moves the expiry on extensions, enforces break-glass ratification,
     /// and returns how access ends (phase, reason).
-    async fn active(ctx: &mut WorkflowContext<Self>) -> (Phase, Option<String>) {
+    async fn active(ctx: &WorkflowContext<Self>) -> (Phase, Option<String>) {
+        let mut slot = None;
+        let ended = Self::active_loop(ctx, &mut slot).await;
+        Deadline::cancel(&mut slot);
+        ended
+    }
+
+    async fn active_loop<'a>(
+        ctx: &'a WorkflowContext<Self>,
+        slot: &mut Option<Deadline<'a>>,
+    ) -> (Phase, Option<String>) {
         let mut last = Vec::new();
         loop {
             let now = Self::now(ctx);
@@ -412,7 +456,7 @@ impl TicketWorkflow {
                     ctx.state_mut(|s| s.ticket.apply_extension(now));
                     let (exp, pending) =
                         ctx.state(|s| (s.ticket.expires_at, s.ticket.pending_approvers(now)));
-                    search_attributes::upsert_phase(ctx, Phase::Active, exp, Some(&pending));
+                    search_attributes::upsert_phase(ctx, Phase::Active, exp, Some(&pending), None);
                     last = pending;
                     Self::refresh_ui(ctx);
                 }
@@ -436,7 +480,7 @@ impl TicketWorkflow {
                 Some(r) if r < expires => (r, "break-glass ratification deadline"),
                 _ => (expires, "access expires"),
             };
-            if let Err(()) = Self::wait_change_or(ctx, deadline, summary).await {
+            if let Err(()) = Self::wait_change_or(ctx, slot, deadline, summary).await {
                 return (
                     Phase::Revoked,
                     Some("the workflow was cancelled: access removed before expiry".into()),
@@ -484,6 +528,7 @@ impl TicketWorkflow {
         Self {
             ticket: Ticket::new(request, now),
             clock: now,
+            targets_published: false,
         }
     }
 
@@ -512,7 +557,6 @@ impl TicketWorkflow {
         if let Err(reason) = ctx.state_mut(|s| s.ticket.evaluated(evaluated, now)) {
             return Self::finish(ctx, Phase::Rejected, Some(reason));
         }
-        ctx.state(|s| search_attributes::upsert_targets(ctx, &s.ticket));
 
         if request.break_glass {
             // Immediate access, ratified afterwards.
@@ -601,8 +645,10 @@ impl TicketWorkflow {
             && !request.break_glass
         {
             Self::enter(ctx, Phase::Scheduled);
+            let mut slot = None;
             loop {
                 if ctx.state(|s| s.ticket.end_request.is_some()) {
+                    Deadline::cancel(&mut slot);
                     let (phase, reason) = ctx.state(|s| {
                         (
                             s.ticket.end_request.as_ref().map(|e| e.phase()),
@@ -616,7 +662,7 @@ impl TicketWorkflow {
                     };
                     return Self::finish(ctx, phase, reason);
                 }
-                match Self::wait_change_or(ctx, start, "scheduled start").await {
+                match Self::wait_change_or(ctx, &mut slot, start, "scheduled start").await {
                     Ok(true) => break,
                     Ok(false) => {}
                     Err(()) => {

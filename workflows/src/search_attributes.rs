@@ -1,11 +1,12 @@
 //! The search attributes of a ticket (registered on the server from `temporal-dev.yaml`).
 //!
-//! Requester and principal are set when the ticket starts (part of the start event, no extra
-//! history event); targets once evaluation resolved them (bundles expand); status, expiry and
-//! pending approvers are upserted together when they change.
+//! Requester, principal and explicit targets are set when the ticket starts (part of the
+//! start event, no extra history event); the resolved targets (bundles expanded) go with the
+//! first phase change; status, expiry and pending approvers are upserted together when they
+//! change.
 
 use jiff::Timestamp;
-use jit_domain::{Phase, Principal, Ticket, TicketRequest, UserName};
+use jit_domain::{Phase, Principal, ResolvedTarget, TicketRequest, UserName};
 use temporalio_common::search_attributes::{
     SearchAttributeKey, SearchAttributeUpdate, SearchAttributes, Timestamp as SaTimestamp,
 };
@@ -53,28 +54,24 @@ pub fn initial(req: &TicketRequest) -> SearchAttributes {
     SearchAttributes::new(updates)
 }
 
-/// After evaluation: the resolved targets (a bundle's included).
-pub(crate) fn upsert_targets<W>(ctx: &WorkflowContext<W>, t: &Ticket) {
-    ctx.upsert_search_attributes([
-        ACCOUNTS.value_set(sorted_unique(
-            t.targets.iter().map(|x| x.target.account.to_string()),
-        )),
-        PERMISSION_SETS.value_set(sorted_unique(
-            t.targets
-                .iter()
-                .map(|x| x.target.permission_set.to_string()),
-        )),
-    ]);
-}
-
-/// Upserts the status, and the expiry and pending approvers when given, in one command.
+/// Upserts the status, and the expiry, pending approvers and resolved targets (a bundle's
+/// included) when given, in one command.
 pub(crate) fn upsert_phase<W>(
     ctx: &WorkflowContext<W>,
     phase: Phase,
     expires: Option<Timestamp>,
     pending: Option<&[UserName]>,
+    targets: Option<&[ResolvedTarget]>,
 ) {
     let mut updates: Vec<SearchAttributeUpdate> = vec![STATUS.value_set(phase.as_str().to_owned())];
+    if let Some(t) = targets {
+        updates.push(ACCOUNTS.value_set(sorted_unique(
+            t.iter().map(|x| x.target.account.to_string()),
+        )));
+        updates.push(PERMISSION_SETS.value_set(sorted_unique(
+            t.iter().map(|x| x.target.permission_set.to_string()),
+        )));
+    }
     if let Some(t) = expires {
         updates.push(EXPIRES_AT.value_set(SaTimestamp::new(t.as_second(), t.subsec_nanosecond())));
     }

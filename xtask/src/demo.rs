@@ -168,12 +168,12 @@ pub(crate) async fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
 
     if args.real_time {
         step(
-            4,
+            7,
             &format!("waiting {:#} for the access to expire", req.duration),
         );
     } else {
         step(
-            4,
+            7,
             &format!(
                 "fast-forwarding {:#} (the dev server's time skipping, for this workflow only)",
                 req.duration
