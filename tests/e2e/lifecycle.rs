@@ -554,3 +554,65 @@ async fn an_unsatisfiable_plan_is_rejected() {
             .contains("step sre needs 2 approvers but only 1 are eligible"),
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_history_continues_as_new_carrying_the_ticket() {
+    let app = app("can").await;
+    let mut req = request(&app, "can", "bob", "bob");
+    req.targets = vec![app.target(&app.account, "Developer")];
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    app.approve(&h, "carol").await.expect("approve");
+    let t = app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    let first_run = app.history(&h).await.len();
+    // A flood of refused signals (each one an event and an audit line).
+    let n = jit_workflows::CONTINUE_AS_NEW_AFTER_EVENTS as usize;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
+        let sends = chunk.iter().map(|_| {
+            h.signal(
+                TicketWorkflow::extend_signal,
+                ExtendInput {
+                    by: user("zed"),
+                    extra: SignedDuration::from_hours(1),
+                    reason: None,
+                },
+                Default::default(),
+            )
+        });
+        for r in futures::future::join_all(sends).await {
+            r.expect("signal");
+        }
+    }
+    let t2 = app
+        .wait_for(&h, Duration::from_secs(120), |t| {
+            t.audit
+                .iter()
+                .any(|e| e.what.contains("continuing as a new run"))
+        })
+        .await;
+    assert_eq!(t2.phase, Phase::Active);
+    assert_eq!(t2.expires_at, t.expires_at, "the expiry carried over");
+    assert_eq!(t2.stack, t.stack, "the resource stack carried over");
+    // The new run's history is short again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let now_len = app.history(&h).await.len();
+    assert!(
+        now_len < n,
+        "history restarted: {first_run} then {now_len} events"
+    );
+    assert_eq!(
+        app.assignment_count("bob", "Developer").await,
+        1,
+        "access stayed"
+    );
+    app.end(&h, "relinquish", "bob")
+        .await
+        .expect("relinquish in the new run");
+    let out = app.outcome(&h, T).await;
+    assert_eq!(out.phase, Phase::Relinquished);
+    assert_eq!(app.assignment_count("bob", "Developer").await, 0);
+    // The second run, which starts from the carried ticket, replays too.
+    app.maybe_record_history(&h, "continued-as-new-relinquished")
+        .await;
+}

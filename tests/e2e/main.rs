@@ -502,7 +502,7 @@ async fn a_ticket_id_is_never_started_twice() {
         .client
         .start_workflow(
             jit_workflows::TicketWorkflow::run,
-            req.clone(),
+            req.clone().into(),
             jit_workflows::start_options(&req, &app.task_queue),
         )
         .await;

@@ -184,7 +184,7 @@ impl TestApp {
         self.client
             .start_workflow(
                 TicketWorkflow::run,
-                req.clone(),
+                req.clone().into(),
                 start_options(req, &self.task_queue),
             )
             .await

@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, CancellableFuture, LocalActivityOptions,
-    SyncWorkflowContext, TimerOptions, TimerResult, WorkflowCancellationToken, WorkflowContext,
-    WorkflowContextView, WorkflowResult,
+    ActivityExecutionError, ActivityOptions, CancellableFuture, ContinueAsNewOptions,
+    LocalActivityOptions, SyncWorkflowContext, TimerOptions, TimerResult,
+    WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
 pub mod search_attributes;
@@ -75,6 +75,23 @@ pub struct TicketOutcome {
     pub active_since: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,
 }
+
+/// The workflow's input: a new request, or the ticket carried over by continue-as-new.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TicketInput {
+    Continued { continued: Box<Ticket> },
+    New(TicketRequest),
+}
+
+impl From<TicketRequest> for TicketInput {
+    fn from(r: TicketRequest) -> Self {
+        Self::New(r)
+    }
+}
+
+/// A ticket continues as a new run at this history length (Temporal's limit is far above).
+pub const CONTINUE_AS_NEW_AFTER_EVENTS: u32 = 1000;
 
 #[workflow]
 pub struct TicketWorkflow {
@@ -165,6 +182,7 @@ enum Waited {
     DeadlinePassed,
     Ended,
     Cancelled,
+    ContinueAsNew,
 }
 
 impl TicketWorkflow {
@@ -268,11 +286,8 @@ impl TicketWorkflow {
 
     /// Waits for the request's approval until the plan's deadline.
     async fn await_approval(ctx: &WorkflowContext<Self>) -> Waited {
-        let timeout = ctx.state(|s| s.ticket.plan.as_ref().map(|p| p.approval_timeout));
         let now = Self::now(ctx);
-        let deadline = now
-            .checked_add(timeout.unwrap_or(SignedDuration::from_hours(24)))
-            .unwrap_or(Timestamp::MAX);
+        let deadline = ctx.state(|s| s.ticket.approval_deadline).unwrap_or(now);
         let mut last = ctx.state(|s| s.ticket.pending_approvers(now));
         let mut slot = None;
         loop {
@@ -285,6 +300,10 @@ impl TicketWorkflow {
                 return Waited::Ended;
             }
             Self::upsert_pending(ctx, &mut last);
+            if Self::should_continue_as_new(ctx) {
+                Deadline::cancel(&mut slot);
+                return Waited::ContinueAsNew;
+            }
             match Self::wait_change_or(ctx, &mut slot, deadline, "approval deadline").await {
                 Ok(true) => return Waited::DeadlinePassed,
                 Ok(false) => {}
@@ -410,7 +429,8 @@ impl TicketWorkflow {
 
     /// While active: moves the expiry on extensions, enforces break-glass ratification,
     /// and returns how access ends (phase, reason).
-    async fn active(ctx: &WorkflowContext<Self>) -> (Phase, Option<String>) {
+    /// `None`: continue as new (the history grew long).
+    async fn active(ctx: &WorkflowContext<Self>) -> Option<(Phase, Option<String>)> {
         let mut slot = None;
         let ended = Self::active_loop(ctx, &mut slot).await;
         Deadline::cancel(&mut slot);
@@ -420,7 +440,7 @@ impl TicketWorkflow {
     async fn active_loop<'a>(
         ctx: &'a WorkflowContext<Self>,
         slot: &mut Option<Deadline<'a>>,
-    ) -> (Phase, Option<String>) {
+    ) -> Option<(Phase, Option<String>)> {
         let mut last = Vec::new();
         loop {
             let now = Self::now(ctx);
@@ -430,7 +450,7 @@ impl TicketWorkflow {
                     .as_ref()
                     .map(|e| (e.phase(), s.ticket.end_reason()))
             }) {
-                return (phase, reason);
+                return Some((phase, reason));
             }
             // Break-glass: ratified, or denied.
             if ctx.state(|s| s.ticket.ratify_by.is_some()) {
@@ -445,7 +465,7 @@ impl TicketWorkflow {
                     Some(Decision::Deny) => {
                         let reason = "break-glass access denied on review".to_owned();
                         ctx.state_mut(|s| s.ticket.flagged = Some(reason.clone()));
-                        return (Phase::Revoked, Some(reason));
+                        return Some((Phase::Revoked, Some(reason)));
                     }
                     None => {}
                 }
@@ -470,22 +490,121 @@ impl TicketWorkflow {
             {
                 let reason = "break-glass access was not ratified in time".to_owned();
                 ctx.state_mut(|s| s.ticket.flagged = Some(reason.clone()));
-                return (Phase::Revoked, Some(reason));
+                return Some((Phase::Revoked, Some(reason)));
             }
             if expires <= now {
-                return (Phase::Expired, None);
+                return Some((Phase::Expired, None));
             }
             Self::upsert_pending(ctx, &mut last);
+            if Self::should_continue_as_new(ctx) {
+                return None;
+            }
             let (deadline, summary) = match ratify_by {
                 Some(r) if r < expires => (r, "break-glass ratification deadline"),
                 _ => (expires, "access expires"),
             };
             if let Err(()) = Self::wait_change_or(ctx, slot, deadline, summary).await {
-                return (
+                return Some((
                     Phase::Revoked,
                     Some("the workflow was cancelled: access removed before expiry".into()),
-                );
+                ));
             }
+        }
+    }
+}
+
+impl TicketWorkflow {
+    /// Evaluates the request; on success the ticket is pending approval, approved by the
+    /// plan, or granted break-glass. `Err` carries the workflow's end when it is refused.
+    async fn evaluate(ctx: &WorkflowContext<Self>) -> Result<(), WorkflowResult<TicketOutcome>> {
+        let request = ctx.state(|s| s.ticket.request.clone());
+        let evaluated = match ctx
+            .execute_local_activity(
+                TicketActivities::evaluate,
+                request.clone(),
+                lookup_options("resolve principal, targets and approval plan"),
+            )
+            .await
+        {
+            Ok(Evaluation::Resolved(e)) => e,
+            Ok(Evaluation::Rejected { reason }) => {
+                return Err(Self::finish(ctx, Phase::Rejected, Some(reason)));
+            }
+            Err(e) => {
+                let reason = format!("evaluation failed: {}", failure_message(&e));
+                return Err(Self::finish(ctx, Phase::Failed, Some(reason)));
+            }
+        };
+        let now = Self::now(ctx);
+        if let Err(reason) = ctx.state_mut(|s| s.ticket.evaluated(evaluated, now)) {
+            return Err(Self::finish(ctx, Phase::Rejected, Some(reason)));
+        }
+        if request.break_glass {
+            // Immediate access, ratified afterwards.
+            let within = ctx.state(|s| {
+                s.ticket
+                    .plan
+                    .as_ref()
+                    .and_then(|p| p.break_glass_ratify_within)
+            });
+            let ratify_by = now
+                .checked_add(within.unwrap_or(SignedDuration::from_hours(1)))
+                .unwrap_or(Timestamp::MAX);
+            ctx.state_mut(|s| {
+                s.ticket.ratify_by = Some(ratify_by);
+                s.ticket.log(
+                    now,
+                    format!("BREAK-GLASS: access now, to be ratified by {ratify_by}"),
+                );
+            });
+        } else if ctx.state(|s| {
+            s.ticket
+                .approval
+                .as_ref()
+                .is_some_and(|a| a.outcome.is_none())
+        }) {
+            let timeout = ctx.state(|s| s.ticket.plan.as_ref().map(|p| p.approval_timeout));
+            let deadline = now
+                .checked_add(timeout.unwrap_or(SignedDuration::from_hours(24)))
+                .unwrap_or(Timestamp::MAX);
+            ctx.state_mut(|s| s.ticket.approval_deadline = Some(deadline));
+            Self::enter(ctx, Phase::PendingApproval);
+        } else {
+            ctx.state_mut(|s| {
+                s.ticket.approved_at = Some(now);
+                s.ticket.log(now, "auto-approved by the plan");
+            });
+        }
+        Ok(())
+    }
+
+    /// Long tickets (many votes, extensions, signals) start a fresh history, carrying the
+    /// ticket, well before Temporal's limits.
+    fn should_continue_as_new(ctx: &WorkflowContext<Self>) -> bool {
+        ctx.continue_as_new_suggested() || ctx.history_length() >= CONTINUE_AS_NEW_AFTER_EVENTS
+    }
+
+    fn continue_as_new(ctx: &WorkflowContext<Self>) -> WorkflowResult<TicketOutcome> {
+        let now = Self::now(ctx);
+        let length = ctx.history_length();
+        ctx.state_mut(|s| {
+            s.ticket.log(
+                now,
+                format!("history has {length} events: continuing as a new run"),
+            );
+        });
+        let ticket = ctx.state(|s| s.ticket.clone());
+        let options = ContinueAsNewOptions::builder()
+            .search_attributes(ctx.search_attributes())
+            .build();
+        match ctx.continue_as_new(
+            TicketInput::Continued {
+                continued: Box::new(ticket),
+            },
+            options,
+        ) {
+            Err(e) => Err(e),
+            Ok(never) => match never {},
         }
     }
 }
@@ -523,87 +642,38 @@ type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 #[workflow_methods]
 impl TicketWorkflow {
     #[init]
-    pub fn new(ctx: &WorkflowContextView, request: TicketRequest) -> Self {
+    pub fn new(ctx: &WorkflowContextView, input: TicketInput) -> Self {
         let now = to_timestamp(ctx.start_time());
-        Self {
-            ticket: Ticket::new(request, now),
-            clock: now,
-            targets_published: false,
+        match input {
+            TicketInput::New(request) => Self {
+                ticket: Ticket::new(request, now),
+                clock: now,
+                targets_published: false,
+            },
+            TicketInput::Continued { continued } => Self {
+                targets_published: continued.phase != Phase::Evaluating,
+                ticket: *continued,
+                clock: now,
+            },
         }
     }
 
     #[run(name = "TicketWorkflow")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<TicketOutcome> {
-        // Evaluate: resolve names to AWS ids and pick the plan; refuse what cannot be honoured.
-        let request = ctx.state(|s| s.ticket.request.clone());
-        let evaluated = match ctx
-            .execute_local_activity(
-                TicketActivities::evaluate,
-                request.clone(),
-                lookup_options("resolve principal, targets and approval plan"),
-            )
-            .await
-        {
-            Ok(Evaluation::Resolved(e)) => e,
-            Ok(Evaluation::Rejected { reason }) => {
-                return Self::finish(ctx, Phase::Rejected, Some(reason));
+        // A continued run resumes where the previous one stopped waiting.
+        let mut phase = ctx.state(|s| s.ticket.phase);
+        if phase == Phase::Evaluating {
+            if let Err(ended) = Self::evaluate(ctx).await {
+                return ended;
             }
-            Err(e) => {
-                let reason = format!("evaluation failed: {}", failure_message(&e));
-                return Self::finish(ctx, Phase::Failed, Some(reason));
-            }
-        };
-        let now = Self::now(ctx);
-        if let Err(reason) = ctx.state_mut(|s| s.ticket.evaluated(evaluated, now)) {
-            return Self::finish(ctx, Phase::Rejected, Some(reason));
+            phase = ctx.state(|s| s.ticket.phase);
         }
 
-        if request.break_glass {
-            // Immediate access, ratified afterwards.
-            let within = ctx.state(|s| {
-                s.ticket
-                    .plan
-                    .as_ref()
-                    .and_then(|p| p.break_glass_ratify_within)
-            });
-            let ratify_by = now
-                .checked_add(within.unwrap_or(SignedDuration::from_hours(1)))
-                .unwrap_or(Timestamp::MAX);
-            ctx.state_mut(|s| {
-                s.ticket.ratify_by = Some(ratify_by);
-                s.ticket.log(
-                    now,
-                    format!("BREAK-GLASS: access now, to be ratified by {ratify_by}"),
-                );
-            });
-        } else if ctx.state(|s| {
-            s.ticket
-                .approval
-                .as_ref()
-                .is_some_and(|a| a.outcome.is_none())
-        }) {
-            Self::enter(ctx, Phase::PendingApproval);
+        if phase == Phase::PendingApproval {
             match Self::await_approval(ctx).await {
                 Waited::Decided(Decision::Approve) => {}
                 Waited::Decided(Decision::Deny) => {
-                    let reason = ctx.state(|s| {
-                        s.ticket.approval.as_ref().and_then(|a| {
-                            a.votes
-                                .iter()
-                                .find(|v| v.decision == Decision::Deny)
-                                .map(|v| {
-                                    let who = if v.voter == v.cast_by {
-                                        v.voter.to_string()
-                                    } else {
-                                        format!("{} as {}", v.cast_by, v.voter)
-                                    };
-                                    match &v.comment {
-                                        Some(c) => format!("denied by {who}: {c}"),
-                                        None => format!("denied by {who}"),
-                                    }
-                                })
-                        })
-                    });
+                    let reason = ctx.state(|s| s.ticket.denial());
                     return Self::finish(ctx, Phase::Denied, reason);
                 }
                 Waited::DeadlinePassed => {
@@ -630,67 +700,73 @@ impl TicketWorkflow {
                         Some("cancelled before approval".into()),
                     );
                 }
+                Waited::ContinueAsNew => return Self::continue_as_new(ctx),
             }
             let now = Self::now(ctx);
             ctx.state_mut(|s| s.ticket.approved_at = Some(now));
-        } else {
-            ctx.state_mut(|s| {
-                s.ticket.approved_at = Some(now);
-                s.ticket.log(now, "auto-approved by the plan");
-            });
         }
 
-        // Scheduled start: wait, unless the request is cancelled meanwhile.
-        if let Some(start) = request.start_at
-            && !request.break_glass
-        {
-            Self::enter(ctx, Phase::Scheduled);
-            let mut slot = None;
-            loop {
-                if ctx.state(|s| s.ticket.end_request.is_some()) {
-                    Deadline::cancel(&mut slot);
-                    let (phase, reason) = ctx.state(|s| {
-                        (
-                            s.ticket.end_request.as_ref().map(|e| e.phase()),
-                            s.ticket.end_reason(),
-                        )
-                    });
-                    // Nothing was granted yet: every early end is a cancellation here.
-                    let phase = match phase {
-                        Some(Phase::Revoked) => Phase::Revoked,
-                        _ => Phase::Cancelled,
-                    };
-                    return Self::finish(ctx, phase, reason);
+        if phase != Phase::Active {
+            // Scheduled start: wait, unless the request is cancelled meanwhile.
+            let (start_at, break_glass) =
+                ctx.state(|s| (s.ticket.request.start_at, s.ticket.request.break_glass));
+            if let Some(start) = start_at
+                && !break_glass
+            {
+                if phase != Phase::Scheduled {
+                    Self::enter(ctx, Phase::Scheduled);
                 }
-                match Self::wait_change_or(ctx, &mut slot, start, "scheduled start").await {
-                    Ok(true) => break,
-                    Ok(false) => {}
-                    Err(()) => {
-                        return Self::finish(
-                            ctx,
-                            Phase::Cancelled,
-                            Some("cancelled before the start".into()),
-                        );
+                let mut slot = None;
+                loop {
+                    if ctx.state(|s| s.ticket.end_request.is_some()) {
+                        Deadline::cancel(&mut slot);
+                        let reason = ctx.state(|s| s.ticket.end_reason());
+                        // Nothing was granted yet: an early end is a cancellation here,
+                        // unless an approver revoked the approval.
+                        let phase =
+                            match ctx.state(|s| s.ticket.end_request.as_ref().map(|e| e.phase())) {
+                                Some(Phase::Revoked) => Phase::Revoked,
+                                _ => Phase::Cancelled,
+                            };
+                        return Self::finish(ctx, phase, reason);
+                    }
+                    if Self::should_continue_as_new(ctx) {
+                        Deadline::cancel(&mut slot);
+                        return Self::continue_as_new(ctx);
+                    }
+                    match Self::wait_change_or(ctx, &mut slot, start, "scheduled start").await {
+                        Ok(true) => break,
+                        Ok(false) => {}
+                        Err(()) => {
+                            return Self::finish(
+                                ctx,
+                                Phase::Cancelled,
+                                Some("cancelled before the start".into()),
+                            );
+                        }
                     }
                 }
             }
-        }
 
-        // Provision every target through the resource stack.
-        Self::enter(ctx, Phase::Provisioning);
-        if let Err(reason) = Self::provision(ctx).await {
-            return Self::finish(ctx, Phase::Failed, Some(reason));
-        }
+            // Provision every target through the resource stack.
+            Self::enter(ctx, Phase::Provisioning);
+            if let Err(reason) = Self::provision(ctx).await {
+                return Self::finish(ctx, Phase::Failed, Some(reason));
+            }
 
-        // Active: the clock starts now, not at request time.
-        let now = Self::now(ctx);
-        let expires = now.checked_add(request.duration).unwrap_or(Timestamp::MAX);
-        ctx.state_mut(|s| {
-            s.ticket.active_since = Some(now);
-            s.ticket.expires_at = Some(expires);
-        });
-        Self::enter(ctx, Phase::Active);
-        let (phase, reason) = Self::active(ctx).await;
+            // Active: the clock starts now, not at request time.
+            let now = Self::now(ctx);
+            let duration = ctx.state(|s| s.ticket.request.duration);
+            let expires = now.checked_add(duration).unwrap_or(Timestamp::MAX);
+            ctx.state_mut(|s| {
+                s.ticket.active_since = Some(now);
+                s.ticket.expires_at = Some(expires);
+            });
+            Self::enter(ctx, Phase::Active);
+        }
+        let Some((phase, reason)) = Self::active(ctx).await else {
+            return Self::continue_as_new(ctx);
+        };
 
         // Revoke: unwind the stack; never abandoned.
         Self::enter(ctx, Phase::Revoking);
@@ -987,7 +1063,7 @@ impl TicketWorkflow {
     ) {
         if let Err(e) = act(self, ctx) {
             let now = self.tick(ctx);
-            self.ticket.log(now, format!("{what} ignored: {e}"));
+            self.ticket.note(now, format!("{what} ignored: {e}"));
         }
     }
 }

@@ -88,7 +88,7 @@ pub(crate) async fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
     client
         .start_workflow(
             TicketWorkflow::run,
-            req.clone(),
+            req.clone().into(),
             start_options(&req, &rec.task_queue),
         )
         .await?;

@@ -327,6 +327,9 @@ pub struct Ticket {
     pub active_since: Option<Timestamp>,
     pub expires_at: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,
+    /// Approval must be complete by this time.
+    #[serde(default)]
+    pub approval_deadline: Option<Timestamp>,
     /// Break-glass access must be ratified (approved) by this time.
     pub ratify_by: Option<Timestamp>,
     /// Why the ticket needs a security review (e.g. break-glass never ratified).
@@ -369,6 +372,7 @@ impl Ticket {
             active_since: None,
             expires_at: None,
             ended_at: None,
+            approval_deadline: None,
             ratify_by: None,
             flagged: None,
             end_request: None,
@@ -386,6 +390,13 @@ impl Ticket {
             at,
             what: what.into(),
         });
+    }
+
+    /// Logs something the workflow's waits should look at (e.g. a refused signal: a long
+    /// history of them triggers continue-as-new).
+    pub fn note(&mut self, at: Timestamp, what: impl Into<String>) {
+        self.log(at, what);
+        self.bump();
     }
 
     fn bump(&mut self) {
@@ -829,6 +840,25 @@ impl Ticket {
         });
         self.bump();
         Ok(())
+    }
+
+    /// Who denied the request, and why, for the final outcome.
+    pub fn denial(&self) -> Option<String> {
+        let v = self
+            .approval
+            .as_ref()?
+            .votes
+            .iter()
+            .find(|v| v.decision == Decision::Deny)?;
+        let who = if v.voter == v.cast_by {
+            v.voter.to_string()
+        } else {
+            format!("{} as {}", v.cast_by, v.voter)
+        };
+        Some(match &v.comment {
+            Some(c) => format!("denied by {who}: {c}"),
+            None => format!("denied by {who}"),
+        })
     }
 
     /// The reason text of an end request, for the final outcome.
