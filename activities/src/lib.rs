@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jit_config::access::AccessRules;
 use jit_domain::{
-    AccountId, ApprovalPlan, ApprovalStep, AssignmentRef, Evaluated, Limits, PermissionSetName,
-    Principal, PrincipalType, ResolvedTarget, Target, TicketRequest, UserName,
+    AccountId, ApprovalPlan, ApprovalStep, AssignmentRef, Escalation, Evaluated, Limits,
+    PermissionSetName, Principal, PrincipalType, ResolvedTarget, Target, TicketRequest, UserName,
 };
 use serde::{Deserialize, Serialize};
 use temporalio_macros::activities;
@@ -25,7 +25,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Evaluation {
     /// The request resolves to real AWS ids and an approval plan.
-    Resolved(Evaluated),
+    Resolved(Box<Evaluated>),
     /// The request cannot be honoured; the reason names what is wrong.
     Rejected { reason: String },
 }
@@ -37,6 +37,17 @@ pub enum GrantOutcome {
     Granted,
     /// AWS refused for good (asynchronous FAILED with its reason, validation, access denied).
     Failed { reason: String },
+}
+
+/// Something to tell people about a ticket (chat integrations deliver these later; for now
+/// the worker logs them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub ticket_id: String,
+    /// `reminder`, `escalation`, ...
+    pub kind: String,
+    pub to: Vec<UserName>,
+    pub text: String,
 }
 
 /// The activities of a ticket.
@@ -211,6 +222,28 @@ impl TicketActivities {
                 quorum: s.quorum,
             });
         }
+        let escalation = match &rule.escalation {
+            None => None,
+            Some(e) => {
+                let mut approvers = BTreeSet::new();
+                for g in &e.groups {
+                    match self.members(cache, g).await? {
+                        Some(m) => approvers.extend(m),
+                        None => {
+                            return Ok(Err(format!(
+                                "plan {}: escalation group {g} does not exist",
+                                rule.name
+                            )));
+                        }
+                    }
+                }
+                Some(Escalation {
+                    after: e.after,
+                    name: e.groups.join(", "),
+                    approvers,
+                })
+            }
+        };
         Ok(Ok(ApprovalPlan {
             name: rule.name.clone(),
             steps,
@@ -219,6 +252,8 @@ impl TicketActivities {
             extension_needs_approval: rule.extension_needs_approval,
             approval_timeout: rule.approval_timeout,
             break_glass_ratify_within: rule.break_glass_ratify_within,
+            remind_every: rule.remind_every,
+            escalation,
             admins: self
                 .access
                 .admins
@@ -378,9 +413,22 @@ impl TicketActivities {
         req: TicketRequest,
     ) -> Result<Evaluation, ActivityError> {
         match self.evaluate_inner(&req).await.map_err(to_activity_error)? {
-            Ok(e) => Ok(Evaluation::Resolved(e)),
+            Ok(e) => Ok(Evaluation::Resolved(Box::new(e))),
             Err(reason) => Ok(Evaluation::Rejected { reason }),
         }
+    }
+
+    /// Tells people about a ticket. Idempotent per ticket and event (the workflow gives each
+    /// notification its own activity id).
+    #[activity(name = "notify")]
+    pub async fn notify(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        n: Notification,
+    ) -> Result<(), ActivityError> {
+        let to: Vec<&str> = n.to.iter().map(UserName::as_str).collect();
+        tracing::info!(ticket = %n.ticket_id, kind = %n.kind, to = ?to, "notify: {}", n.text);
+        Ok(())
     }
 
     /// Whether the assignment exists now. Called before the stack records intent: an

@@ -616,3 +616,56 @@ async fn a_long_history_continues_as_new_carrying_the_ticket() {
     app.maybe_record_history(&h, "continued-as-new-relinquished")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_approvals_remind_and_escalate_to_the_fallback_group() {
+    const REMINDING: &str = r#"
+plans:
+  - name: reminding
+    accounts: ["*"]
+    permission_sets: ["*"]
+    steps:
+      - { name: sre, groups: [sre], quorum: 2 }
+    max_duration: 4h
+    max_total: 8h
+    approval_timeout: 1h
+    remind_every: 1s
+    escalation: { after: 3s, groups: [security] }
+"#;
+    let app = TestApp::with_access("escalate", Some(REMINDING)).await;
+    let req = request(&app, "escalate", "bob", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    let e = app.approve(&h, "erin").await.unwrap_err();
+    assert!(
+        e.contains("erin is not an approver"),
+        "not before escalation: {e}"
+    );
+    app.approve(&h, "carol").await.expect("carol approves");
+    let t = app.wait_for(&h, T, |t| t.escalated).await;
+    assert!(
+        t.reminders_sent >= 2,
+        "reminded every second: {}",
+        t.reminders_sent
+    );
+    assert!(
+        t.audit
+            .iter()
+            .any(|e| e.what.contains("escalated to security (erin, gina)"))
+    );
+    // The reminder went to whoever could still act.
+    assert!(
+        t.audit
+            .iter()
+            .any(|e| e.what.starts_with("reminder 1 sent to dave"))
+    );
+    app.approve(&h, "erin")
+        .await
+        .expect("erin may approve after escalation");
+    app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    let log = app.worker_log_text();
+    assert!(log.contains("notify: escalated"), "the notifier was called");
+    app.end(&h, "relinquish", "bob").await.expect("done");
+    assert_eq!(app.outcome(&h, T).await.phase, Phase::Relinquished);
+}

@@ -8,7 +8,7 @@
 use std::time::{Duration, SystemTime};
 
 use jiff::{SignedDuration, Timestamp};
-use jit_activities::{Evaluation, GrantOutcome, TicketActivities};
+use jit_activities::{Evaluation, GrantOutcome, Notification, TicketActivities};
 use jit_domain::{
     AssignmentRef, Decision, Delegation, EndKind, EntryState, Phase, Refused, Ticket,
     TicketRequest, UserName, VoteEffect,
@@ -287,7 +287,18 @@ impl TicketWorkflow {
     /// Waits for the request's approval until the plan's deadline.
     async fn await_approval(ctx: &WorkflowContext<Self>) -> Waited {
         let now = Self::now(ctx);
-        let deadline = ctx.state(|s| s.ticket.approval_deadline).unwrap_or(now);
+        let (deadline, since, plan) = ctx.state(|s| {
+            (
+                s.ticket.approval_deadline.unwrap_or(now),
+                s.ticket.pending_since.unwrap_or(now),
+                s.ticket.plan.clone(),
+            )
+        });
+        let remind_every = plan.as_ref().and_then(|p| p.remind_every);
+        let escalate_at = plan
+            .as_ref()
+            .and_then(|p| p.escalation.as_ref())
+            .and_then(|e| since.checked_add(e.after).ok());
         let mut last = ctx.state(|s| s.ticket.pending_approvers(now));
         let mut slot = None;
         loop {
@@ -299,16 +310,107 @@ impl TicketWorkflow {
                 Deadline::cancel(&mut slot);
                 return Waited::Ended;
             }
+            let now = Self::now(ctx);
+            if now >= deadline {
+                Deadline::cancel(&mut slot);
+                return Waited::DeadlinePassed;
+            }
+            let escalated = ctx.state(|s| s.ticket.escalated);
+            if let Some(at) = escalate_at.filter(|at| *at <= now && !escalated) {
+                let added = ctx.state_mut(|s| {
+                    s.ticket.escalated = true;
+                    s.ticket.escalate(now)
+                });
+                let text = format!(
+                    "escalated after {:#}: you may now approve",
+                    at.duration_since(since)
+                );
+                Self::notify(ctx, "escalation", 0, added, text).await;
+                continue;
+            }
+            let sent = ctx.state(|s| s.ticket.reminders_sent);
+            let next_reminder = remind_every.and_then(|every| {
+                since
+                    .checked_add(every * (i32::try_from(sent).unwrap_or(i32::MAX) + 1))
+                    .ok()
+            });
+            if let Some(at) = next_reminder.filter(|at| *at <= now) {
+                let pending = ctx.state(|s| s.ticket.pending_approvers(now));
+                ctx.state_mut(|s| {
+                    s.ticket.reminders_sent += 1;
+                    s.ticket.log(
+                        now,
+                        format!(
+                            "reminder {} sent to {}",
+                            sent + 1,
+                            pending
+                                .iter()
+                                .map(UserName::as_str)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                });
+                let text = format!("waiting for your approval since {since} (reminder at {at})");
+                Self::notify(ctx, "reminder", sent + 1, pending, text).await;
+                continue;
+            }
             Self::upsert_pending(ctx, &mut last);
             if Self::should_continue_as_new(ctx) {
                 Deadline::cancel(&mut slot);
                 return Waited::ContinueAsNew;
             }
-            match Self::wait_change_or(ctx, &mut slot, deadline, "approval deadline").await {
-                Ok(true) => return Waited::DeadlinePassed,
-                Ok(false) => {}
-                Err(()) => return Waited::Cancelled,
+            let mut wake = (deadline, "approval deadline");
+            if let Some(at) = escalate_at.filter(|_| !escalated)
+                && at < wake.0
+            {
+                wake = (at, "escalate to the fallback approvers");
             }
+            if let Some(at) = next_reminder
+                && at < wake.0
+            {
+                wake = (at, "remind the approvers");
+            }
+            if let Err(()) = Self::wait_change_or(ctx, &mut slot, wake.0, wake.1).await {
+                return Waited::Cancelled;
+            }
+        }
+    }
+
+    /// Tells people something through the notifier activity (idempotent per ticket, kind
+    /// and sequence number). A notification that cannot be sent is logged, never fatal.
+    async fn notify(
+        ctx: &WorkflowContext<Self>,
+        kind: &str,
+        seq: u32,
+        to: Vec<UserName>,
+        text: String,
+    ) {
+        if to.is_empty() {
+            return;
+        }
+        let ticket_id = ctx.state(|s| s.ticket.request.ticket_id.to_string());
+        let n = Notification {
+            ticket_id,
+            kind: kind.to_owned(),
+            to,
+            text,
+        };
+        let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+            .retry_policy(retry(5, Duration::from_secs(30)))
+            .activity_id(format!("notify-{kind}-{seq}"))
+            .summary(format!("notify: {kind}"))
+            .build();
+        if let Err(e) = ctx
+            .execute_activity(TicketActivities::notify, n, options)
+            .await
+        {
+            let now = Self::now(ctx);
+            let msg = failure_message(&e);
+            ctx.state_mut(|s| {
+                s.ticket
+                    .log(now, format!("{kind} notification failed: {msg}"))
+            });
         }
     }
 
@@ -536,7 +638,7 @@ impl TicketWorkflow {
             }
         };
         let now = Self::now(ctx);
-        if let Err(reason) = ctx.state_mut(|s| s.ticket.evaluated(evaluated, now)) {
+        if let Err(reason) = ctx.state_mut(|s| s.ticket.evaluated(*evaluated, now)) {
             return Err(Self::finish(ctx, Phase::Rejected, Some(reason)));
         }
         if request.break_glass {
@@ -567,7 +669,10 @@ impl TicketWorkflow {
             let deadline = now
                 .checked_add(timeout.unwrap_or(SignedDuration::from_hours(24)))
                 .unwrap_or(Timestamp::MAX);
-            ctx.state_mut(|s| s.ticket.approval_deadline = Some(deadline));
+            ctx.state_mut(|s| {
+                s.ticket.approval_deadline = Some(deadline);
+                s.ticket.pending_since = Some(now);
+            });
             Self::enter(ctx, Phase::PendingApproval);
         } else {
             ctx.state_mut(|s| {

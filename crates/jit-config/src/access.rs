@@ -63,6 +63,20 @@ pub struct PlanRule {
     pub approval_timeout: SignedDuration,
     #[serde(default, deserialize_with = "opt_duration")]
     pub break_glass_ratify_within: Option<SignedDuration>,
+    /// Remind pending approvers this often.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub remind_every: Option<SignedDuration>,
+    /// Let a fallback group vote after a while without a decision.
+    #[serde(default)]
+    pub escalation: Option<EscalationRule>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationRule {
+    #[serde(deserialize_with = "duration")]
+    pub after: SignedDuration,
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

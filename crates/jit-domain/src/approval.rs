@@ -52,6 +52,20 @@ pub struct ApprovalPlan {
     /// Who may revoke any ticket of this plan besides its approvers.
     #[serde(default)]
     pub admins: BTreeSet<UserName>,
+    /// Remind the pending approvers this often while approval waits.
+    #[serde(default)]
+    pub remind_every: Option<SignedDuration>,
+    /// After this long without a decision, the escalation approvers may vote too.
+    #[serde(default)]
+    pub escalation: Option<Escalation>,
+}
+
+/// A fallback approver group for a stalled approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub after: SignedDuration,
+    pub name: String,
+    pub approvers: BTreeSet<UserName>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -406,6 +420,25 @@ impl Approval {
         out.into_iter().collect()
     }
 
+    /// Lets `extra` vote in the current step too (escalation). Returns who was added
+    /// (never the requester or the principal).
+    pub fn escalate(&mut self, extra: &BTreeSet<UserName>) -> Vec<UserName> {
+        if self.outcome.is_some() {
+            return Vec::new();
+        }
+        let parties = [Some(self.requester.clone()), self.principal.clone()];
+        let Some(step) = self.steps.get_mut(self.step) else {
+            return Vec::new();
+        };
+        let mut added = Vec::new();
+        for u in extra {
+            if !parties.contains(&Some(u.clone())) && step.approvers.insert(u.clone()) {
+                added.push(u.clone());
+            }
+        }
+        added
+    }
+
     /// Everyone named as an approver in any step.
     pub fn all_approvers(&self) -> BTreeSet<&UserName> {
         self.steps.iter().flat_map(|s| s.approvers.iter()).collect()
@@ -610,6 +643,21 @@ mod tests {
         ));
         // A step-2 approver may delegate ahead of time.
         assert!(check("erin", "zed").is_ok());
+    }
+
+    #[test]
+    fn escalation_adds_fallback_approvers_to_the_current_step_only() {
+        let mut a = two_steps();
+        a.vote(&u("carol"), Decision::Approve, None, t(1)).unwrap();
+        let added = a.escalate(&[u("erin"), u("alice"), u("carol")].into());
+        assert_eq!(
+            added,
+            vec![u("erin")],
+            "never the requester; carol already there"
+        );
+        let (v, e) = a.vote(&u("erin"), Decision::Approve, None, t(2)).unwrap();
+        assert_eq!((v.voter.as_str(), e), ("erin", VoteEffect::StepComplete));
+        assert!(!a.steps[1].approvers.contains(&u("carol")));
     }
 
     #[test]

@@ -14,8 +14,8 @@ pub mod stack;
 pub mod ticket;
 
 pub use approval::{
-    Approval, ApprovalPlan, ApprovalStep, Decision, Delegation, DelegationRejected, Unsatisfiable,
-    Vote, VoteEffect, VoteRejected,
+    Approval, ApprovalPlan, ApprovalStep, Decision, Delegation, DelegationRejected, Escalation,
+    Unsatisfiable, Vote, VoteEffect, VoteRejected,
 };
 pub use ids::{
     AccountId, BundleName, GroupName, InstanceArn, InvalidInput, Justification, PermissionSetArn,

@@ -330,6 +330,13 @@ pub struct Ticket {
     /// Approval must be complete by this time.
     #[serde(default)]
     pub approval_deadline: Option<Timestamp>,
+    /// When approval started waiting (reminders and escalation count from here).
+    #[serde(default)]
+    pub pending_since: Option<Timestamp>,
+    #[serde(default)]
+    pub reminders_sent: u32,
+    #[serde(default)]
+    pub escalated: bool,
     /// Break-glass access must be ratified (approved) by this time.
     pub ratify_by: Option<Timestamp>,
     /// Why the ticket needs a security review (e.g. break-glass never ratified).
@@ -373,6 +380,9 @@ impl Ticket {
             expires_at: None,
             ended_at: None,
             approval_deadline: None,
+            pending_since: None,
+            reminders_sent: 0,
+            escalated: false,
             ratify_by: None,
             flagged: None,
             end_request: None,
@@ -598,6 +608,32 @@ impl Ticket {
         self.log(now, line);
         self.bump();
         Ok(())
+    }
+
+    /// Escalates the open approval to the plan's fallback approvers; logs who was added.
+    pub fn escalate(&mut self, now: Timestamp) -> Vec<UserName> {
+        let Some(esc) = self.plan.as_ref().and_then(|p| p.escalation.clone()) else {
+            return Vec::new();
+        };
+        let added = self
+            .open_approval_mut()
+            .map(|a| a.escalate(&esc.approvers))
+            .unwrap_or_default();
+        self.log(
+            now,
+            format!(
+                "no decision after {:#}: escalated to {} ({})",
+                esc.after,
+                esc.name,
+                added
+                    .iter()
+                    .map(UserName::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        self.bump();
+        added
     }
 
     /// Who can move the open approval now.
@@ -924,6 +960,8 @@ mod tests {
             approval_timeout: SignedDuration::from_hours(1),
             break_glass_ratify_within: None,
             admins: BTreeSet::from([u("erin")]),
+            remind_every: None,
+            escalation: None,
         }
     }
 
