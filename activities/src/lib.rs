@@ -264,6 +264,61 @@ impl TicketActivities {
     }
 }
 
+/// The standing delegations in force now of each of `approvers`, read from their
+/// `delegation-<user>` entity workflows (an approver without one has none). A query that
+/// fails is logged and skipped: a missing delegation only means the approver votes in person.
+async fn standing_delegations(
+    client: &temporalio_client::Client,
+    approvers: &BTreeSet<UserName>,
+) -> Vec<jit_domain::Delegation> {
+    use temporalio_client::{UntypedQuery, UntypedWorkflow, WorkflowQueryOptions};
+    use temporalio_common::data_converters::RawValue;
+    let now = jiff::Timestamp::now();
+    let mut out = Vec::new();
+    for a in approvers {
+        let id = jit_domain::DelegationEntity::workflow_id(a);
+        let handle = client.get_workflow_handle::<UntypedWorkflow>(id.clone());
+        // Only a running entity holds delegations (and only a running one has a worker to
+        // answer the query without delay).
+        match handle.describe(Default::default()).await {
+            Ok(d) if d.status() == temporalio_client::WorkflowExecutionStatus::Running => {}
+            _ => continue,
+        }
+        let query = handle.query(
+            UntypedQuery::<UntypedWorkflow>::new("delegations"),
+            RawValue::new(vec![]),
+            WorkflowQueryOptions::default(),
+        );
+        let raw = match tokio::time::timeout(std::time::Duration::from_secs(5), query).await {
+            Ok(Ok(raw)) => raw,
+            Ok(Err(e)) => {
+                tracing::warn!(workflow_id = %id, error = %e, "standing delegations not readable");
+                continue;
+            }
+            Err(_) => {
+                tracing::warn!(workflow_id = %id, "standing delegations: query timed out");
+                continue;
+            }
+        };
+        let Some(p) = raw.payloads.first() else {
+            continue;
+        };
+        match serde_json::from_slice::<Vec<jit_domain::StandingDelegation>>(&p.data) {
+            Ok(list) => {
+                let entity = jit_domain::DelegationEntity {
+                    owner: a.clone(),
+                    delegations: list,
+                };
+                out.extend(entity.active(now));
+            }
+            Err(e) => {
+                tracing::warn!(workflow_id = %id, error = %e, "unreadable standing delegations")
+            }
+        }
+    }
+    out
+}
+
 /// Retryable AWS errors go back to Temporal's retry policy; final ones end the attempt
 /// without retries.
 fn to_activity_error(e: AwsError) -> ActivityError {
@@ -331,7 +386,11 @@ impl Progress for Heartbeat {
 }
 
 impl TicketActivities {
-    async fn evaluate_inner(&self, req: &TicketRequest) -> Check<Evaluated> {
+    async fn evaluate_inner(
+        &self,
+        req: &TicketRequest,
+        client: Option<&temporalio_client::Client>,
+    ) -> Check<Evaluated> {
         if let Err(e) = req.validate(&self.limits) {
             return Ok(Err(e.to_string()));
         }
@@ -394,9 +453,19 @@ impl TicketActivities {
             Ok(p) => p,
             Err(r) => return Ok(Err(r)),
         };
+        let approvers: BTreeSet<UserName> = plan
+            .steps
+            .iter()
+            .flat_map(|s| s.approvers.iter().cloned())
+            .collect();
+        let delegations = match client {
+            Some(c) => standing_delegations(c, &approvers).await,
+            None => Vec::new(),
+        };
         Ok(Ok(Evaluated {
             plan,
             targets: resolved,
+            delegations,
         }))
     }
 }
@@ -409,10 +478,15 @@ impl TicketActivities {
     #[activity(name = "evaluate")]
     pub async fn evaluate(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         req: TicketRequest,
     ) -> Result<Evaluation, ActivityError> {
-        match self.evaluate_inner(&req).await.map_err(to_activity_error)? {
+        let client = ctx.client();
+        match self
+            .evaluate_inner(&req, Some(&client))
+            .await
+            .map_err(to_activity_error)?
+        {
             Ok(e) => Ok(Evaluation::Resolved(Box::new(e))),
             Err(reason) => Ok(Evaluation::Rejected { reason }),
         }

@@ -669,3 +669,109 @@ plans:
     app.end(&h, "relinquish", "bob").await.expect("done");
     assert_eq!(app.outcome(&h, T).await.phase, Phase::Relinquished);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standing_delegation_lets_the_delegate_vote_on_every_ticket() {
+    use jit_domain::DelegationEntity;
+    use jit_workflows::{DelegationWorkflow, SetDelegation};
+    use temporalio_client::WorkflowStartOptions;
+
+    const SECURITY: &str = r#"
+plans:
+  - name: security-pair
+    accounts: ["{account}"]
+    permission_sets: ["*"]
+    steps:
+      - { name: security, groups: [security], quorum: 2 }
+    max_duration: 4h
+    max_total: 8h
+    approval_timeout: 1h
+"#;
+    let app = TestApp::with_access("standingdeleg", Some(SECURITY)).await;
+    // gina is on holiday: frank approves in her place (her entity workflow holds it).
+    let gina = user("gina");
+    let entity_id = DelegationEntity::workflow_id(&gina);
+    let entity = app
+        .client
+        .start_workflow(
+            DelegationWorkflow::run,
+            DelegationEntity::new(gina.clone()),
+            WorkflowStartOptions::new(app.task_queue.clone(), entity_id.clone()).build(),
+        )
+        .await
+        .expect("entity started");
+    let e = entity
+        .execute_update(
+            DelegationWorkflow::set,
+            SetDelegation {
+                to: gina.clone(),
+                until: Timestamp::now() + SignedDuration::from_mins(10),
+                reason: None,
+            },
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await
+        .expect_err("no self-delegation");
+    assert!(jit_devstack::temporal_client::update_error_message(&e).contains("themselves"));
+    entity
+        .execute_update(
+            DelegationWorkflow::set,
+            SetDelegation {
+                to: user("frank"),
+                until: Timestamp::now() + SignedDuration::from_mins(10),
+                reason: Some("holiday".into()),
+            },
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await
+        .expect("delegation set");
+
+    let req = request(&app, "standing", "bob", "bob");
+    let h = app.start(&req).await;
+    let t = app
+        .wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    assert!(
+        t.audit.iter().any(
+            |e| e.what.contains("standing delegation from gina to frank")
+                && e.what.ends_with("applies")
+        ),
+        "{:#?}",
+        t.audit
+    );
+    app.approve(&h, "erin").await.expect("erin approves");
+    app.approve(&h, "frank")
+        .await
+        .expect("frank approves as gina");
+    let t = app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    let v = &t.approval.as_ref().unwrap().votes[1];
+    assert_eq!((v.voter.as_str(), v.cast_by.as_str()), ("gina", "frank"));
+    app.end(&h, "relinquish", "bob").await.expect("done");
+    assert_eq!(app.outcome(&h, T).await.phase, Phase::Relinquished);
+
+    // Back from holiday: cleared, the entity ends; new tickets see no delegation.
+    entity
+        .execute_update(
+            DelegationWorkflow::clear,
+            (),
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await
+        .expect("cleared");
+    entity
+        .get_result(Default::default())
+        .await
+        .expect("the entity ends when cleared");
+    let req = request(&app, "after", "bob", "bob");
+    let h = app.start(&req).await;
+    let t = app
+        .wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    assert!(
+        !t.audit
+            .iter()
+            .any(|e| e.what.contains("standing delegation"))
+    );
+    let e = app.approve(&h, "frank").await.unwrap_err();
+    assert!(e.contains("frank is not an approver"), "{e}");
+}

@@ -2,6 +2,7 @@
 //! draws randomness: time comes from the workflow context, everything else from activities.
 //!
 //! - [`TicketWorkflow`]: one access ticket, from request to revocation.
+//! - [`DelegationWorkflow`]: one approver's standing delegations (`delegation-<user>`).
 //! - [`search_attributes`]: the keys operators search by in the Temporal UI.
 //! - [`start_options`]: how a ticket is started (id, UI summary, initial search attributes).
 
@@ -22,9 +23,11 @@ use temporalio_sdk::{
     WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
+pub mod delegation;
 pub mod search_attributes;
 mod start;
 
+pub use delegation::{DelegationWorkflow, SetDelegation};
 pub use start::start_options;
 
 /// The workflow type name, as it appears in the Temporal UI.

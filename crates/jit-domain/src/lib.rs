@@ -5,10 +5,12 @@
 //!   errors name the field.
 //! - [`stack`]: the resource stack and its record-intent-before-acting rule.
 //! - [`approval`]: approval plans, quorum steps, delegation: the [`Approval`] state machine.
+//! - [`delegation`]: standing delegations (vacations) held per approver.
 //! - [`ticket`]: the request, the lifecycle [`Phase`], extensions, early ends and the
 //!   [`Ticket`] state.
 
 pub mod approval;
+pub mod delegation;
 pub mod ids;
 pub mod stack;
 pub mod ticket;
@@ -17,6 +19,7 @@ pub use approval::{
     Approval, ApprovalPlan, ApprovalStep, Decision, Delegation, DelegationRejected, Escalation,
     Unsatisfiable, Vote, VoteEffect, VoteRejected,
 };
+pub use delegation::{DelegationEntity, StandingDelegation};
 pub use ids::{
     AccountId, BundleName, GroupName, InstanceArn, InvalidInput, Justification, PermissionSetArn,
     PermissionSetName, PrincipalId, TicketId, UserName,

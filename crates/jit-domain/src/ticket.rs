@@ -249,6 +249,9 @@ pub struct ResolvedTarget {
 pub struct Evaluated {
     pub plan: ApprovalPlan,
     pub targets: Vec<ResolvedTarget>,
+    /// The approvers' standing delegations in force at evaluation.
+    #[serde(default)]
+    pub delegations: Vec<Delegation>,
 }
 
 /// A request to end a ticket early.
@@ -487,6 +490,21 @@ impl Ticket {
         self.approval = Some(approval);
         self.plan = Some(e.plan);
         self.targets = e.targets;
+        for d in e.delegations {
+            let line = format!(
+                "standing delegation from {} to {} until {}",
+                d.from, d.to, d.until
+            );
+            let applied = self
+                .approval
+                .as_mut()
+                .map(|a| a.delegate(d, now))
+                .unwrap_or(Err(DelegationRejected::Closed));
+            match applied {
+                Ok(()) => self.log(now, format!("{line} applies")),
+                Err(err) => self.log(now, format!("{line} does not apply: {err}")),
+            }
+        }
         self.bump();
         Ok(())
     }
@@ -999,6 +1017,7 @@ mod tests {
             Evaluated {
                 plan: p,
                 targets: vec![target()],
+                delegations: vec![],
             },
             t0(),
         )
@@ -1044,6 +1063,7 @@ mod tests {
                 Evaluated {
                     plan: p,
                     targets: vec![target()],
+                    delegations: vec![],
                 },
                 t0(),
             )
@@ -1057,6 +1077,7 @@ mod tests {
                 Evaluated {
                     plan: plan(vec![sre(1)]),
                     targets: vec![target()],
+                    delegations: vec![],
                 },
                 t0(),
             )
@@ -1077,6 +1098,7 @@ mod tests {
                 Evaluated {
                     plan: plan(vec![step]),
                     targets: vec![target()],
+                    delegations: vec![],
                 },
                 t0(),
             )

@@ -14,7 +14,7 @@ use anyhow::Context;
 use jit_activities::TicketActivities;
 use jit_aws::{AwsSettings, IdentityCenter};
 use jit_config::{StackConfig, WorkerSettings};
-use jit_workflows::TicketWorkflow;
+use jit_workflows::{DelegationWorkflow, TicketWorkflow};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 use temporalio_sdk::{Runtime, WorkerOptions};
 
@@ -62,6 +62,7 @@ impl Worker {
         let activities = TicketActivities::new(Arc::new(aws), settings.limits, Arc::new(access));
         let options = WorkerOptions::new(settings.task_queue.clone())
             .register_workflow::<TicketWorkflow>()?
+            .register_workflow::<DelegationWorkflow>()?
             .register_activities(activities)
             .max_task_queue_activities_per_second(MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND)
             .graceful_shutdown_period(Duration::from_secs(10))
