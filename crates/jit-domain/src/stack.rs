@@ -130,4 +130,35 @@ mod tests {
         assert!(s.is_unwound());
         assert!(s.unwind_order().is_empty());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn unwinding_removes_everything_last_in_first_out(
+                created in prop::collection::vec(any::<bool>(), 0..12),
+                removed_early in prop::collection::vec(any::<bool>(), 0..12),
+            ) {
+                let mut s = ResourceStack::default();
+                for (i, c) in created.iter().enumerate() {
+                    let idx = s.push_intent(a(u8::try_from(i).unwrap()));
+                    if *c {
+                        s.mark(idx, EntryState::Created);
+                    }
+                    if removed_early.get(i).copied().unwrap_or(false) {
+                        s.mark(idx, EntryState::Removed);
+                    }
+                }
+                let order = s.unwind_order();
+                prop_assert!(order.windows(2).all(|w| w[0] > w[1]), "LIFO: {order:?}");
+                for i in order {
+                    s.mark(i, EntryState::Removed);
+                }
+                prop_assert!(s.is_unwound());
+                prop_assert!(s.unwind_order().is_empty());
+            }
+        }
+    }
 }

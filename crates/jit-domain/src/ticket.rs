@@ -1218,4 +1218,60 @@ mod tests {
         );
         assert_eq!(t.end_reason().unwrap(), "revoked by dave: incident over");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Act {
+            Extend(&'static str, i64),
+            Vote(&'static str, bool),
+        }
+
+        fn act() -> impl Strategy<Value = Act> {
+            let who = prop::sample::select(vec!["alice", "bob", "carol", "dave", "zed"]);
+            prop_oneof![
+                (who.clone(), -30i64..400).prop_map(|(w, m)| Act::Extend(w, m)),
+                (who, any::<bool>()).prop_map(|(w, ok)| Act::Vote(w, ok)),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1000))]
+
+            #[test]
+            fn extensions_never_exceed_the_plans_total(
+                reapprove in any::<bool>(),
+                acts in prop::collection::vec(act(), 0..30),
+            ) {
+                let mut p = plan(vec![sre(1)]);
+                p.extension_needs_approval = reapprove;
+                let max_total = p.max_total;
+                let mut t = active(p);
+                let since = t.active_since.unwrap();
+                for a in acts {
+                    match a {
+                        Act::Extend(who, mins) => {
+                            let _ = t.extend(&u(who), SignedDuration::from_mins(mins), None, t0());
+                        }
+                        Act::Vote(who, ok) => {
+                            let d = if ok { Decision::Approve } else { Decision::Deny };
+                            if t.vote(&u(who), d, None, t0()).is_ok() {
+                                match t.extension_decision() {
+                                    Some(Decision::Approve) => t.apply_extension(t0()),
+                                    Some(Decision::Deny) => t.drop_extension(t0()),
+                                    None => {}
+                                }
+                            }
+                        }
+                    }
+                    prop_assert!(t.granted() <= max_total, "{:#} > {:#}", t.granted(), max_total);
+                    prop_assert_eq!(t.expires_at.unwrap().duration_since(since), t.granted());
+                    // Only the requester or the principal ever extends.
+                    prop_assert!(t.extensions.iter().all(|e| t.is_party(&e.by)));
+                }
+            }
+        }
+    }
 }
