@@ -60,6 +60,13 @@ enum OpKind {
 }
 
 impl OpKind {
+    fn op(self) -> &'static str {
+        match self {
+            Self::Create => "CreateAccountAssignment",
+            Self::Delete => "DeleteAccountAssignment",
+        }
+    }
+
     fn verb(self) -> &'static str {
         match self {
             Self::Create => "creation",
@@ -374,50 +381,31 @@ impl IdentityCenter {
         resume: Option<&str>,
         progress: &impl Progress,
     ) -> Result<(), AwsError> {
-        if let Some(r) = resume {
-            match self.wait(OpKind::Create, r, a, progress).await {
-                Ok(()) => return self.verify(a, true).await,
-                // The request is unknown (too old, or never reached AWS): start over.
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
+        if let Some(done) = self.resume(OpKind::Create, a, resume, progress).await {
+            return done;
         }
-        let request_id = {
-            {
-                if self.assignment_exists(a).await? {
-                    return Ok(());
-                }
-                let out = self
-                    .sso
-                    .create_account_assignment()
-                    .instance_arn(a.instance_arn.as_str())
-                    .target_id(a.account.as_str())
-                    .target_type(TargetType::AwsAccount)
-                    .permission_set_arn(a.permission_set_arn.as_str())
-                    .principal_type(aws_principal_type(a.principal_type))
-                    .principal_id(a.principal_id.as_str())
-                    .send()
-                    .await
-                    .map_err(|e| aws("CreateAccountAssignment", e))?;
-                let status = out.account_assignment_creation_status();
-                match op_status(status) {
-                    OpStatus::Failed(reason) => return Err(failed(OpKind::Create, reason)),
-                    OpStatus::Succeeded => return self.verify(a, true).await,
-                    OpStatus::InProgress => {}
-                }
-                let id = status
-                    .and_then(|s| s.request_id())
-                    .ok_or(AwsError::Final {
-                        op: "CreateAccountAssignment",
-                        message: "IN_PROGRESS without a request id".into(),
-                    })?
-                    .to_owned();
-                progress.request_started(&id).await;
-                id
-            }
-        };
-        self.wait(OpKind::Create, &request_id, a, progress).await?;
-        self.verify(a, true).await
+        if self.assignment_exists(a).await? {
+            return Ok(());
+        }
+        let out = self
+            .sso
+            .create_account_assignment()
+            .instance_arn(a.instance_arn.as_str())
+            .target_id(a.account.as_str())
+            .target_type(TargetType::AwsAccount)
+            .permission_set_arn(a.permission_set_arn.as_str())
+            .principal_type(aws_principal_type(a.principal_type))
+            .principal_id(a.principal_id.as_str())
+            .send()
+            .await
+            .map_err(|e| aws(OpKind::Create.op(), e))?;
+        self.settle(
+            OpKind::Create,
+            a,
+            out.account_assignment_creation_status(),
+            progress,
+        )
+        .await
     }
 
     /// Deletes the assignment and waits until AWS confirms it is gone. Absent already: done.
@@ -428,55 +416,80 @@ impl IdentityCenter {
         resume: Option<&str>,
         progress: &impl Progress,
     ) -> Result<(), AwsError> {
-        if let Some(r) = resume {
-            match self.wait(OpKind::Delete, r, a, progress).await {
-                Ok(()) => return self.verify(a, false).await,
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
+        if let Some(done) = self.resume(OpKind::Delete, a, resume, progress).await {
+            return done;
         }
-        let request_id = {
-            {
-                if !self.assignment_exists(a).await? {
-                    return Ok(());
-                }
-                let out = match self
-                    .sso
-                    .delete_account_assignment()
-                    .instance_arn(a.instance_arn.as_str())
-                    .target_id(a.account.as_str())
-                    .target_type(TargetType::AwsAccount)
-                    .permission_set_arn(a.permission_set_arn.as_str())
-                    .principal_type(aws_principal_type(a.principal_type))
-                    .principal_id(a.principal_id.as_str())
-                    .send()
-                    .await
-                {
-                    Ok(out) => out,
-                    Err(e) => match aws("DeleteAccountAssignment", e) {
-                        e if e.is_not_found() => return self.verify(a, false).await,
-                        e => return Err(e),
-                    },
-                };
-                let status = out.account_assignment_deletion_status();
-                match op_status(status) {
-                    OpStatus::Failed(reason) => return Err(failed(OpKind::Delete, reason)),
-                    OpStatus::Succeeded => return self.verify(a, false).await,
-                    OpStatus::InProgress => {}
-                }
-                let id = status
-                    .and_then(|s| s.request_id())
-                    .ok_or(AwsError::Final {
-                        op: "DeleteAccountAssignment",
-                        message: "IN_PROGRESS without a request id".into(),
-                    })?
-                    .to_owned();
-                progress.request_started(&id).await;
-                id
-            }
+        if !self.assignment_exists(a).await? {
+            return Ok(());
+        }
+        let out = match self
+            .sso
+            .delete_account_assignment()
+            .instance_arn(a.instance_arn.as_str())
+            .target_id(a.account.as_str())
+            .target_type(TargetType::AwsAccount)
+            .permission_set_arn(a.permission_set_arn.as_str())
+            .principal_type(aws_principal_type(a.principal_type))
+            .principal_id(a.principal_id.as_str())
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => match aws(OpKind::Delete.op(), e) {
+                e if e.is_not_found() => return self.verify(a, false).await,
+                e => return Err(e),
+            },
         };
-        self.wait(OpKind::Delete, &request_id, a, progress).await?;
-        self.verify(a, false).await
+        self.settle(
+            OpKind::Delete,
+            a,
+            out.account_assignment_deletion_status(),
+            progress,
+        )
+        .await
+    }
+
+    /// Keeps polling an earlier attempt's request. `None`: there is none, or AWS no longer
+    /// knows it — start over.
+    async fn resume(
+        &self,
+        kind: OpKind,
+        a: &AssignmentRef,
+        resume: Option<&str>,
+        progress: &impl Progress,
+    ) -> Option<Result<(), AwsError>> {
+        match self.wait(kind, resume?, a, progress).await {
+            Ok(()) => Some(self.verify(a, kind == OpKind::Create).await),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Follows an operation AWS just accepted to its end: polls while IN_PROGRESS, then
+    /// verifies by listing.
+    async fn settle(
+        &self,
+        kind: OpKind,
+        a: &AssignmentRef,
+        status: Option<&AccountAssignmentOperationStatus>,
+        progress: &impl Progress,
+    ) -> Result<(), AwsError> {
+        let should_exist = kind == OpKind::Create;
+        match op_status(status) {
+            OpStatus::Failed(reason) => return Err(failed(kind, reason)),
+            OpStatus::Succeeded => return self.verify(a, should_exist).await,
+            OpStatus::InProgress => {}
+        }
+        let id = status
+            .and_then(|s| s.request_id())
+            .ok_or(AwsError::Final {
+                op: kind.op(),
+                message: "IN_PROGRESS without a request id".into(),
+            })?
+            .to_owned();
+        progress.request_started(&id).await;
+        self.wait(kind, &id, a, progress).await?;
+        self.verify(a, should_exist).await
     }
 
     /// Polls the status of `request_id` on the schedule until it is no longer IN_PROGRESS.
@@ -585,11 +598,11 @@ fn failed(kind: OpKind, reason: String) -> AwsError {
     let message = format!("assignment {} FAILED: {reason}", kind.verb());
     match kind {
         OpKind::Create => AwsError::Final {
-            op: "CreateAccountAssignment",
+            op: kind.op(),
             message,
         },
         OpKind::Delete => AwsError::Retryable {
-            op: "DeleteAccountAssignment",
+            op: kind.op(),
             kind: crate::error::RetryKind::Server,
             message,
         },

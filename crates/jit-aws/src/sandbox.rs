@@ -41,27 +41,8 @@ impl IdentityCenter {
             .await
             .map_err(|e| aws("CreateOrganization", e))?;
         for name in &seed.accounts {
-            let out = self
-                .org
-                .create_account()
-                .account_name(name)
-                .email(format!("aws+{name}@example.com"))
-                .send()
-                .await
-                .map_err(|e| aws("CreateAccount", e))?;
-            let status = out
-                .create_account_status()
-                .ok_or(missing("CreateAccount", "a status"))?;
-            if status.state() == Some(&CreateAccountState::Failed) {
-                return Err(AwsError::Final {
-                    op: "CreateAccount",
-                    message: format!("account {name}: {:?}", status.failure_reason()),
-                });
-            }
-            let id = status
-                .account_id()
-                .ok_or(missing("CreateAccount", "an account id"))?;
-            report.accounts.insert(name.clone(), id.to_owned());
+            let id = self.create_account(name).await?;
+            report.accounts.insert(name.clone(), id);
         }
 
         for g in &seed.groups {
@@ -159,7 +140,7 @@ impl IdentityCenter {
         Ok(report)
     }
 
-    /// Creates one more account in the organization (tests use a fresh account each, so
+    /// Creates an account in the organization (the seed's; tests use a fresh one each, so
     /// their assignments never meet). Returns its id.
     pub async fn create_account(&self, name: &str) -> Result<String, AwsError> {
         let out = self
@@ -170,8 +151,17 @@ impl IdentityCenter {
             .send()
             .await
             .map_err(|e| aws("CreateAccount", e))?;
-        out.create_account_status()
-            .and_then(|s| s.account_id())
+        let status = out
+            .create_account_status()
+            .ok_or(missing("CreateAccount", "a status"))?;
+        if status.state() == Some(&CreateAccountState::Failed) {
+            return Err(AwsError::Final {
+                op: "CreateAccount",
+                message: format!("account {name}: {:?}", status.failure_reason()),
+            });
+        }
+        status
+            .account_id()
             .map(str::to_owned)
             .ok_or(missing("CreateAccount", "an account id"))
     }
