@@ -296,6 +296,8 @@ async fn a_bundle_for_someone_else_is_granted_then_revoked_by_an_admin() {
     assert_eq!(out.phase, Phase::Revoked);
     assert_eq!(app.assignment_count("bob", "Developer").await, 0);
     assert_eq!(app.assignment_count("bob", "Admin").await, 0);
+    app.maybe_record_history(&h, "bundle-on-behalf-revoked")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,6 +321,8 @@ async fn a_group_can_be_the_principal() {
         .await
         .expect("the requester is done");
     assert_eq!(app.outcome(&h, T).await.phase, Phase::Relinquished);
+    app.maybe_record_history(&h, "group-principal-relinquished")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -423,6 +427,7 @@ async fn an_extension_needing_approval_is_voted_while_access_stays() {
     );
     app.end(&h, "relinquish", "bob").await.expect("done");
     assert_eq!(app.outcome(&h, T).await.phase, Phase::Relinquished);
+    app.maybe_record_history(&h, "extension-reapproved").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -474,6 +479,7 @@ async fn a_scheduled_ticket_can_be_cancelled_by_its_requester_only() {
             .calls_of("CreateAccountAssignment", app.account.as_str())
             .is_empty()
     );
+    app.maybe_record_history(&h, "scheduled-cancelled").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -553,6 +559,7 @@ async fn an_unsatisfiable_plan_is_rejected() {
             .unwrap()
             .contains("step sre needs 2 approvers but only 1 are eligible"),
     );
+    app.maybe_record_history(&h, "unsatisfiable-rejected").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -668,6 +675,7 @@ plans:
     assert!(log.contains("notify: escalated"), "the notifier was called");
     app.end(&h, "relinquish", "bob").await.expect("done");
     assert_eq!(app.outcome(&h, T).await.phase, Phase::Relinquished);
+    app.maybe_record_history(&h, "reminded-escalated").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -748,6 +756,7 @@ plans:
     assert_eq!((v.voter.as_str(), v.cast_by.as_str()), ("gina", "frank"));
     app.end(&h, "relinquish", "bob").await.expect("done");
     assert_eq!(app.outcome(&h, T).await.phase, Phase::Relinquished);
+    app.maybe_record_history(&h, "standing-delegation").await;
 
     // Back from holiday: cleared, the entity ends; new tickets see no delegation.
     entity
@@ -774,4 +783,34 @@ plans:
     );
     let e = app.approve(&h, "frank").await.unwrap_err();
     assert!(e.contains("frank is not an approver"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_without_steps_is_approved_at_once() {
+    const AUTO: &str = r#"
+plans:
+  - name: self-service
+    accounts: ["*"]
+    permission_sets: ["*"]
+    steps: []
+    max_duration: 1h
+    max_total: 2h
+    approval_timeout: 1h
+"#;
+    let app = TestApp::with_access("auto", Some(AUTO)).await;
+    let mut req = request(&app, "auto", "bob", "bob");
+    req.duration = SignedDuration::from_mins(30);
+    let h = app.start(&req).await;
+    let t = app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    assert!(
+        t.audit
+            .iter()
+            .any(|e| e.what == "auto-approved by the plan")
+    );
+    assert!(t.approval.as_ref().unwrap().votes.is_empty());
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1);
+    app.skip_time(&h).await;
+    assert_eq!(app.outcome(&h, T).await.phase, Phase::Expired);
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
+    app.maybe_record_history(&h, "auto-approved-expired").await;
 }
