@@ -319,18 +319,7 @@ impl TicketWorkflow {
                 return Waited::DeadlinePassed;
             }
             let escalated = ctx.state(|s| s.ticket.escalated);
-            if let Some(at) = escalate_at.filter(|at| *at <= now && !escalated) {
-                let added = ctx.state_mut(|s| {
-                    s.ticket.escalated = true;
-                    s.ticket.escalate(now)
-                });
-                let text = format!(
-                    "escalated after {:#}: you may now approve",
-                    at.duration_since(since)
-                );
-                Self::notify(ctx, "escalation", 0, added, text).await;
-                continue;
-            }
+            // Reminders first: when the worker catches up, due reminders go out in order.
             let sent = ctx.state(|s| s.ticket.reminders_sent);
             let next_reminder = remind_every.and_then(|every| {
                 since
@@ -356,6 +345,18 @@ impl TicketWorkflow {
                 });
                 let text = format!("waiting for your approval since {since} (reminder at {at})");
                 Self::notify(ctx, "reminder", sent + 1, pending, text).await;
+                continue;
+            }
+            if let Some(at) = escalate_at.filter(|at| *at <= now && !escalated) {
+                let added = ctx.state_mut(|s| {
+                    s.ticket.escalated = true;
+                    s.ticket.escalate(now)
+                });
+                let text = format!(
+                    "escalated after {:#}: you may now approve",
+                    at.duration_since(since)
+                );
+                Self::notify(ctx, "escalation", 0, added, text).await;
                 continue;
             }
             Self::upsert_pending(ctx, &mut last);
