@@ -90,7 +90,9 @@ async fn approved_ticket_grants_then_revokes_at_expiry_with_time_skipping() {
         "standard",
         "the local rules' plan applied"
     );
-    assert!(events.len() <= 45, "{} events: {types:?}", events.len());
+    // 39 events today (+2 for time skipping, +3 for each workflow-task heartbeat if a look-up
+    // is slow); the explicit counts above are what catch stray timers and activities.
+    assert!(events.len() <= 48, "{} events: {types:?}", events.len());
     eprintln!("happy path: {} history events", events.len());
     app.maybe_record_history(&h, "approved-expired").await;
 }
