@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 use jiff::{SignedDuration, Timestamp};
 use jit_activities::{Evaluation, GrantOutcome, Notification, TicketActivities};
 use jit_domain::{
-    AssignmentRef, Decision, Delegation, EndKind, EntryState, Phase, Refused, Ticket,
-    TicketRequest, UserName, VoteEffect,
+    AssignmentRef, Decision, Delegation, EndKind, EntryState, Phase, Ticket, TicketRequest,
+    UserName, VoteEffect,
 };
 use serde::{Deserialize, Serialize};
 use temporalio_common::RetryPolicy;
@@ -1176,6 +1176,3 @@ impl TicketWorkflow {
         }
     }
 }
-
-// `Refused` is the domain's error for actions; make sure it converts.
-const _: fn(Refused) -> HandlerError = |e| Box::new(e);
