@@ -250,7 +250,7 @@ impl TicketActivities {
             max_duration: rule.max_duration,
             max_total: rule.max_total,
             extension_needs_approval: rule.extension_needs_approval,
-            approval_timeout: rule.approval_timeout,
+            approval_timeout: rule.approval_timeout.min(self.limits.max_approval_timeout),
             break_glass_ratify_within: rule.break_glass_ratify_within,
             remind_every: rule.remind_every,
             escalation,

@@ -125,8 +125,6 @@ pub struct WorkerConfig {
     /// The access rules (bundles, on-behalf rules, approval plans), relative to this file.
     pub access_file: PathBuf,
     pub limits: LimitsConfig,
-    #[serde(deserialize_with = "duration")]
-    pub default_approval_timeout: SignedDuration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -160,7 +158,6 @@ pub struct WorkerSettings {
     pub aws_endpoint_url: Option<String>,
     pub aws_region: String,
     pub limits: Limits,
-    pub default_approval_timeout: SignedDuration,
     /// Where the access rules are (`JIT_ACCESS_FILE`).
     pub access_file: PathBuf,
 }
@@ -235,7 +232,6 @@ impl StackConfig {
                 max_duration: w.limits.max_duration,
                 max_approval_timeout: w.limits.max_approval_timeout,
             },
-            default_approval_timeout: w.default_approval_timeout,
             access_file: access::resolve(&self.source, &w.access_file),
         };
         if let Some(v) = env("JIT_ACCESS_FILE") {

@@ -88,6 +88,7 @@ pub struct TicketRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     pub max_duration: SignedDuration,
+    /// No plan's approval may wait longer than this.
     pub max_approval_timeout: SignedDuration,
 }
 
