@@ -619,3 +619,53 @@ fn opaque<T>(
         message: format!("unexpected answer: {e}"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every AWS operation this gateway calls is allowed by the worker's IAM policy, and the
+    /// policy allows nothing of Identity Center, the identity store or Organizations that the
+    /// gateway does not call.
+    #[test]
+    fn the_worker_policy_allows_exactly_the_calls_made() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        // The gateway's code, without this test.
+        let src = include_str!("identity_center.rs")
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or_default();
+        let mut called: Vec<&str> = src
+            .split("aws(\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .chain(
+                [
+                    "CreateAccountAssignment",
+                    "DeleteAccountAssignment",
+                    "DescribeAccountAssignmentCreationStatus",
+                    "DescribeAccountAssignmentDeletionStatus",
+                ]
+                .into_iter()
+                .filter(|op| src.contains(&format!("\"{op}\""))),
+            )
+            .filter(|op| op.chars().all(|c| c.is_ascii_alphanumeric()) && !op.is_empty())
+            .collect();
+        called.sort_unstable();
+        called.dedup();
+        assert!(called.len() >= 12, "found {called:?}");
+
+        let policy = std::fs::read_to_string(root.join("deploy/iam/worker-policy.json"))
+            .expect("policy file");
+        let mut allowed: Vec<String> = policy
+            .split('"')
+            .filter(|s| {
+                ["sso:", "identitystore:", "organizations:"]
+                    .iter()
+                    .any(|p| s.starts_with(p))
+            })
+            .map(|s| s.split(':').nth(1).unwrap_or_default().to_owned())
+            .collect();
+        allowed.sort_unstable();
+        allowed.dedup();
+        assert_eq!(allowed, called, "policy vs calls");
+    }
+}
