@@ -12,15 +12,33 @@ use jit_devstack::sys::alive;
 use jit_devstack::{ManagedChild, Sandbox, TemporalServer, ensure_tools};
 use serde_json::json;
 
-/// What `up` leaves in `.jit/`.
+/// What `up` leaves in `.jit/` (or in `JIT_STATE_DIR`, which also holds Temporal's
+/// database then: a second, independent local stack, e.g. for tests).
 pub(crate) struct StateDir {
     pub root: PathBuf,
+    custom: bool,
 }
 
 impl StateDir {
     pub(crate) fn new(repo: &Path) -> Self {
-        Self {
-            root: repo.join(".jit"),
+        match std::env::var_os("JIT_STATE_DIR") {
+            Some(dir) => Self {
+                root: PathBuf::from(dir),
+                custom: true,
+            },
+            None => Self {
+                root: repo.join(".jit"),
+                custom: false,
+            },
+        }
+    }
+
+    /// Temporal's database file.
+    pub(crate) fn db(&self, repo: &Path, cfg: &StackConfig) -> PathBuf {
+        if self.custom {
+            self.root.join("temporal.db")
+        } else {
+            repo.join(&cfg.temporal.db_filename)
         }
     }
     pub(crate) fn pids(&self) -> PathBuf {
@@ -153,7 +171,7 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         port: cfg.temporal.port,
         ui_port: Some(cfg.temporal.ui_port),
         namespace: cfg.temporal.namespace.clone(),
-        db_filename: Some(root.join(&cfg.temporal.db_filename)),
+        db_filename: Some(state.db(root, &cfg)),
         config: cfg.temporal.clone(),
     };
     let sandbox = Sandbox {
@@ -286,7 +304,7 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         }
         println!(
             "  cargo xtask down                       # stop it (tickets are kept in {})",
-            cfg.temporal.db_filename.display()
+            state.db(root, &cfg).display()
         );
         return Ok(());
     }
@@ -350,7 +368,7 @@ pub(crate) fn down(root: &Path, wipe: bool) -> anyhow::Result<()> {
     }
     if wipe {
         let cfg = config(root)?;
-        for p in [root.join(&cfg.temporal.db_filename), state.seed()] {
+        for p in [state.db(root, &cfg), state.seed()] {
             if p.exists() {
                 std::fs::remove_file(&p)?;
                 println!("deleted {}", p.display());

@@ -23,7 +23,9 @@ pub type Settings = WorkerSettings;
 
 /// Loads the settings from `config` and the process environment.
 pub fn load_settings(config: &Path) -> anyhow::Result<Settings> {
-    let stack = StackConfig::load(config)?;
+    let mut stack = StackConfig::load(config)?;
+    // The local stack's port overrides move the defaults derived from them too.
+    stack.apply_port_overrides(&jit_config::process_env)?;
     Ok(stack.worker_settings(&jit_config::process_env)?)
 }
 

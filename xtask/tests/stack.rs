@@ -1,0 +1,151 @@
+//! `cargo xtask up | demo | down` as a user runs them: a second local stack on free ports with
+//! its own state folder, started twice, crashed, recovered, demoed and stopped.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Stack {
+    state: PathBuf,
+    ports: [(&'static str, u16); 3],
+}
+
+impl Stack {
+    fn new(name: &str) -> Self {
+        let state =
+            std::env::temp_dir().join(format!("jit-xtask-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
+        Self {
+            state,
+            ports: [
+                ("JIT_TEMPORAL_PORT", free_port()),
+                ("JIT_TEMPORAL_UI_PORT", free_port()),
+                ("JIT_SANDBOX_PORT", free_port()),
+            ],
+        }
+    }
+
+    fn xtask(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        c.args(args).env("JIT_STATE_DIR", &self.state);
+        for (k, v) in self.ports {
+            c.env(k, v.to_string());
+        }
+        c.output().expect("xtask runs")
+    }
+
+    fn pids(&self) -> Vec<(String, u32)> {
+        let text = std::fs::read_to_string(self.state.join("stack.json")).expect("stack.json");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        v["pids"]
+            .as_object()
+            .expect("pids")
+            .iter()
+            .map(|(k, p)| (k.clone(), p.as_u64().expect("pid") as u32))
+            .collect()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.xtask(&["down", "--wipe"]);
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    jit_devstack::sys::alive(pid)
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn up_twice_crash_recovery_demo_and_down() {
+    let s = Stack::new("lifecycle");
+    let up = s.xtask(&["up", "--detach"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let out = text(&up);
+    let ui_port = s.ports[1].1;
+    assert!(
+        out.contains(&format!("http://127.0.0.1:{ui_port}")),
+        "prints the UI: {out}"
+    );
+    let first = s.pids();
+    assert_eq!(first.len(), 3);
+    assert!(first.iter().all(|(_, p)| alive(*p)));
+
+    // Starting again says so, and changes nothing.
+    let again = s.xtask(&["up", "--detach"]);
+    assert!(!again.status.success());
+    assert!(text(&again).contains("already running"), "{}", text(&again));
+    assert_eq!(s.pids(), first);
+
+    // A crash: the worker dies. `up` cleans up the rest and starts a fresh stack.
+    let worker = first.iter().find(|(n, _)| n == "worker").expect("worker").1;
+    jit_devstack::sys::kill(worker, libc::SIGKILL).expect("killed");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let recovered = s.xtask(&["up", "--detach"]);
+    assert!(recovered.status.success(), "{}", text(&recovered));
+    assert!(
+        text(&recovered).contains("did not stop cleanly"),
+        "{}",
+        text(&recovered)
+    );
+    for (name, pid) in &first {
+        assert!(!alive(*pid), "the old {name} (pid {pid}) was stopped");
+    }
+    let second = s.pids();
+    assert!(second.iter().all(|(_, p)| alive(*p)));
+
+    // The demo drives a ticket through its life on this stack.
+    let demo = s.xtask(&["demo"]);
+    let out = text(&demo);
+    assert!(demo.status.success(), "{out}");
+    assert!(
+        out.contains("refused: not allowed: bob is the requester"),
+        "{out}"
+    );
+    assert!(out.contains("bob assigned (1)"), "{out}");
+    assert!(out.contains("ended: Expired"), "{out}");
+    assert!(out.contains("bob has no assignment"), "{out}");
+
+    // Down stops everything; tickets stay until --wipe.
+    let down = s.xtask(&["down"]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(second.iter().all(|(_, p)| !alive(*p)));
+    assert!(!s.state.join("stack.json").exists());
+    assert!(s.state.join("temporal.db").exists(), "tickets survive down");
+    let wipe = s.xtask(&["down", "--wipe"]);
+    assert!(text(&wipe).contains("not running"), "{}", text(&wipe));
+    assert!(!s.state.join("temporal.db").exists());
+}
+
+#[test]
+fn a_taken_port_is_named_with_its_override() {
+    let s = Stack::new("port");
+    let holder = TcpListener::bind(("127.0.0.1", s.ports[2].1)).expect("hold the sandbox port");
+    let up = s.xtask(&["up", "--detach"]);
+    assert!(!up.status.success());
+    let out = text(&up);
+    assert!(
+        out.contains(&format!(
+            "port {} on 127.0.0.1, wanted for the AWS sandbox",
+            s.ports[2].1
+        )) && out.contains("JIT_SANDBOX_PORT"),
+        "{out}"
+    );
+    drop(holder);
+}
