@@ -107,3 +107,20 @@ where
         (_, c) => c,
     }
 }
+
+/// `Ok(None)` for a "not found" answer, the error classified otherwise.
+pub(crate) fn optional<T, E>(
+    op: &'static str,
+    r: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<Option<T>, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => match aws(op, e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
+    }
+}

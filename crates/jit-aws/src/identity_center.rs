@@ -18,7 +18,7 @@ use jit_domain::{
 };
 use tokio::sync::OnceCell;
 
-use crate::error::{AwsError, aws};
+use crate::error::{AwsError, aws, optional};
 use crate::poll::PollSchedule;
 
 /// Where to reach AWS.
@@ -158,63 +158,31 @@ impl IdentityCenter {
     /// The identity-store user id of `name`, or `None` if there is no such user.
     pub async fn user_id(&self, name: &UserName) -> Result<Option<PrincipalId>, AwsError> {
         let store = self.instance().await?.identity_store_id.clone();
-        let attr = UniqueAttribute::builder()
-            .attribute_path("userName")
-            .attribute_value(Document::String(name.to_string()))
-            .build()
-            .map_err(|e| AwsError::Final {
-                op: "GetUserId",
-                message: e.to_string(),
-            })?;
-        match self
+        let r = self
             .ids
             .get_user_id()
             .identity_store_id(store)
-            .alternate_identifier(AlternateIdentifier::UniqueAttribute(attr))
+            .alternate_identifier(unique_attribute("GetUserId", "userName", name.as_str())?)
             .send()
-            .await
-        {
-            Ok(out) => Ok(Some(opaque(
-                "GetUserId",
-                Some(out.user_id()),
-                PrincipalId::parse,
-            )?)),
-            Err(e) => match aws("GetUserId", e) {
-                e if e.is_not_found() => Ok(None),
-                e => Err(e),
-            },
-        }
+            .await;
+        optional("GetUserId", r)?
+            .map(|out| opaque("GetUserId", Some(out.user_id()), PrincipalId::parse))
+            .transpose()
     }
 
     /// The identity-store group id of the group called `name`, or `None`.
     pub async fn group_id(&self, name: &str) -> Result<Option<PrincipalId>, AwsError> {
         let store = self.instance().await?.identity_store_id.clone();
-        let attr = UniqueAttribute::builder()
-            .attribute_path("displayName")
-            .attribute_value(Document::String(name.to_owned()))
-            .build()
-            .map_err(|e| AwsError::Final {
-                op: "GetGroupId",
-                message: e.to_string(),
-            })?;
-        match self
+        let r = self
             .ids
             .get_group_id()
             .identity_store_id(store)
-            .alternate_identifier(AlternateIdentifier::UniqueAttribute(attr))
+            .alternate_identifier(unique_attribute("GetGroupId", "displayName", name)?)
             .send()
-            .await
-        {
-            Ok(out) => Ok(Some(opaque(
-                "GetGroupId",
-                Some(out.group_id()),
-                PrincipalId::parse,
-            )?)),
-            Err(e) => match aws("GetGroupId", e) {
-                e if e.is_not_found() => Ok(None),
-                e => Err(e),
-            },
-        }
+            .await;
+        optional("GetGroupId", r)?
+            .map(|out| opaque("GetGroupId", Some(out.group_id()), PrincipalId::parse))
+            .transpose()
     }
 
     /// The user names of the members of the group called `name` (`None`: no such group).
@@ -269,23 +237,6 @@ impl IdentityCenter {
             }
         }
         Ok(out)
-    }
-
-    /// Whether `account` is an account of the organization.
-    pub async fn account_exists(&self, account: &AccountId) -> Result<bool, AwsError> {
-        match self
-            .org
-            .describe_account()
-            .account_id(account.as_str())
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) => match aws("DescribeAccount", e) {
-                e if e.is_not_found() => Ok(false),
-                e => Err(e),
-            },
-        }
     }
 
     /// The ARN of the permission set called `name`, or `None`. Names are cached for a minute.
@@ -609,6 +560,23 @@ fn failed(kind: OpKind, reason: String) -> AwsError {
     }
 }
 
+/// Look up an identity-store entity by a unique attribute (`userName`, `displayName`).
+fn unique_attribute(
+    op: &'static str,
+    path: &str,
+    value: &str,
+) -> Result<AlternateIdentifier, AwsError> {
+    let attr = UniqueAttribute::builder()
+        .attribute_path(path)
+        .attribute_value(Document::String(value.to_owned()))
+        .build()
+        .map_err(|e| AwsError::Final {
+            op,
+            message: e.to_string(),
+        })?;
+    Ok(AlternateIdentifier::UniqueAttribute(attr))
+}
+
 fn opaque<T>(
     op: &'static str,
     v: Option<&str>,
@@ -633,9 +601,10 @@ mod tests {
             .split("#[cfg(test)]")
             .next()
             .unwrap_or_default();
-        let mut called: Vec<&str> = src
-            .split("aws(\"")
-            .skip(1)
+        // Every call's error goes through `aws("Op", ..)` or `optional("Op", ..)`.
+        let mut called: Vec<&str> = ["aws(\"", "optional(\""]
+            .into_iter()
+            .flat_map(|p| src.split(p).skip(1))
             .filter_map(|s| s.split('"').next())
             .chain(
                 [
