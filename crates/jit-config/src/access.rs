@@ -131,18 +131,11 @@ impl PlanRule {
 
 impl AccessRules {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&crate::read(path)?, path)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let rules: Self = serde_yaml_ng::from_str(text).map_err(|source| ConfigError::Parse {
-            path: path.to_owned(),
-            source,
-        })?;
+        let rules: Self = crate::from_yaml(text, path)?;
         rules.validate().map_err(|problem| ConfigError::Invalid {
             path: path.to_owned(),
             problem,
