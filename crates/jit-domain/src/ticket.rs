@@ -309,6 +309,15 @@ impl From<DelegationRejected> for Refused {
     }
 }
 
+/// Which approval votes go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpenApproval {
+    /// The request's (while pending, or a break-glass ratification).
+    Request,
+    /// The last extension's re-approval.
+    Extension,
+}
+
 /// One line of the human-readable audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
@@ -513,39 +522,35 @@ impl Ticket {
     /// The approval votes go to now: the request's while pending (or while break-glass access
     /// waits for ratification), else a pending extension's.
     fn open_approval(&self) -> Option<&Approval> {
-        match self.phase {
-            Phase::PendingApproval => self.approval.as_ref(),
-            Phase::Active | Phase::Scheduled | Phase::Provisioning => {
-                if self.ratify_by.is_some()
-                    && self.approval.as_ref().is_some_and(|a| a.outcome.is_none())
-                {
-                    return self.approval.as_ref();
-                }
-                self.extensions
-                    .last()
-                    .and_then(|e| e.approval.as_ref())
-                    .filter(|a| a.outcome.is_none())
-            }
-            _ => None,
+        match self.open_approval_kind()? {
+            OpenApproval::Request => self.approval.as_ref(),
+            OpenApproval::Extension => self.extensions.last()?.approval.as_ref(),
         }
     }
 
     fn open_approval_mut(&mut self) -> Option<&mut Approval> {
-        let main = match self.phase {
-            Phase::PendingApproval => true,
-            Phase::Active | Phase::Scheduled | Phase::Provisioning => {
-                self.ratify_by.is_some()
-                    && self.approval.as_ref().is_some_and(|a| a.outcome.is_none())
-            }
-            _ => return None,
-        };
-        if main {
-            return self.approval.as_mut();
+        match self.open_approval_kind()? {
+            OpenApproval::Request => self.approval.as_mut(),
+            OpenApproval::Extension => self.extensions.last_mut()?.approval.as_mut(),
         }
-        self.extensions
-            .last_mut()
-            .and_then(|e| e.approval.as_mut())
-            .filter(|a| a.outcome.is_none())
+    }
+
+    /// Which approval is open for votes, if any.
+    fn open_approval_kind(&self) -> Option<OpenApproval> {
+        let undecided = |a: Option<&Approval>| a.is_some_and(|a| a.outcome.is_none());
+        match self.phase {
+            Phase::PendingApproval => Some(OpenApproval::Request),
+            Phase::Active | Phase::Scheduled | Phase::Provisioning => {
+                if self.ratify_by.is_some() && undecided(self.approval.as_ref()) {
+                    Some(OpenApproval::Request)
+                } else if undecided(self.extensions.last().and_then(|e| e.approval.as_ref())) {
+                    Some(OpenApproval::Extension)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
     }
 
     /// Whether `person` may vote now, and as whom.
@@ -914,6 +919,13 @@ impl Ticket {
             Some(c) => format!("denied by {who}: {c}"),
             None => format!("denied by {who}"),
         })
+    }
+
+    /// How an end request ends the ticket: its phase and reason.
+    pub fn ending(&self) -> Option<(Phase, Option<String>)> {
+        self.end_request
+            .as_ref()
+            .map(|e| (e.phase(), self.end_reason()))
     }
 
     /// The reason text of an end request, for the final outcome.
