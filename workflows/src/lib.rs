@@ -102,8 +102,6 @@ pub struct TicketWorkflow {
     /// The workflow time of the last activation: update validators have no clock of their
     /// own; handlers re-check with the exact time.
     clock: Timestamp,
-    /// Whether the resolved targets are in the search attributes yet.
-    targets_published: bool,
 }
 
 fn to_timestamp(t: Option<SystemTime>) -> Timestamp {
@@ -202,13 +200,14 @@ impl TicketWorkflow {
     /// Moves to a non-terminal phase and tells the UI.
     fn enter(ctx: &WorkflowContext<Self>, phase: Phase) {
         let now = Self::now(ctx);
-        ctx.state_mut(|s| s.ticket.enter(phase, now));
-        let (expires, pending) =
-            ctx.state(|s| (s.ticket.expires_at, s.ticket.pending_approvers(now)));
         // The resolved targets go out with the first phase change after evaluation.
         let targets = ctx.state_mut(|s| {
-            (!std::mem::replace(&mut s.targets_published, true)).then(|| s.ticket.targets.clone())
+            let first = s.ticket.phase == Phase::Evaluating;
+            s.ticket.enter(phase, now);
+            first.then(|| s.ticket.targets.clone())
         });
+        let (expires, pending) =
+            ctx.state(|s| (s.ticket.expires_at, s.ticket.pending_approvers(now)));
         search_attributes::upsert_phase(ctx, phase, expires, Some(&pending), targets.as_deref());
         Self::refresh_ui(ctx);
     }
@@ -550,13 +549,8 @@ impl TicketWorkflow {
         let mut last = Vec::new();
         loop {
             let now = Self::now(ctx);
-            if let Some((phase, reason)) = ctx.state(|s| {
-                s.ticket
-                    .end_request
-                    .as_ref()
-                    .map(|e| (e.phase(), s.ticket.end_reason()))
-            }) {
-                return Some((phase, reason));
+            if let Some(ending) = ctx.state(|s| s.ticket.ending()) {
+                return Some(ending);
             }
             // Break-glass: ratified, or denied.
             if ctx.state(|s| s.ticket.ratify_by.is_some()) {
@@ -757,10 +751,8 @@ impl TicketWorkflow {
             TicketInput::New(request) => Self {
                 ticket: Ticket::new(request, now),
                 clock: now,
-                targets_published: false,
             },
             TicketInput::Continued { continued } => Self {
-                targets_published: continued.phase != Phase::Evaluating,
                 ticket: *continued,
                 clock: now,
             },
@@ -794,13 +786,10 @@ impl TicketWorkflow {
                     return Self::finish(ctx, Phase::ApprovalExpired, Some(reason));
                 }
                 Waited::Ended => {
-                    let (phase, reason) = ctx.state(|s| {
-                        (
-                            s.ticket.end_request.as_ref().map(|e| e.phase()),
-                            s.ticket.end_reason(),
-                        )
-                    });
-                    return Self::finish(ctx, phase.unwrap_or(Phase::Cancelled), reason);
+                    let (phase, reason) = ctx
+                        .state(|s| s.ticket.ending())
+                        .unwrap_or((Phase::Cancelled, None));
+                    return Self::finish(ctx, phase, reason);
                 }
                 Waited::Cancelled => {
                     return Self::finish(
@@ -827,16 +816,14 @@ impl TicketWorkflow {
                 }
                 let mut slot = None;
                 loop {
-                    if ctx.state(|s| s.ticket.end_request.is_some()) {
+                    if let Some((phase, reason)) = ctx.state(|s| s.ticket.ending()) {
                         Deadline::cancel(&mut slot);
-                        let reason = ctx.state(|s| s.ticket.end_reason());
                         // Nothing was granted yet: an early end is a cancellation here,
                         // unless an approver revoked the approval.
-                        let phase =
-                            match ctx.state(|s| s.ticket.end_request.as_ref().map(|e| e.phase())) {
-                                Some(Phase::Revoked) => Phase::Revoked,
-                                _ => Phase::Cancelled,
-                            };
+                        let phase = match phase {
+                            Phase::Revoked => Phase::Revoked,
+                            _ => Phase::Cancelled,
+                        };
                         return Self::finish(ctx, phase, reason);
                     }
                     if Self::should_continue_as_new(ctx) {
