@@ -137,15 +137,9 @@ pub struct LimitsConfig {
 }
 
 /// Parses `90s`, `15m`, `8h`, `1h30m` or ISO 8601 (`PT8H`).
-pub fn parse_duration(s: &str) -> Result<SignedDuration, String> {
-    s.parse::<SignedDuration>()
-        .map_err(|e| format!("{s:?} is not a duration like 90s, 15m or 8h ({e})"))
-}
+pub use jit_domain::duration::parse as parse_duration;
 
-pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<SignedDuration, D::Error> {
-    let s = String::deserialize(d)?;
-    parse_duration(&s).map_err(serde::de::Error::custom)
-}
+pub(crate) use jit_domain::duration::de as duration;
 
 /// Everything the worker needs, after environment overrides.
 #[derive(Debug, Clone, PartialEq)]

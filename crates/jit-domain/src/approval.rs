@@ -30,6 +30,13 @@ pub struct ApprovalStep {
     /// The eligible approvers, resolved from groups when the ticket was evaluated.
     pub approvers: BTreeSet<UserName>,
     pub quorum: u32,
+    /// The groups the policy named for this step: a vote counts only while its approver is
+    /// still a member of one of them (or is named in `users`).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The users the policy named for this step.
+    #[serde(default)]
+    pub users: BTreeSet<UserName>,
 }
 
 /// How a ticket is approved and how long it may last (decided at evaluation, recorded in
@@ -66,6 +73,9 @@ pub struct Escalation {
     pub after: SignedDuration,
     pub name: String,
     pub approvers: BTreeSet<UserName>,
+    /// The groups the policy named (see [`ApprovalStep::groups`]).
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -463,6 +473,8 @@ mod tests {
             name: name.into(),
             approvers: who.iter().map(|w| u(w)).collect(),
             quorum,
+            groups: Vec::new(),
+            users: Default::default(),
         }
     }
 
@@ -693,6 +705,8 @@ mod tests {
                         name: format!("s{i}"),
                         approvers,
                         quorum,
+                        groups: Vec::new(),
+                        users: Default::default(),
                     })
                     .collect()
             })

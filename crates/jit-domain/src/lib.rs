@@ -1,6 +1,7 @@
 //! The pure model of jit. No I/O, no clock, no Temporal: everything here is deterministic
 //! and safe to use from workflow code.
 //!
+//! - [`duration`]: durations as people write them (`90s`, `8h`).
 //! - [`ids`]: validated identifiers and text ([`AccountId::parse`], [`UserName::parse`], ...);
 //!   errors name the field.
 //! - [`stack`]: the resource stack and its record-intent-before-acting rule.
@@ -11,6 +12,7 @@
 
 pub mod approval;
 pub mod delegation;
+pub mod duration;
 pub mod ids;
 pub mod stack;
 pub mod ticket;
@@ -26,6 +28,6 @@ pub use ids::{
 };
 pub use stack::{AssignmentRef, EntryState, PrincipalType, ResourceStack, StackEntry};
 pub use ticket::{
-    AuditEvent, EndKind, EndRequest, Evaluated, Extension, Limits, Phase, Principal, Refused,
-    ResolvedTarget, Target, Ticket, TicketRequest,
+    AuditEvent, EndKind, EndRequest, Evaluated, Extension, Limits, Phase, PolicyRecord, Principal,
+    Refused, ResolvedTarget, Target, Ticket, TicketRequest, VoterCheck,
 };

@@ -6,6 +6,7 @@
 //! `check_*` method is what an update validator calls (no state change); the matching method
 //! without `check_` applies the change after checking again.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use jiff::{SignedDuration, Timestamp};
@@ -113,7 +114,7 @@ impl TicketRequest {
                 "name at least one (account, permission set) or a bundle",
             ));
         }
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen = BTreeSet::new();
         for t in &self.targets {
             if !seen.insert(t) {
                 return Err(InvalidInput::new("targets", format!("{t} is listed twice")));
@@ -253,6 +254,31 @@ pub struct Evaluated {
     /// The approvers' standing delegations in force at evaluation.
     #[serde(default)]
     pub delegations: Vec<Delegation>,
+    /// Which policy decided, and how.
+    #[serde(default)]
+    pub policy: Option<PolicyRecord>,
+}
+
+/// The policy decision on a ticket, as recorded in its history: the policy's content hash
+/// and one line per decision (eligibility of each target, on-behalf, the plan chosen).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    /// `sha256:<hex>` of the rules file.
+    pub hash: String,
+    pub decisions: Vec<String>,
+}
+
+/// What the directory must confirm before a vote counts: that the person casting it still
+/// exists, and that the approver it counts for is still a member of a group the recorded plan
+/// names for the step (or is named in it). Votes from people no longer eligible are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoterCheck {
+    pub cast_by: UserName,
+    /// Whose approval the vote counts as (the delegator when a delegate votes).
+    pub voter: UserName,
+    pub step: String,
+    pub groups: Vec<String>,
+    pub users: BTreeSet<UserName>,
 }
 
 /// A request to end a ticket early.
@@ -360,6 +386,9 @@ pub struct Ticket {
     pub audit: Vec<AuditEvent>,
     /// Bumped by every change the workflow's waits must notice.
     pub version: u64,
+    /// The policy decision recorded at evaluation.
+    #[serde(default)]
+    pub policy: Option<PolicyRecord>,
 }
 
 impl Ticket {
@@ -402,6 +431,7 @@ impl Ticket {
             reason: None,
             audit: Vec::new(),
             version: 0,
+            policy: None,
             request,
         };
         t.log(now, line);
@@ -497,6 +527,13 @@ impl Ticket {
                     .join(", ")
             ),
         );
+        if let Some(p) = &e.policy {
+            self.log(
+                now,
+                format!("policy {}: {}", short(&p.hash), p.decisions.join("; ")),
+            );
+        }
+        self.policy = e.policy;
         self.approval = Some(approval);
         self.plan = Some(e.plan);
         self.targets = e.targets;
@@ -551,6 +588,33 @@ impl Ticket {
             }
             _ => None,
         }
+    }
+
+    /// What the directory must confirm before `person`'s vote counts (after
+    /// [`Ticket::check_vote`] accepted it).
+    pub fn voter_check(
+        &self,
+        person: &UserName,
+        now: Timestamp,
+    ) -> Result<VoterCheck, VoteRejected> {
+        let voter = self.check_vote(person, now)?;
+        let step = self
+            .open_approval()
+            .and_then(Approval::current_step)
+            .ok_or_else(|| VoteRejected::NotPending(self.phase.to_string()))?;
+        let mut groups = step.groups.clone();
+        if self.escalated
+            && let Some(e) = self.plan.as_ref().and_then(|p| p.escalation.as_ref())
+        {
+            groups.extend(e.groups.iter().cloned());
+        }
+        Ok(VoterCheck {
+            cast_by: person.clone(),
+            voter,
+            step: step.name.clone(),
+            groups,
+            users: step.users.clone(),
+        })
     }
 
     /// Whether `person` may vote now, and as whom.
@@ -951,6 +1015,11 @@ fn list(ts: &[Target]) -> String {
         .join(", ")
 }
 
+/// `sha256:` and 12 hex digits.
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min("sha256:".len() + 12)]
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -1001,6 +1070,8 @@ mod tests {
             name: "sre".into(),
             approvers: [u("carol"), u("dave")].into(),
             quorum,
+            groups: Vec::new(),
+            users: Default::default(),
         }
     }
 
@@ -1031,6 +1102,7 @@ mod tests {
                 plan: p,
                 targets: vec![target()],
                 delegations: vec![],
+                policy: None,
             },
             t0(),
         )
@@ -1077,6 +1149,7 @@ mod tests {
                     plan: p,
                     targets: vec![target()],
                     delegations: vec![],
+                    policy: None,
                 },
                 t0(),
             )
@@ -1091,6 +1164,7 @@ mod tests {
                     plan: plan(vec![sre(1)]),
                     targets: vec![target()],
                     delegations: vec![],
+                    policy: None,
                 },
                 t0(),
             )
@@ -1105,6 +1179,8 @@ mod tests {
             name: "sre".into(),
             approvers: [u("carol"), u("bob")].into(),
             quorum: 2,
+            groups: Vec::new(),
+            users: Default::default(),
         };
         let e = t
             .evaluated(
@@ -1112,6 +1188,7 @@ mod tests {
                     plan: plan(vec![step]),
                     targets: vec![target()],
                     delegations: vec![],
+                    policy: None,
                 },
                 t0(),
             )
