@@ -1,21 +1,27 @@
 //! The activities of jit: every decision that needs the world.
 //!
-//! [`TicketActivities`] holds the clients (the Identity Center gateway, the request limits);
-//! each activity is one method. Expected outcomes are *values* ([`Evaluation::Rejected`],
+//! [`TicketActivities`] holds the clients (the Identity Center gateway, the directory cache,
+//! the policy in force, the request limits); each activity is one method. Policy decisions
+//! happen here, never in workflow code: at request time ([`TicketActivities::evaluate`]), for
+//! each vote ([`TicketActivities::check_voter`]) and again when it matters
+//! ([`TicketActivities::recheck`] at a scheduled start and on extension). Expected outcomes are *values* ([`Evaluation::Rejected`],
 //! [`GrantOutcome::Failed`]) so the workflow never parses error strings; transient failures
 //! are errors the retry policy retries.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jit_aws::{AwsError, IdentityCenter, Progress};
-use std::collections::{BTreeMap, BTreeSet};
-
-use jit_config::access::AccessRules;
 use jit_domain::{
-    AccountId, ApprovalPlan, ApprovalStep, AssignmentRef, Escalation, Evaluated, Limits,
-    PermissionSetName, Principal, PrincipalType, ResolvedTarget, Target, TicketRequest, UserName,
+    AccountId, AssignmentRef, Evaluated, Limits, PermissionSetName, PolicyRecord, Principal,
+    PrincipalType, ResolvedTarget, Target, TicketRequest, UserName, VoterCheck,
 };
+use jit_policy::{PolicyStore, TargetKey};
+
+pub mod directory;
+
+pub use directory::DirectoryCache;
 use serde::{Deserialize, Serialize};
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
@@ -50,20 +56,42 @@ pub struct Notification {
     pub text: String,
 }
 
+/// A decision taken again on a running ticket, with the policy in force now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recheck {
+    pub requester: UserName,
+    pub principal: Principal,
+    pub targets: Vec<ResolvedTarget>,
+}
+
+/// The answer of a check: allowed (by which policy) or refused (why).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Checked {
+    Allowed { policy: String },
+    Refused { reason: String },
+}
+
 /// The activities of a ticket.
 #[derive(Debug)]
 pub struct TicketActivities {
     aws: Arc<IdentityCenter>,
+    directory: Arc<DirectoryCache>,
+    policy: Arc<PolicyStore>,
     limits: Limits,
-    access: Arc<AccessRules>,
 }
 
 impl TicketActivities {
-    pub fn new(aws: Arc<IdentityCenter>, limits: Limits, access: Arc<AccessRules>) -> Self {
+    pub fn new(
+        aws: Arc<IdentityCenter>,
+        directory: Arc<DirectoryCache>,
+        policy: Arc<PolicyStore>,
+        limits: Limits,
+    ) -> Self {
         Self {
             aws,
+            directory,
+            policy,
             limits,
-            access,
         }
     }
 }
@@ -72,61 +100,6 @@ impl TicketActivities {
 type Check<T> = Result<Result<T, String>, AwsError>;
 
 impl TicketActivities {
-    /// Group members by group name, looked up once per evaluation.
-    async fn members(
-        &self,
-        cache: &mut BTreeMap<String, Option<BTreeSet<UserName>>>,
-        group: &str,
-    ) -> Result<Option<BTreeSet<UserName>>, AwsError> {
-        if let Some(m) = cache.get(group) {
-            return Ok(m.clone());
-        }
-        let m = self.aws.group_members(group).await?;
-        cache.insert(group.to_owned(), m.clone());
-        Ok(m)
-    }
-
-    async fn check_on_behalf(
-        &self,
-        req: &TicketRequest,
-        cache: &mut BTreeMap<String, Option<BTreeSet<UserName>>>,
-    ) -> Check<()> {
-        if req.principal.user() == Some(&req.requester) {
-            return Ok(Ok(()));
-        }
-        for rule in &self.access.on_behalf {
-            let mut requester_ok = false;
-            for g in &rule.requesters {
-                if self
-                    .members(cache, g)
-                    .await?
-                    .is_some_and(|m| m.contains(&req.requester))
-                {
-                    requester_ok = true;
-                    break;
-                }
-            }
-            if !requester_ok {
-                continue;
-            }
-            for g in &rule.principals {
-                let ok = match &req.principal {
-                    Principal::Group(name) => name.as_str() == g,
-                    Principal::User(u) => {
-                        self.members(cache, g).await?.is_some_and(|m| m.contains(u))
-                    }
-                };
-                if ok {
-                    return Ok(Ok(()));
-                }
-            }
-        }
-        Ok(Err(format!(
-            "principal: {} may not ask for access on behalf of {} (no on-behalf rule allows it)",
-            req.requester, req.principal
-        )))
-    }
-
     /// The targets asked for, explicit and from the bundle, as (target, account name).
     async fn targets(&self, req: &TicketRequest) -> Check<Vec<(Target, String)>> {
         let accounts = self.aws.accounts().await?;
@@ -147,10 +120,10 @@ impl TicketActivities {
             out.push((t.clone(), name));
         }
         if let Some(b) = &req.bundle {
-            let Some(items) = self.access.bundles.get(b.as_str()) else {
+            let Some(items) = self.policy.current().rules().bundle_targets(b.as_str()) else {
                 return Ok(Err(format!("bundle: there is no bundle called {b}")));
             };
-            for item in items {
+            for item in &items {
                 let Some((id, name)) = accounts
                     .iter()
                     .find(|(id, name)| id.as_str() == item.account || *name == item.account)
@@ -174,93 +147,6 @@ impl TicketActivities {
             }
         }
         Ok(Ok(out))
-    }
-
-    async fn plan(
-        &self,
-        targets: &[(Target, String)],
-        cache: &mut BTreeMap<String, Option<BTreeSet<UserName>>>,
-    ) -> Check<ApprovalPlan> {
-        let keys: Vec<(String, String, String)> = targets
-            .iter()
-            .map(|(t, name)| {
-                (
-                    t.account.to_string(),
-                    name.clone(),
-                    t.permission_set.to_string(),
-                )
-            })
-            .collect();
-        let Some(rule) = self.access.plan_for(
-            keys.iter()
-                .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())),
-        ) else {
-            return Ok(Err("targets: no approval plan covers these targets".into()));
-        };
-        let mut steps = Vec::new();
-        for s in &rule.steps {
-            let mut approvers = BTreeSet::new();
-            for u in &s.users {
-                if let Ok(u) = UserName::parse(u) {
-                    approvers.insert(u);
-                }
-            }
-            for g in &s.groups {
-                match self.members(cache, g).await? {
-                    Some(m) => approvers.extend(m),
-                    None => {
-                        return Ok(Err(format!(
-                            "plan {}: approver group {g} does not exist",
-                            rule.name
-                        )));
-                    }
-                }
-            }
-            steps.push(ApprovalStep {
-                name: s.name.clone(),
-                approvers,
-                quorum: s.quorum,
-            });
-        }
-        let escalation = match &rule.escalation {
-            None => None,
-            Some(e) => {
-                let mut approvers = BTreeSet::new();
-                for g in &e.groups {
-                    match self.members(cache, g).await? {
-                        Some(m) => approvers.extend(m),
-                        None => {
-                            return Ok(Err(format!(
-                                "plan {}: escalation group {g} does not exist",
-                                rule.name
-                            )));
-                        }
-                    }
-                }
-                Some(Escalation {
-                    after: e.after,
-                    name: e.groups.join(", "),
-                    approvers,
-                })
-            }
-        };
-        Ok(Ok(ApprovalPlan {
-            name: rule.name.clone(),
-            steps,
-            max_duration: rule.max_duration,
-            max_total: rule.max_total,
-            extension_needs_approval: rule.extension_needs_approval,
-            approval_timeout: rule.approval_timeout.min(self.limits.max_approval_timeout),
-            break_glass_ratify_within: rule.break_glass_ratify_within,
-            remind_every: rule.remind_every,
-            escalation,
-            admins: self
-                .access
-                .admins
-                .iter()
-                .filter_map(|a| UserName::parse(a).ok())
-                .collect(),
-        }))
     }
 }
 
@@ -396,7 +282,7 @@ impl TicketActivities {
         }
         let aws = &self.aws;
         let instance = aws.instance().await?.clone();
-        if aws.user_id(&req.requester).await?.is_none() {
+        if !self.directory.user_exists(&req.requester).await? {
             return Ok(Err(format!(
                 "requester: {} is not a user of the identity store",
                 req.requester
@@ -420,10 +306,6 @@ impl TicketActivities {
                 }
             },
         };
-        let mut cache = BTreeMap::new();
-        if let Err(r) = self.check_on_behalf(req, &mut cache).await? {
-            return Ok(Err(r));
-        }
         let targets = match self.targets(req).await? {
             Ok(t) => t,
             Err(r) => return Ok(Err(r)),
@@ -449,10 +331,19 @@ impl TicketActivities {
                 standing: false,
             });
         }
-        let plan = match self.plan(&targets, &mut cache).await? {
-            Ok(p) => p,
-            Err(r) => return Ok(Err(r)),
+        let policy = self.policy.current();
+        let dir = self.snapshot(&policy, req.requester.clone(), &req.principal).await?;
+        let decision = match policy.decide_request(
+            &dir,
+            &req.requester,
+            &req.principal,
+            &keys(&resolved),
+            self.limits.max_approval_timeout,
+        ) {
+            Ok(d) => d,
+            Err(reason) => return Ok(Err(reason)),
         };
+        let plan = decision.approval;
         let approvers: BTreeSet<UserName> = plan
             .steps
             .iter()
@@ -466,8 +357,93 @@ impl TicketActivities {
             plan,
             targets: resolved,
             delegations,
+            policy: Some(PolicyRecord {
+                hash: policy.hash().to_owned(),
+                decisions: decision.explanation,
+            }),
         }))
     }
+
+    /// The directory as `policy` needs it for a request of `requester` for `principal`.
+    async fn snapshot(
+        &self,
+        policy: &jit_policy::Policy,
+        requester: UserName,
+        principal: &Principal,
+    ) -> Result<jit_policy::Directory, AwsError> {
+        let mut users = vec![requester];
+        if let Principal::User(u) = principal {
+            users.push(u.clone());
+        }
+        self.directory
+            .snapshot(policy.rules().groups(), users.iter())
+            .await
+    }
+
+    async fn check_voter_inner(&self, c: &VoterCheck) -> Result<Checked, AwsError> {
+        let refused = |reason: String| Ok(Checked::Refused { reason });
+        for who in [&c.cast_by, &c.voter] {
+            if !self.directory.user_exists(who).await? {
+                return refused(format!(
+                    "not allowed: {who} is no longer a user of the directory"
+                ));
+            }
+        }
+        let allowed = Ok(Checked::Allowed {
+            policy: "the ticket's recorded plan".into(),
+        });
+        // A plan recorded before groups were recorded: existence is all we can check.
+        if (c.groups.is_empty() && c.users.is_empty()) || c.users.contains(&c.voter) {
+            return allowed;
+        }
+        for g in &c.groups {
+            if self
+                .directory
+                .members(g)
+                .await?
+                .is_some_and(|m| m.contains(&c.voter))
+            {
+                return allowed;
+            }
+        }
+        refused(format!(
+            "not allowed: {} is no longer a member of {} (the approvers of step {})",
+            c.voter,
+            c.groups.join(" or "),
+            c.step
+        ))
+    }
+
+    async fn recheck_inner(&self, r: &Recheck) -> Result<Checked, AwsError> {
+        let policy = self.policy.current();
+        let dir = self
+            .snapshot(&policy, r.requester.clone(), &r.principal)
+            .await?;
+        Ok(
+            match policy.check_request(&dir, &r.requester, &r.principal, &keys(&r.targets)) {
+                Ok(_) => Checked::Allowed {
+                    policy: policy.hash().to_owned(),
+                },
+                Err(reason) => Checked::Refused {
+                    reason: format!(
+                        "policy {}: {reason}",
+                        jit_policy::short_hash(policy.hash())
+                    ),
+                },
+            },
+        )
+    }
+}
+
+fn keys(targets: &[ResolvedTarget]) -> Vec<TargetKey> {
+    targets
+        .iter()
+        .map(|t| TargetKey {
+            account_id: t.target.account.to_string(),
+            account_name: t.account_name.clone(),
+            permission_set: t.target.permission_set.to_string(),
+        })
+        .collect()
 }
 
 #[activities]
@@ -490,6 +466,28 @@ impl TicketActivities {
             Ok(e) => Ok(Evaluation::Resolved(Box::new(e))),
             Err(reason) => Ok(Evaluation::Rejected { reason }),
         }
+    }
+
+    /// Whether a vote still counts: the person casting it and the approver it counts for
+    /// exist, and the approver is still in a group the ticket's plan names for the step.
+    #[activity(name = "check_voter")]
+    pub async fn check_voter(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        c: VoterCheck,
+    ) -> Result<Checked, ActivityError> {
+        self.check_voter_inner(&c).await.map_err(to_activity_error)
+    }
+
+    /// The request's decision taken again with the policy and directory of now (at a
+    /// scheduled start, on extension): requester and principal exist, on-behalf, eligibility.
+    #[activity(name = "recheck")]
+    pub async fn recheck(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        r: Recheck,
+    ) -> Result<Checked, ActivityError> {
+        self.recheck_inner(&r).await.map_err(to_activity_error)
     }
 
     /// Tells people about a ticket. Idempotent per ticket and event (the workflow gives each

@@ -16,13 +16,16 @@ const T: Duration = Duration::from_secs(60);
 /// Rules for these tests: ReadOnly in the test's account needs two steps (2 of sre, then 1
 /// of security) with re-approved extensions and break-glass; everything else one sre.
 const RULES: &str = r#"
-admins: [erin]
+admins: { users: [erin] }
 bundles:
   pair:
-    - { account: "{account}", permission_set: Developer }
-    - { account: "{account}", permission_set: Admin }
+    targets:
+      - { account: "{account}", permission_set: Developer }
+      - { account: "{account}", permission_set: Admin }
+eligibility:
+  - { name: anyone, groups: [engineers, sre, security], accounts: ["*"], permission_sets: ["*"] }
 on_behalf:
-  - { requesters: [sre], principals: [engineers] }
+  - { name: sre-for-engineers, requesters: [sre], principals: [engineers] }
 plans:
   - name: two-step
     accounts: ["{account}"]
@@ -46,7 +49,7 @@ plans:
 "#;
 
 async fn app(name: &str) -> TestApp {
-    TestApp::with_access(name, Some(RULES)).await
+    TestApp::with_policy(name, RULES).await
 }
 
 /// A request that fits both plans (two-step allows at most 4h).
@@ -627,6 +630,8 @@ async fn a_long_history_continues_as_new_carrying_the_ticket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_approvals_remind_and_escalate_to_the_fallback_group() {
     const REMINDING: &str = r#"
+eligibility:
+  - { name: anyone, groups: [engineers, sre, security], accounts: ["*"], permission_sets: ["*"] }
 plans:
   - name: reminding
     accounts: ["*"]
@@ -639,7 +644,7 @@ plans:
     remind_every: 1s
     escalation: { after: 3s, groups: [security] }
 "#;
-    let app = TestApp::with_access("escalate", Some(REMINDING)).await;
+    let app = TestApp::with_policy("escalate", REMINDING).await;
     let req = request(&app, "escalate", "bob", "bob");
     let h = app.start(&req).await;
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
@@ -685,6 +690,8 @@ async fn a_standing_delegation_lets_the_delegate_vote_on_every_ticket() {
     use temporalio_client::WorkflowStartOptions;
 
     const SECURITY: &str = r#"
+eligibility:
+  - { name: anyone, groups: [engineers, sre, security], accounts: ["*"], permission_sets: ["*"] }
 plans:
   - name: security-pair
     accounts: ["{account}"]
@@ -695,7 +702,7 @@ plans:
     max_total: 8h
     approval_timeout: 1h
 "#;
-    let app = TestApp::with_access("standingdeleg", Some(SECURITY)).await;
+    let app = TestApp::with_policy("standingdeleg", SECURITY).await;
     // gina is on holiday: frank approves in her place (her entity workflow holds it).
     let gina = user("gina");
     let entity_id = DelegationEntity::workflow_id(&gina);
@@ -788,6 +795,8 @@ plans:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_without_steps_is_approved_at_once() {
     const AUTO: &str = r#"
+eligibility:
+  - { name: anyone, groups: [engineers, sre, security], accounts: ["*"], permission_sets: ["*"] }
 plans:
   - name: self-service
     accounts: ["*"]
@@ -797,7 +806,7 @@ plans:
     max_total: 2h
     approval_timeout: 1h
 "#;
-    let app = TestApp::with_access("auto", Some(AUTO)).await;
+    let app = TestApp::with_policy("auto", AUTO).await;
     let mut req = request(&app, "auto", "bob", "bob");
     req.duration = SignedDuration::from_mins(30);
     let h = app.start(&req).await;

@@ -454,7 +454,17 @@ async fn unresolvable_requests_are_rejected_with_the_field_named() {
     let h = app.start(&r).await;
     cases.push((
         h,
-        "principal: alice may not ask for access on behalf of bob (no on-behalf rule allows it)",
+        "principal: alice may not ask for access on behalf of bob: no on-behalf rule allows alice (groups: engineers)",
+    ));
+
+    // Outside eligibility: engineers may not ask for Admin (the policy says which rule is
+    // missing).
+    r = app.request("inelig", "bob", "bob");
+    r.targets[0].permission_set = PermissionSetName::parse("Admin").unwrap();
+    let h = app.start(&r).await;
+    cases.push((
+        h,
+        "): no eligibility rule allows bob (groups: engineers)",
     ));
 
     r = app.request("nops", "bob", "bob");

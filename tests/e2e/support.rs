@@ -33,25 +33,47 @@ pub struct TestApp {
     pub task_queue: String,
     pub account: AccountId,
     pub name: String,
-    /// The access rules this test's worker reads (`None`: the local stack's).
-    access_file: Option<PathBuf>,
+    /// The policy file this test's worker reads.
+    pub policy_file: PathBuf,
     worker: Option<ManagedChild>,
 }
+
+/// The policy of tests that need no special one: engineers may ask for ReadOnly and
+/// Developer anywhere, SREs for anything (also for engineers), security for ReadOnly; one SRE
+/// approves; erin is an admin.
+pub const DEFAULT_POLICY: &str = r#"
+admins: { users: [erin] }
+eligibility:
+  - { name: engineers, groups: [engineers], accounts: ["*"], permission_sets: [ReadOnly, Developer] }
+  - { name: sre, groups: [sre], accounts: ["*"], permission_sets: ["*"] }
+  - { name: security, groups: [security], accounts: ["*"], permission_sets: [ReadOnly] }
+on_behalf:
+  - { name: sre-for-engineers, requesters: [sre], principals: [engineers] }
+plans:
+  - name: standard
+    accounts: ["*"]
+    permission_sets: ["*"]
+    steps:
+      - { name: sre, groups: [sre], quorum: 1 }
+    max_duration: 12h
+    max_total: 24h
+    approval_timeout: 24h
+"#;
 
 pub fn user(name: &str) -> UserName {
     UserName::parse(name).expect("valid user name")
 }
 
 impl TestApp {
-    /// A fresh account and a worker of its own for the test called `name`, with the local
-    /// stack's access rules.
+    /// A fresh account and a worker of its own for the test called `name`, with
+    /// [`DEFAULT_POLICY`].
     pub async fn new(name: &str) -> TestApp {
-        Self::with_access(name, None).await
+        Self::with_policy(name, DEFAULT_POLICY).await
     }
 
-    /// Like [`TestApp::new`] with the access rules `access` (YAML); `{account}` in it is
-    /// replaced by the test's account id.
-    pub async fn with_access(name: &str, access: Option<&str>) -> TestApp {
+    /// Like [`TestApp::new`] with the policy `policy` (YAML); `{account}` in it is replaced
+    /// by the test's account id.
+    pub async fn with_policy(name: &str, policy: &str) -> TestApp {
         let stack = TestStack::shared();
         let aws = IdentityCenter::connect(&AwsSettings {
             region: stack.region.clone(),
@@ -70,12 +92,9 @@ impl TestApp {
         .await
         .expect("connected to Temporal");
         let task_queue = format!("jit-test-{name}-{n}");
-        let access_file = access.map(|yaml| {
-            let path = stack.logs.join(format!("access-{task_queue}.yaml"));
-            std::fs::write(&path, yaml.replace("{account}", account.as_str()))
-                .expect("access rules written");
-            path
-        });
+        let policy_file = stack.logs.join(format!("policy-{task_queue}.yaml"));
+        std::fs::write(&policy_file, policy.replace("{account}", account.as_str()))
+            .expect("policy written");
         let mut app = TestApp {
             stack,
             client,
@@ -83,7 +102,7 @@ impl TestApp {
             task_queue,
             account,
             name: name.to_owned(),
-            access_file,
+            policy_file,
             worker: None,
         };
         app.start_worker();
@@ -106,10 +125,10 @@ impl TestApp {
             .env("JIT_AWS_ENDPOINT_URL", self.stack.proxy.url())
             .env("JIT_AWS_REGION", &self.stack.region)
             .env("RUST_LOG", "info,temporalio_sdk_core=warn,jit_aws=debug")
+            .env("JIT_POLICY_FILE", &self.policy_file)
+            // Directory changes made by a test show within a second.
+            .env("JIT_DIRECTORY_TTL", "1s")
             .env_remove("AWS_ACCESS_KEY_ID");
-        if let Some(f) = &self.access_file {
-            cmd.env("JIT_ACCESS_FILE", f);
-        }
         let child = ManagedChild::spawn("worker", cmd, &self.worker_log(), true)
             .expect("the worker starts");
         self.worker = Some(child);

@@ -9,7 +9,7 @@
 use std::time::{Duration, SystemTime};
 
 use jiff::{SignedDuration, Timestamp};
-use jit_activities::{Evaluation, GrantOutcome, Notification, TicketActivities};
+use jit_activities::{Checked, Evaluation, GrantOutcome, Notification, Recheck, TicketActivities};
 use jit_domain::{
     AssignmentRef, Decision, Delegation, EndKind, EntryState, Phase, Ticket, TicketRequest,
     UserName, VoteEffect,
@@ -92,6 +92,10 @@ impl From<TicketRequest> for TicketInput {
         Self::New(r)
     }
 }
+
+/// Histories from before policy decisions were checked again (each vote against the
+/// directory, eligibility at a scheduled start and on extension) replay without the checks.
+const POLICY_CHECKS: &str = "policy-checks-v1";
 
 /// A ticket continues as a new run at this history length (Temporal's limit is far above).
 pub const CONTINUE_AS_NEW_AFTER_EVENTS: u32 = 1000;
@@ -614,6 +618,91 @@ impl TicketWorkflow {
 }
 
 impl TicketWorkflow {
+    /// A vote, once the directory confirmed the voter is still eligible (the recorded plan's
+    /// groups; see [`jit_domain::VoterCheck`]).
+    async fn checked_vote(
+        ctx: &WorkflowContext<Self>,
+        input: VoteInput,
+        decision: Decision,
+    ) -> Result<String, HandlerError> {
+        if ctx.patched(POLICY_CHECKS) {
+            let now = Self::now(ctx);
+            let check = ctx.state(|s| s.ticket.voter_check(&input.approver, now))?;
+            match ctx
+                .execute_local_activity(
+                    TicketActivities::check_voter,
+                    check,
+                    lookup_options("check the voter in the directory"),
+                )
+                .await
+            {
+                Ok(Checked::Allowed { .. }) => {}
+                Ok(Checked::Refused { reason }) => return Err(reason.into()),
+                Err(e) => {
+                    return Err(format!(
+                        "the vote could not be checked against the directory: {}",
+                        failure_message(&e)
+                    )
+                    .into());
+                }
+            }
+        }
+        let now = Self::now(ctx);
+        let effect = ctx.state_mut(|s| {
+            s.ticket
+                .vote(&input.approver, decision, input.comment, now)
+        })?;
+        Ok(match effect {
+            VoteEffect::Counted => "counted; the step needs more approvals",
+            VoteEffect::StepComplete => "counted; the step is complete, the next one starts",
+            VoteEffect::Approved => "counted; approved",
+            VoteEffect::Denied => "counted; denied",
+        }
+        .to_owned())
+    }
+
+    /// An extension, once the policy of now still lets the requester have this access.
+    async fn checked_extension(
+        ctx: &WorkflowContext<Self>,
+        input: ExtendInput,
+    ) -> Result<bool, HandlerError> {
+        if ctx.patched(POLICY_CHECKS) {
+            ctx.state(|s| s.ticket.check_extend(&input.by, input.extra))?;
+            if let Err(reason) = Self::recheck(ctx).await {
+                return Err(format!("not allowed: {reason}").into());
+            }
+        }
+        let now = Self::now(ctx);
+        Ok(ctx.state_mut(|s| {
+            s.ticket
+                .extend(&input.by, input.extra, input.reason, now)
+        })?)
+    }
+
+    /// The request's decision taken again with the policy and directory of now.
+    async fn recheck(ctx: &WorkflowContext<Self>) -> Result<(), String> {
+        let recheck = ctx.state(|s| Recheck {
+            requester: s.ticket.request.requester.clone(),
+            principal: s.ticket.request.principal.clone(),
+            targets: s.ticket.targets.clone(),
+        });
+        match ctx
+            .execute_local_activity(
+                TicketActivities::recheck,
+                recheck,
+                lookup_options("check the request against the policy of now"),
+            )
+            .await
+        {
+            Ok(Checked::Allowed { .. }) => Ok(()),
+            Ok(Checked::Refused { reason }) => Err(reason),
+            Err(e) => Err(format!(
+                "the policy could not be checked: {}",
+                failure_message(&e)
+            )),
+        }
+    }
+
     /// Evaluates the request; on success the ticket is pending approval, approved by the
     /// plan, or granted break-glass. `Err` carries the workflow's end when it is refused.
     async fn evaluate(ctx: &WorkflowContext<Self>) -> Result<(), WorkflowResult<TicketOutcome>> {
@@ -831,7 +920,15 @@ impl TicketWorkflow {
                         return Self::continue_as_new(ctx);
                     }
                     match Self::wait_change_or(ctx, &mut slot, start, "scheduled start").await {
-                        Ok(true) => break,
+                        Ok(true) => {
+                            if ctx.patched(POLICY_CHECKS)
+                                && let Err(reason) = Self::recheck(ctx).await
+                            {
+                                let reason = format!("at the scheduled start: {reason}");
+                                return Self::finish(ctx, Phase::Rejected, Some(reason));
+                            }
+                            break;
+                        }
                         Ok(false) => {}
                         Err(()) => {
                             return Self::finish(
@@ -901,12 +998,11 @@ impl TicketWorkflow {
     /// extension's). Refused synchronously (and not recorded) for the requester, the
     /// principal, someone not eligible, or a second vote.
     #[update]
-    pub fn approve(
-        &mut self,
-        ctx: &mut SyncWorkflowContext<Self>,
+    pub async fn approve(
+        ctx: &mut WorkflowContext<Self>,
         input: VoteInput,
     ) -> Result<String, HandlerError> {
-        self.vote(ctx, input, Decision::Approve)
+        Self::checked_vote(ctx, input, Decision::Approve).await
     }
 
     #[update_validator(deny)]
@@ -921,12 +1017,11 @@ impl TicketWorkflow {
 
     /// Deny; the comment is the reason shown to the requester.
     #[update]
-    pub fn deny(
-        &mut self,
-        ctx: &mut SyncWorkflowContext<Self>,
+    pub async fn deny(
+        ctx: &mut WorkflowContext<Self>,
         input: VoteInput,
     ) -> Result<String, HandlerError> {
-        self.vote(ctx, input, Decision::Deny)
+        Self::checked_vote(ctx, input, Decision::Deny).await
     }
 
     #[update_validator(delegate)]
@@ -963,12 +1058,11 @@ impl TicketWorkflow {
     /// Extend active access, up to the plan's total. Returns whether it applied at once
     /// (else it waits for re-approval while access stays).
     #[update]
-    pub fn extend(
-        &mut self,
-        ctx: &mut SyncWorkflowContext<Self>,
+    pub async fn extend(
+        ctx: &mut WorkflowContext<Self>,
         input: ExtendInput,
     ) -> Result<bool, HandlerError> {
-        self.apply_extension(ctx, input)
+        Self::checked_extension(ctx, input).await
     }
 
     #[update_validator(relinquish)]
@@ -1034,18 +1128,16 @@ impl TicketWorkflow {
     /// `approve` for callers that cannot wait for an answer; a refused vote is recorded in
     /// the audit trail.
     #[signal]
-    pub fn approve_signal(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: VoteInput) {
-        self.signalled(ctx, "vote", |s, c| {
-            s.vote(c, input, Decision::Approve).map(|_| ())
-        });
+    pub async fn approve_signal(ctx: &mut WorkflowContext<Self>, input: VoteInput) {
+        let out = Self::checked_vote(ctx, input, Decision::Approve).await;
+        Self::note_refusal(ctx, "vote", out.map(|_| ()));
     }
 
     /// `deny` for callers that cannot wait for an answer.
     #[signal]
-    pub fn deny_signal(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: VoteInput) {
-        self.signalled(ctx, "vote", |s, c| {
-            s.vote(c, input, Decision::Deny).map(|_| ())
-        });
+    pub async fn deny_signal(ctx: &mut WorkflowContext<Self>, input: VoteInput) {
+        let out = Self::checked_vote(ctx, input, Decision::Deny).await;
+        Self::note_refusal(ctx, "vote", out.map(|_| ()));
     }
 
     /// `delegate` for callers that cannot wait.
@@ -1056,10 +1148,9 @@ impl TicketWorkflow {
 
     /// `extend` for callers that cannot wait.
     #[signal]
-    pub fn extend_signal(&mut self, ctx: &mut SyncWorkflowContext<Self>, input: ExtendInput) {
-        self.signalled(ctx, "extension", |s, c| {
-            s.apply_extension(c, input).map(|_| ())
-        });
+    pub async fn extend_signal(ctx: &mut WorkflowContext<Self>, input: ExtendInput) {
+        let out = Self::checked_extension(ctx, input).await;
+        Self::note_refusal(ctx, "extension", out.map(|_| ()));
     }
 
     /// `relinquish` for callers that cannot wait.
@@ -1103,39 +1194,9 @@ impl TicketWorkflow {
         Ok(())
     }
 
-    fn apply_extension(
-        &mut self,
-        ctx: &SyncWorkflowContext<Self>,
-        input: ExtendInput,
-    ) -> Result<bool, HandlerError> {
-        let now = self.tick(ctx);
-        Ok(self
-            .ticket
-            .extend(&input.by, input.extra, input.reason, now)?)
-    }
-
     fn tick(&mut self, ctx: &SyncWorkflowContext<Self>) -> Timestamp {
         self.clock = to_timestamp(ctx.workflow_time());
         self.clock
-    }
-
-    fn vote(
-        &mut self,
-        ctx: &SyncWorkflowContext<Self>,
-        input: VoteInput,
-        decision: Decision,
-    ) -> Result<String, HandlerError> {
-        let now = self.tick(ctx);
-        let effect = self
-            .ticket
-            .vote(&input.approver, decision, input.comment, now)?;
-        Ok(match effect {
-            VoteEffect::Counted => "counted; the step needs more approvals",
-            VoteEffect::StepComplete => "counted; the step is complete, the next one starts",
-            VoteEffect::Approved => "counted; approved",
-            VoteEffect::Denied => "counted; denied",
-        }
-        .to_owned())
     }
 
     fn end(
@@ -1148,6 +1209,14 @@ impl TicketWorkflow {
         self.ticket
             .request_end(kind, &input.by, input.reason, now)?;
         Ok(())
+    }
+
+    /// A refused signal goes to the audit trail instead of the caller.
+    fn note_refusal(ctx: &WorkflowContext<Self>, what: &str, out: Result<(), HandlerError>) {
+        if let Err(e) = out {
+            let now = Self::now(ctx);
+            ctx.state_mut(|s| s.ticket.note(now, format!("{what} ignored: {e}")));
+        }
     }
 
     /// Runs a signal's action; a refusal goes to the audit trail instead of the caller.

@@ -6,14 +6,13 @@
 //! - [`WorkerSettings`]: what the worker needs, resolved from the file and the environment by
 //!   [`StackConfig::worker_settings`].
 
-pub mod access;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use jiff::SignedDuration;
 use jit_domain::Limits;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -122,8 +121,12 @@ pub struct WorkerConfig {
     pub aws_endpoint_url: Option<String>,
     #[serde(default)]
     pub aws_region: Option<String>,
-    /// The access rules (bundles, on-behalf rules, approval plans), relative to this file.
-    pub access_file: PathBuf,
+    /// The policy (rules file: bundles, eligibility, on-behalf rules, plans, admins),
+    /// relative to this file.
+    pub policy_file: PathBuf,
+    /// How long directory look-ups (group members, users) are cached.
+    #[serde(default = "default_directory_ttl", deserialize_with = "duration")]
+    pub directory_ttl: SignedDuration,
     pub limits: LimitsConfig,
 }
 
@@ -152,8 +155,23 @@ pub struct WorkerSettings {
     pub aws_endpoint_url: Option<String>,
     pub aws_region: String,
     pub limits: Limits,
-    /// Where the access rules are (`JIT_ACCESS_FILE`).
-    pub access_file: PathBuf,
+    /// Where the policy is (`JIT_POLICY_FILE`).
+    pub policy_file: PathBuf,
+    /// How long directory look-ups are cached (`JIT_DIRECTORY_TTL`).
+    pub directory_ttl: SignedDuration,
+}
+
+fn default_directory_ttl() -> SignedDuration {
+    SignedDuration::from_secs(30)
+}
+
+/// `file` relative to the directory of the config file `config` (unless absolute).
+pub fn resolve(config: &Path, file: &Path) -> PathBuf {
+    if file.is_absolute() {
+        file.to_owned()
+    } else {
+        config.parent().unwrap_or(Path::new(".")).join(file)
+    }
 }
 
 /// Reads a configuration file; the error names it.
@@ -238,10 +256,17 @@ impl StackConfig {
                 max_duration: w.limits.max_duration,
                 max_approval_timeout: w.limits.max_approval_timeout,
             },
-            access_file: access::resolve(&self.source, &w.access_file),
+            policy_file: resolve(&self.source, &w.policy_file),
+            directory_ttl: w.directory_ttl,
         };
-        if let Some(v) = env("JIT_ACCESS_FILE") {
-            s.access_file = PathBuf::from(v);
+        if let Some(v) = env("JIT_POLICY_FILE") {
+            s.policy_file = PathBuf::from(v);
+        }
+        if let Some(v) = env("JIT_DIRECTORY_TTL") {
+            s.directory_ttl = parse_duration(&v).map_err(|problem| ConfigError::Env {
+                var: "JIT_DIRECTORY_TTL".into(),
+                problem,
+            })?;
         }
         if let Some(v) = env("JIT_TEMPORAL_ADDRESS") {
             s.temporal_address = v;

@@ -453,17 +453,16 @@ impl Policy {
         })
     }
 
-    /// The whole decision on a request: the requester and principal exist, the requester may
-    /// act for the principal, may request every target, and the plan that applies.
-    /// `Err` is the refusal, naming what is wrong.
-    pub fn decide_request(
+    /// Whether `requester` may (still) ask for `targets` for `principal`: both exist, the
+    /// requester may act for the principal and request every target. `Ok` holds one line per
+    /// decision; `Err` is the refusal, naming what is wrong.
+    pub fn check_request(
         &self,
         dir: &Directory,
         requester: &UserName,
         principal: &Principal,
         targets: &[TargetKey],
-        max_approval_timeout: SignedDuration,
-    ) -> Result<RequestDecision<'_>, String> {
+    ) -> Result<Vec<String>, String> {
         let Some(who) = dir.person(requester) else {
             return Err(format!(
                 "requester: {requester} is not a user of the directory"
@@ -492,6 +491,20 @@ impl Policy {
             }
             explanation.push(v.reason);
         }
+        Ok(explanation)
+    }
+
+    /// The whole decision on a new request: [`Policy::check_request`], then the plan that
+    /// applies with its approvers.
+    pub fn decide_request(
+        &self,
+        dir: &Directory,
+        requester: &UserName,
+        principal: &Principal,
+        targets: &[TargetKey],
+        max_approval_timeout: SignedDuration,
+    ) -> Result<RequestDecision<'_>, String> {
+        let mut explanation = self.check_request(dir, requester, principal, targets)?;
         let (plan, why) = self.plan_for(targets)?;
         explanation.push(why);
         let approval = self.approval_plan(plan, dir, max_approval_timeout)?;

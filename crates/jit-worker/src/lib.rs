@@ -3,7 +3,7 @@
 //! [`Settings`] (from the config file and `JIT_*` environment) -> [`Worker::build`] (connects
 //! to Temporal and AWS, registers [`TicketWorkflow`](jit_workflows::TicketWorkflow) and
 //! [`TicketActivities`]) -> [`Worker::run_until_stopped`] (until the shutdown future resolves,
-//! then drains gracefully).
+//! then drains gracefully). [`policy`] loads the policy and reloads it on change or SIGHUP.
 
 use std::future::Future;
 use std::path::Path;
@@ -11,7 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use jit_activities::TicketActivities;
+use jit_activities::{DirectoryCache, TicketActivities};
+use jit_policy::PolicyStore;
+
+pub mod policy;
 use jit_aws::{AwsSettings, IdentityCenter};
 use jit_config::{StackConfig, WorkerSettings};
 use jit_workflows::{DelegationWorkflow, TicketWorkflow};
@@ -37,6 +40,7 @@ const MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND: f64 = 10.0;
 pub struct Worker {
     inner: temporalio_sdk::Worker,
     settings: Settings,
+    watcher: tokio::task::JoinHandle<()>,
     // Declared after `inner`: dropped after the worker that uses it.
     _runtime: Runtime,
 }
@@ -60,8 +64,23 @@ impl Worker {
             endpoint_url: settings.aws_endpoint_url.clone(),
         })
         .await;
-        let access = jit_config::access::AccessRules::load(&settings.access_file)?;
-        let activities = TicketActivities::new(Arc::new(aws), settings.limits, Arc::new(access));
+        let aws = Arc::new(aws);
+        let ttl = settings.directory_ttl.unsigned_abs();
+        let directory = Arc::new(DirectoryCache::new(Arc::clone(&aws), ttl));
+        let loaded = policy::load_checked(&settings.policy_file, &directory).await?;
+        tracing::info!(
+            policy = %jit_policy::short_hash(loaded.hash()),
+            lines = loaded.line_count(),
+            file = %settings.policy_file.display(),
+            "policy loaded"
+        );
+        let store = Arc::new(PolicyStore::new(loaded));
+        let watcher = tokio::spawn(policy::watch(
+            Arc::clone(&store),
+            Arc::clone(&directory),
+            settings.policy_file.clone(),
+        ));
+        let activities = TicketActivities::new(aws, directory, store, settings.limits);
         let options = WorkerOptions::new(settings.task_queue.clone())
             .register_workflow::<TicketWorkflow>()?
             .register_workflow::<DelegationWorkflow>()?
@@ -74,6 +93,7 @@ impl Worker {
         Ok(Self {
             inner,
             settings,
+            watcher,
             _runtime: runtime,
         })
     }
@@ -100,10 +120,13 @@ impl Worker {
             aws = self.settings.aws_endpoint_url.as_deref().unwrap_or("AWS"),
             "worker running"
         );
-        self.inner
+        let out = self
+            .inner
             .run()
             .await
-            .context("worker stopped with an error")
+            .context("worker stopped with an error");
+        self.watcher.abort();
+        out
     }
 }
 
