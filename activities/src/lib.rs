@@ -332,7 +332,9 @@ impl TicketActivities {
             });
         }
         let policy = self.policy.current();
-        let dir = self.snapshot(&policy, req.requester.clone(), &req.principal).await?;
+        let dir = self
+            .snapshot(&policy, req.requester.clone(), &req.principal)
+            .await?;
         let decision = match policy.decide_request(
             &dir,
             &req.requester,
@@ -425,10 +427,7 @@ impl TicketActivities {
                     policy: policy.hash().to_owned(),
                 },
                 Err(reason) => Checked::Refused {
-                    reason: format!(
-                        "policy {}: {reason}",
-                        jit_policy::short_hash(policy.hash())
-                    ),
+                    reason: format!("policy {}: {reason}", jit_policy::short_hash(policy.hash())),
                 },
             },
         )

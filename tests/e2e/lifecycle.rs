@@ -87,7 +87,12 @@ impl TestApp {
         .map_err(|e| jit_devstack::temporal_client::update_error_message(&e))
     }
 
-    async fn extend(&self, h: &Handle, by: &str, extra: SignedDuration) -> Result<bool, String> {
+    pub(crate) async fn extend(
+        &self,
+        h: &Handle,
+        by: &str,
+        extra: SignedDuration,
+    ) -> Result<bool, String> {
         h.execute_update(
             TicketWorkflow::extend,
             ExtendInput {

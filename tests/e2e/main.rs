@@ -5,6 +5,7 @@
 #![allow(unreachable_pub)]
 
 mod lifecycle;
+mod policy;
 mod replay;
 mod support;
 
@@ -462,10 +463,7 @@ async fn unresolvable_requests_are_rejected_with_the_field_named() {
     r = app.request("inelig", "bob", "bob");
     r.targets[0].permission_set = PermissionSetName::parse("Admin").unwrap();
     let h = app.start(&r).await;
-    cases.push((
-        h,
-        "): no eligibility rule allows bob (groups: engineers)",
-    ));
+    cases.push((h, "): no eligibility rule allows bob (groups: engineers)"));
 
     r = app.request("nops", "bob", "bob");
     r.targets[0].permission_set = PermissionSetName::parse("NoSuchSet").unwrap();

@@ -134,6 +134,10 @@ impl TestApp {
         self.worker = Some(child);
     }
 
+    pub fn worker_pid(&self) -> u32 {
+        self.worker.as_ref().expect("a running worker").pid()
+    }
+
     /// SIGKILL: the worker dies mid-whatever, as in a crash.
     pub fn kill_worker(&mut self) {
         if let Some(mut w) = self.worker.take() {

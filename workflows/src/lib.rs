@@ -648,10 +648,8 @@ impl TicketWorkflow {
             }
         }
         let now = Self::now(ctx);
-        let effect = ctx.state_mut(|s| {
-            s.ticket
-                .vote(&input.approver, decision, input.comment, now)
-        })?;
+        let effect =
+            ctx.state_mut(|s| s.ticket.vote(&input.approver, decision, input.comment, now))?;
         Ok(match effect {
             VoteEffect::Counted => "counted; the step needs more approvals",
             VoteEffect::StepComplete => "counted; the step is complete, the next one starts",
@@ -673,10 +671,7 @@ impl TicketWorkflow {
             }
         }
         let now = Self::now(ctx);
-        Ok(ctx.state_mut(|s| {
-            s.ticket
-                .extend(&input.by, input.extra, input.reason, now)
-        })?)
+        Ok(ctx.state_mut(|s| s.ticket.extend(&input.by, input.extra, input.reason, now))?)
     }
 
     /// The request's decision taken again with the policy and directory of now.

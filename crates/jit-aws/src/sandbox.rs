@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_identitystore::types::{Email, MemberId, Name};
 use aws_sdk_organizations::types::{CreateAccountState, OrganizationFeatureSet};
 use jit_config::Seed;
+use jit_domain::UserName;
 
 use crate::error::{AwsError, aws};
 use crate::identity_center::IdentityCenter;
@@ -32,7 +33,6 @@ impl IdentityCenter {
     pub async fn seed(&self, seed: &Seed) -> Result<SeedReport, AwsError> {
         let mut report = SeedReport::default();
         let instance = self.instance().await?.clone();
-        let store = instance.identity_store_id.as_str();
 
         self.org
             .create_organization()
@@ -46,48 +46,12 @@ impl IdentityCenter {
         }
 
         for g in &seed.groups {
-            let out = self
-                .ids
-                .create_group()
-                .identity_store_id(store)
-                .display_name(&g.name)
-                .description(&g.description)
-                .send()
-                .await
-                .map_err(|e| aws("CreateGroup", e))?;
-            report
-                .groups
-                .insert(g.name.clone(), out.group_id().to_owned());
+            let id = self.create_group(&g.name, &g.description).await?;
+            report.groups.insert(g.name.clone(), id);
         }
 
         for u in &seed.users {
-            let (given, family) = u
-                .display_name
-                .split_once(' ')
-                .unwrap_or((u.display_name.as_str(), "-"));
-            let out = self
-                .ids
-                .create_user()
-                .identity_store_id(store)
-                .user_name(&u.name)
-                .display_name(&u.display_name)
-                .name(
-                    Name::builder()
-                        .given_name(given)
-                        .family_name(family)
-                        .build(),
-                )
-                .emails(
-                    Email::builder()
-                        .value(&u.email)
-                        .primary(true)
-                        .r#type("work")
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| aws("CreateUser", e))?;
-            let user_id = out.user_id().to_owned();
+            let user_id = self.create_user(&u.name, &u.display_name, &u.email).await?;
             for g in &u.groups {
                 let group_id = report.groups.get(g).ok_or_else(|| AwsError::Final {
                     op: "CreateGroupMembership",
@@ -96,14 +60,7 @@ impl IdentityCenter {
                         u.name
                     ),
                 })?;
-                self.ids
-                    .create_group_membership()
-                    .identity_store_id(store)
-                    .group_id(group_id)
-                    .member_id(MemberId::UserId(user_id.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| aws("CreateGroupMembership", e))?;
+                self.add_membership(group_id, &user_id).await?;
             }
             report.users.insert(u.name.clone(), user_id);
         }
@@ -138,6 +95,112 @@ impl IdentityCenter {
             report.permission_sets.insert(ps.name.clone(), arn);
         }
         Ok(report)
+    }
+
+    /// Creates an identity-store group; its id.
+    pub async fn create_group(&self, name: &str, description: &str) -> Result<String, AwsError> {
+        let store = self.instance().await?.identity_store_id.clone();
+        let out = self
+            .ids
+            .create_group()
+            .identity_store_id(store)
+            .display_name(name)
+            .description(description)
+            .send()
+            .await
+            .map_err(|e| aws("CreateGroup", e))?;
+        Ok(out.group_id().to_owned())
+    }
+
+    /// Creates an identity-store user; its id.
+    pub async fn create_user(
+        &self,
+        name: &str,
+        display_name: &str,
+        email: &str,
+    ) -> Result<String, AwsError> {
+        let store = self.instance().await?.identity_store_id.clone();
+        let (given, family) = display_name.split_once(' ').unwrap_or((display_name, "-"));
+        let out = self
+            .ids
+            .create_user()
+            .identity_store_id(store)
+            .user_name(name)
+            .display_name(display_name)
+            .name(
+                Name::builder()
+                    .given_name(given)
+                    .family_name(family)
+                    .build(),
+            )
+            .emails(
+                Email::builder()
+                    .value(email)
+                    .primary(true)
+                    .r#type("work")
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws("CreateUser", e))?;
+        Ok(out.user_id().to_owned())
+    }
+
+    async fn add_membership(&self, group_id: &str, user_id: &str) -> Result<(), AwsError> {
+        let store = self.instance().await?.identity_store_id.clone();
+        self.ids
+            .create_group_membership()
+            .identity_store_id(store)
+            .group_id(group_id)
+            .member_id(MemberId::UserId(user_id.to_owned()))
+            .send()
+            .await
+            .map_err(|e| aws("CreateGroupMembership", e))?;
+        Ok(())
+    }
+
+    /// Puts the user `user` into the group `group` (both by name).
+    pub async fn add_to_group(&self, group: &str, user: &UserName) -> Result<(), AwsError> {
+        let (group_id, user_id) = self.ids_of(group, user).await?;
+        self.add_membership(&group_id, &user_id).await
+    }
+
+    /// Takes the user `user` out of the group `group` (both by name).
+    pub async fn remove_from_group(&self, group: &str, user: &UserName) -> Result<(), AwsError> {
+        let (group_id, user_id) = self.ids_of(group, user).await?;
+        let store = self.instance().await?.identity_store_id.clone();
+        let page = self
+            .ids
+            .list_group_memberships()
+            .identity_store_id(&store)
+            .group_id(&group_id)
+            .send()
+            .await
+            .map_err(|e| aws("ListGroupMemberships", e))?;
+        for m in page.group_memberships() {
+            if m.member_id().and_then(|m| m.as_user_id().ok()) == Some(&user_id) {
+                self.ids
+                    .delete_group_membership()
+                    .identity_store_id(&store)
+                    .membership_id(m.membership_id())
+                    .send()
+                    .await
+                    .map_err(|e| aws("DeleteGroupMembership", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn ids_of(&self, group: &str, user: &UserName) -> Result<(String, String), AwsError> {
+        let group_id = self
+            .group_id(group)
+            .await?
+            .ok_or(missing("GetGroupId", group))?;
+        let user_id = self
+            .user_id(user)
+            .await?
+            .ok_or(missing("GetUserId", user.as_str()))?;
+        Ok((group_id.as_str().to_owned(), user_id.as_str().to_owned()))
     }
 
     /// Creates an account in the organization (the seed's; tests use a fresh one each, so

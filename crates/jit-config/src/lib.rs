@@ -6,7 +6,6 @@
 //! - [`WorkerSettings`]: what the worker needs, resolved from the file and the environment by
 //!   [`StackConfig::worker_settings`].
 
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
