@@ -10,6 +10,8 @@ use anyhow::{Context, bail};
 pub struct Tools {
     pub temporal: PathBuf,
     pub moto_server: PathBuf,
+    /// The venv's Python (with pycasbin, to check the compiled policy in another Casbin).
+    pub python: PathBuf,
 }
 
 /// The repository root (where `Cargo.toml` of the workspace and `temporal-dev.yaml` are).
@@ -39,6 +41,7 @@ pub fn ensure_tools(root: &Path) -> anyhow::Result<Tools> {
     let tools = Tools {
         temporal: venv.join("bin/temporal"),
         moto_server: venv.join("bin/moto_server"),
+        python: venv.join("bin/python"),
     };
     let ready = |t: &Tools| {
         t.temporal.exists()

@@ -263,6 +263,13 @@ impl Policy {
         best.map(|(_, sub, rule)| (sub, rule))
     }
 
+    /// One raw Casbin request: the rule of the first policy line that allows it, if any.
+    /// (What `jit policy compile`'s files answer in any Casbin implementation.)
+    pub fn enforce(&self, sub: &str, act: &str, obj: &str, sel: &str) -> Option<String> {
+        self.first_match(&[sub.to_owned()], act, &[obj], sel)
+            .map(|(_, rule)| rule)
+    }
+
     /// May `who` request `t` (for anyone they may act for)?
     pub fn may_request(&self, who: &Person, t: &TargetKey) -> Verdict {
         let objs = [t.account_id.as_str(), t.account_name.as_str()];
@@ -421,15 +428,12 @@ impl Policy {
                     .collect(),
             });
         }
-        let escalation = match &rule.escalation {
-            None => None,
-            Some(e) => Some(Escalation {
-                after: e.after,
-                name: e.groups.join(", "),
-                approvers: step_approvers(dir, &e.groups, &[]),
-                groups: e.groups.clone(),
-            }),
-        };
+        let escalation = rule.escalation.as_ref().map(|e| Escalation {
+            after: e.after,
+            name: e.groups.join(", "),
+            approvers: step_approvers(dir, &e.groups, &[]),
+            groups: e.groups.clone(),
+        });
         let admins = self
             .rules
             .admins
@@ -508,6 +512,14 @@ impl Policy {
         let (plan, why) = self.plan_for(targets)?;
         explanation.push(why);
         let approval = self.approval_plan(plan, dir, max_approval_timeout)?;
+        // The same rule the ticket applies: each step's quorum must be reachable without the
+        // requester and the principal.
+        jit_domain::Approval::new(
+            approval.steps.clone(),
+            requester.clone(),
+            principal.user().cloned(),
+        )
+        .map_err(|e| format!("plan {}: {e}", plan.name))?;
         Ok(RequestDecision {
             explanation,
             plan,

@@ -1,0 +1,68 @@
+//! The `jit` command.
+//!
+//! - `jit policy check FILE`: every check of the policy file (and, with a directory, the
+//!   checks that need one); `file:line: problem` and exit status 1 when it fails.
+//! - `jit policy explain`: what the policy decides for someone and why — allowed or denied,
+//!   the rule that decided, the plan that applies, who can approve.
+//! - `jit policy compile FILE --out DIR`: the Casbin model and policy files, for any Casbin
+//!   implementation.
+//!
+//! All of them work offline, on files: the directory (users and groups) comes from the
+//! sandbox seed of `temporal-dev.yaml` or any file of that shape.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod policy_cmd;
+
+#[derive(Parser)]
+#[command(name = "jit", about = "Just-in-time access to AWS accounts", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check, explain and compile policy files (offline).
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
+}
+
+/// Runs `jit` with `args` (the first is the program name); the process exit code.
+pub fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("jit: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let out = runtime.block_on(async {
+        match cli.command {
+            Command::Policy(c) => policy_cmd::run(c).await,
+        }
+    });
+    match out {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("jit: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
