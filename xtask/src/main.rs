@@ -5,6 +5,8 @@
 //! - `down [--wipe]`: stop what `up --detach` left running; `--wipe` also deletes the state.
 //! - `demo`: drive one ticket through its life against the running stack.
 //! - `test`: every check CI runs (format, lints, all tests).
+//! - `bench policy`: policy decisions per second with 10, 100 and 1,000 rules, written to
+//!   `docs/benchmarks/policy.md`.
 
 mod demo;
 mod stack;
@@ -41,12 +43,23 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Measure and write the results to docs/benchmarks/.
+    Bench {
+        #[arg(value_enum)]
+        what: Bench,
+    },
     /// Run every check CI runs: cargo fmt --check, clippy -D warnings, all tests.
     Test {
         /// Extra arguments for `cargo test` (e.g. a test name filter).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Bench {
+    /// Policy decisions per second (10, 100, 1,000 rules).
+    Policy,
 }
 
 fn main() {
@@ -64,6 +77,28 @@ fn run() -> anyhow::Result<()> {
         Cmd::Down { wipe } => stack::down(&root, wipe),
         Cmd::Demo(args) => tokio::runtime::Runtime::new()?.block_on(demo::run(&root, args)),
         Cmd::Test { args } => test(&root, &args),
+        Cmd::Bench {
+            what: Bench::Policy,
+        } => {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let out = root.join("docs/benchmarks/policy.md");
+            let status = std::process::Command::new(cargo)
+                .args([
+                    "run",
+                    "--release",
+                    "--quiet",
+                    "-p",
+                    "jit-policy",
+                    "--example",
+                ])
+                .arg("policy_bench")
+                .arg("--")
+                .arg(&out)
+                .current_dir(&root)
+                .status()?;
+            anyhow::ensure!(status.success(), "the policy benchmark failed ({status})");
+            Ok(())
+        }
         Cmd::RunWorker { args } => tokio::runtime::Runtime::new()?.block_on(
             jit_worker::main_with_args(std::iter::once("jit-worker".to_owned()).chain(args)),
         ),

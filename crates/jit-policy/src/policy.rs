@@ -1,7 +1,7 @@
 //! [`Policy`]: a checked rules file, its Casbin enforcer and content hash, and the decisions
 //! with their explanations.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -20,7 +20,11 @@ use crate::rules::{PlanRule, Rules};
 pub struct Policy {
     rules: Rules,
     lines: Vec<Line>,
-    enforcer: Enforcer,
+    /// One enforcer per action over that action's lines (same model, the policy split by
+    /// `act`): a decision looks only at the lines that can match it.
+    enforcers: BTreeMap<String, Enforcer>,
+    /// Each line's position in the whole policy (file order).
+    index: HashMap<Line, usize>,
     hash: String,
     path: PathBuf,
 }
@@ -116,11 +120,24 @@ impl Policy {
         let rules: Rules = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(text, path, &e))?;
         rules.check(text).map_err(|p| p.in_file(path))?;
         let lines = compile::compile(&rules);
-        let enforcer = Self::enforcer(&lines).await.map_err(|e| PolicyError {
-            path: path.to_owned(),
-            line: None,
-            problem: format!("the compiled policy does not load in Casbin: {e}"),
-        })?;
+        let mut by_act: BTreeMap<String, Vec<Line>> = BTreeMap::new();
+        for l in &lines {
+            by_act.entry(l[1].clone()).or_default().push(l.clone());
+        }
+        let mut enforcers = BTreeMap::new();
+        for (act, lines) in by_act {
+            let e = Self::enforcer(&lines).await.map_err(|e| PolicyError {
+                path: path.to_owned(),
+                line: None,
+                problem: format!("the compiled policy does not load in Casbin: {e}"),
+            })?;
+            enforcers.insert(act, e);
+        }
+        let index = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.clone(), i))
+            .collect();
         let digest = Sha256::digest(text.as_bytes());
         let hash = format!(
             "sha256:{}",
@@ -132,7 +149,8 @@ impl Policy {
         Ok(Self {
             rules,
             lines,
-            enforcer,
+            enforcers,
+            index,
             hash,
             path: path.to_owned(),
         })
@@ -233,30 +251,38 @@ impl Policy {
 
     /// The first policy line (in file order) that allows one of `subjects` to do `act` on
     /// any of `objs` / `sel`: `(subject, rule)`. Ties between objects go to the earlier line.
+    /// With `any`, the first subject and object found allowed decide (order does not
+    /// matter where any rule allowing is enough).
     fn first_match(
         &self,
         subjects: &[String],
         act: &str,
         objs: &[&str],
         sel: &str,
+        any: bool,
     ) -> Option<(String, String)> {
+        let enforcer = self.enforcers.get(act)?;
         let mut best: Option<(usize, String, String)> = None;
         for sub in subjects {
             for obj in objs {
                 let request = vec![sub.as_str(), act, obj, sel];
-                let Ok((true, matched)) = self.enforcer.enforce_ex(request) else {
+                let Ok((true, matched)) = enforcer.enforce_ex(request) else {
                     continue;
                 };
                 let Some(line) = matched.first() else {
                     continue;
                 };
-                let index = self
-                    .lines
-                    .iter()
-                    .position(|l| l[..] == line[..])
+                let index = line
+                    .clone()
+                    .try_into()
+                    .ok()
+                    .and_then(|l: Line| self.index.get(&l).copied())
                     .unwrap_or(usize::MAX);
                 if best.as_ref().is_none_or(|(i, _, _)| index < *i) {
                     best = Some((index, sub.clone(), line[4].clone()));
+                }
+                if any {
+                    return best.map(|(_, sub, rule)| (sub, rule));
                 }
             }
         }
@@ -266,14 +292,14 @@ impl Policy {
     /// One raw Casbin request: the rule of the first policy line that allows it, if any.
     /// (What `jit policy compile`'s files answer in any Casbin implementation.)
     pub fn enforce(&self, sub: &str, act: &str, obj: &str, sel: &str) -> Option<String> {
-        self.first_match(&[sub.to_owned()], act, &[obj], sel)
+        self.first_match(&[sub.to_owned()], act, &[obj], sel, false)
             .map(|(_, rule)| rule)
     }
 
     /// May `who` request `t` (for anyone they may act for)?
     pub fn may_request(&self, who: &Person, t: &TargetKey) -> Verdict {
         let objs = [t.account_id.as_str(), t.account_name.as_str()];
-        match self.first_match(&who.subjects(), "request", &objs, &t.permission_set) {
+        match self.first_match(&who.subjects(), "request", &objs, &t.permission_set, true) {
             Some((sub, rule)) => Verdict::allow(
                 rule.clone(),
                 format!("{} may request {t}: {rule} allows {sub}", who.user),
@@ -299,7 +325,7 @@ impl Policy {
         };
         let objs: Vec<&str> = objs.iter().map(String::as_str).collect();
         let subjects: Vec<String> = who.groups.iter().map(|g| group_subject(g)).collect();
-        match self.first_match(&subjects, "on_behalf", &objs, "*") {
+        match self.first_match(&subjects, "on_behalf", &objs, "*", true) {
             Some((sub, rule)) => Verdict::allow(
                 rule.clone(),
                 format!(
@@ -322,7 +348,9 @@ impl Policy {
         for t in targets {
             let objs = [t.account_id.as_str(), t.account_name.as_str()];
             let subjects = [ANY.to_owned()];
-            if let Some((_, rule)) = self.first_match(&subjects, "plan", &objs, &t.permission_set) {
+            if let Some((_, rule)) =
+                self.first_match(&subjects, "plan", &objs, &t.permission_set, false)
+            {
                 let name = rule.trim_start_matches("plan:");
                 if let Some((i, p)) = self
                     .rules
@@ -375,7 +403,7 @@ impl Policy {
                 who.user
             ));
         }
-        match self.first_match(&who.subjects(), "approve", &[plan], step) {
+        match self.first_match(&who.subjects(), "approve", &[plan], step, true) {
             Some((sub, rule)) => Verdict::allow(
                 rule.clone(),
                 format!(
@@ -393,7 +421,7 @@ impl Policy {
 
     /// May `who` revoke any ticket?
     pub fn is_admin(&self, who: &Person) -> Verdict {
-        match self.first_match(&who.subjects(), "admin", &["*"], "*") {
+        match self.first_match(&who.subjects(), "admin", &["*"], "*", true) {
             Some((sub, rule)) => Verdict::allow(rule, format!("{} is an admin ({sub})", who.user)),
             None => Verdict::deny(format!("{} is not an admin", who.user)),
         }

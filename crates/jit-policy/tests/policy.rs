@@ -214,7 +214,8 @@ fn refusals_say_why() {
         )
         .unwrap_err();
     assert_eq!(err, "requester: zed is not a user of the directory");
-    let ok = p
+    // An SRE asking for the engineers group in prod: the plan needs 2 SREs besides them.
+    let err = p
         .decide_request(
             &dir,
             &u("carol"),
@@ -222,8 +223,22 @@ fn refusals_say_why() {
             &[key(ACCOUNTS[2], "ReadOnly")],
             SignedDuration::from_hours(72),
         )
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "plan production: approval step sre needs 2 approvers but only 1 are eligible (the \
+         requester and the principal never count)"
+    );
+    let ok = p
+        .decide_request(
+            &dir,
+            &u("carol"),
+            &Principal::Group("engineers".parse_group()),
+            &[key(ACCOUNTS[1], "ReadOnly")],
+            SignedDuration::from_hours(72),
+        )
         .expect("an SRE may ask for the engineers group");
-    assert_eq!(ok.plan.name, "production");
+    assert_eq!(ok.plan.name, "standard");
     assert_eq!(ok.approval.steps[0].groups, vec!["sre".to_owned()]);
     assert!(
         ok.explanation
