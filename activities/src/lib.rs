@@ -71,6 +71,24 @@ pub enum Checked {
     Refused { reason: String },
 }
 
+/// What someone may request: every (account, permission set) an eligibility rule allows
+/// them, with the rule and the plan a request for it would get, and the bundles whose every
+/// target they may request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub targets: Vec<CatalogEntry>,
+    pub bundles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    pub account_id: String,
+    pub account_name: String,
+    pub permission_set: String,
+    pub rule: String,
+    pub plan: String,
+}
+
 /// The activities of a ticket.
 #[derive(Debug)]
 pub struct TicketActivities {
@@ -434,6 +452,59 @@ impl TicketActivities {
     }
 }
 
+impl TicketActivities {
+    async fn catalog_inner(&self, user: &UserName) -> Result<Catalog, AwsError> {
+        let policy = self.policy.current();
+        let dir = self
+            .snapshot(&policy, user.clone(), &Principal::User(user.clone()))
+            .await?;
+        let Some(who) = dir.person(user) else {
+            return Ok(Catalog::default());
+        };
+        let accounts = self.aws.accounts().await?;
+        let sets = self.aws.permission_set_names().await?;
+        let mut out = Catalog::default();
+        for (id, name) in &accounts {
+            for ps in &sets {
+                let key = TargetKey {
+                    account_id: id.to_string(),
+                    account_name: name.clone(),
+                    permission_set: ps.clone(),
+                };
+                let v = policy.may_request(&who, &key);
+                if let (true, Some(rule)) = (v.allowed, v.rule) {
+                    let plan = policy
+                        .plan_for(std::slice::from_ref(&key))
+                        .map(|(p, _)| p.name.clone())
+                        .unwrap_or_default();
+                    out.targets.push(CatalogEntry {
+                        account_id: key.account_id,
+                        account_name: key.account_name,
+                        permission_set: key.permission_set,
+                        rule,
+                        plan,
+                    });
+                }
+            }
+        }
+        for name in policy.rules().bundles.keys() {
+            let Some(items) = policy.rules().bundle_targets(name) else {
+                continue;
+            };
+            let all = items.iter().all(|t| {
+                out.targets.iter().any(|e| {
+                    (e.account_id == t.account || e.account_name == t.account)
+                        && e.permission_set == t.permission_set
+                })
+            });
+            if all {
+                out.bundles.push(name.clone());
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn keys(targets: &[ResolvedTarget]) -> Vec<TargetKey> {
     targets
         .iter()
@@ -487,6 +558,16 @@ impl TicketActivities {
         r: Recheck,
     ) -> Result<Checked, ActivityError> {
         self.recheck_inner(&r).await.map_err(to_activity_error)
+    }
+
+    /// What `user` may request now (policy and directory of now).
+    #[activity(name = "catalog")]
+    pub async fn catalog(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        user: UserName,
+    ) -> Result<Catalog, ActivityError> {
+        self.catalog_inner(&user).await.map_err(to_activity_error)
     }
 
     /// Tells people about a ticket. Idempotent per ticket and event (the workflow gives each

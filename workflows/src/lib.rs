@@ -3,6 +3,7 @@
 //!
 //! - [`TicketWorkflow`]: one access ticket, from request to revocation.
 //! - [`DelegationWorkflow`]: one approver's standing delegations (`delegation-<user>`).
+//! - [`CatalogWorkflow`]: what a user may request, for the API (which has no AWS access).
 //! - [`search_attributes`]: the keys operators search by in the Temporal UI.
 //! - [`start_options`]: how a ticket is started (id, UI summary, initial search attributes).
 
@@ -23,10 +24,12 @@ use temporalio_sdk::{
     WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
+pub mod catalog;
 pub mod delegation;
 pub mod search_attributes;
 mod start;
 
+pub use catalog::CatalogWorkflow;
 pub use delegation::{DelegationWorkflow, SetDelegation};
 pub use start::start_options;
 

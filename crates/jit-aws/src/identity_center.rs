@@ -249,8 +249,29 @@ impl IdentityCenter {
         {
             return Ok(Some(arn.clone()));
         }
+        self.refresh_permission_sets().await?;
+        Ok(self.cache().get(name.as_str()).map(|(arn, _)| arn.clone()))
+    }
+
+    /// The names of every permission set of the instance (cached like
+    /// [`IdentityCenter::permission_set_arn`]).
+    pub async fn permission_set_names(&self) -> Result<Vec<String>, AwsError> {
+        let fresh = {
+            let c = self.cache();
+            !c.is_empty()
+                && c.values()
+                    .all(|(_, at)| at.elapsed() < PERMISSION_SET_CACHE_TTL)
+        };
+        if !fresh {
+            self.refresh_permission_sets().await?;
+        }
+        let mut names: Vec<String> = self.cache().keys().cloned().collect();
+        names.sort();
+        Ok(names)
+    }
+
+    async fn refresh_permission_sets(&self) -> Result<(), AwsError> {
         let instance = self.instance().await?.arn.clone();
-        let mut found = None;
         let mut pages = self
             .sso
             .list_permission_sets()
@@ -273,14 +294,11 @@ impl IdentityCenter {
                     continue;
                 };
                 let arn = opaque("DescribePermissionSet", Some(arn), PermissionSetArn::parse)?;
-                if ps_name == name.as_str() {
-                    found = Some(arn.clone());
-                }
                 fresh.insert(ps_name.to_owned(), (arn, Instant::now()));
             }
         }
         *self.cache() = fresh;
-        Ok(found)
+        Ok(())
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (PermissionSetArn, Instant)>> {

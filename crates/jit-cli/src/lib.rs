@@ -9,16 +9,23 @@
 //!
 //! All of them work offline, on files: the directory (users and groups) comes from the
 //! sandbox seed of `temporal-dev.yaml` or any file of that shape.
+//!
+//! The ticket commands ([`tickets`]) talk to jit-api over gRPC: `request`, `status`, `list`,
+//! `pending`, `approve`, `deny`, `delegate`, `extend`, `done`, `revoke`, `cancel`, `watch`,
+//! `whoami`, `catalog`. Every command takes `--output json`.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 pub mod policy_cmd;
+pub mod tickets;
 
 #[derive(Parser)]
 #[command(name = "jit", about = "Just-in-time access to AWS accounts", version)]
 struct Cli {
+    #[command(flatten)]
+    connect: tickets::Connect,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,6 +35,8 @@ enum Command {
     /// Check, explain and compile policy files (offline).
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    #[command(flatten)]
+    Ticket(tickets::TicketCommand),
 }
 
 /// Runs `jit` with `args` (the first is the program name); the process exit code.
@@ -55,7 +64,8 @@ pub fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
     };
     let out = runtime.block_on(async {
         match cli.command {
-            Command::Policy(c) => policy_cmd::run(c).await,
+            Command::Policy(c) => policy_cmd::run(c, cli.connect.output()).await,
+            Command::Ticket(c) => tickets::run(&cli.connect, c).await,
         }
     });
     match out {

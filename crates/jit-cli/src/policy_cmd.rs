@@ -7,6 +7,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use jit_domain::{GroupName, Principal, UserName};
 use jit_policy::{Directory, Policy, TargetKey, short_hash};
+
+use crate::tickets::Output;
 use serde::Serialize;
 
 #[derive(Subcommand)]
@@ -69,12 +71,6 @@ pub enum Action {
     Admin,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum Output {
-    Text,
-    Json,
-}
-
 #[derive(Args)]
 pub struct ExplainArgs {
     /// The policy file.
@@ -105,14 +101,12 @@ pub struct ExplainArgs {
     /// With --action approve: who asked (the principal too, unless --for names another).
     #[arg(long)]
     requester: Option<String>,
-    #[arg(long, value_enum, default_value = "text")]
-    output: Output,
 }
 
-pub async fn run(c: PolicyCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(c: PolicyCommand, output: Output) -> anyhow::Result<ExitCode> {
     match c {
         PolicyCommand::Check { file, directory } => check(&file, &directory).await,
-        PolicyCommand::Explain(args) => explain(&args).await,
+        PolicyCommand::Explain(args) => explain(&args, output).await,
         PolicyCommand::Compile { file, out } => compile(&file, &out).await,
     }
 }
@@ -244,7 +238,7 @@ fn targets(args: &ExplainArgs, policy: &Policy) -> anyhow::Result<Vec<TargetKey>
     Ok(out)
 }
 
-async fn explain(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
+async fn explain(args: &ExplainArgs, output: Output) -> anyhow::Result<ExitCode> {
     let policy = match Policy::load(&args.file).await {
         Ok(p) => p,
         Err(e) => {
@@ -305,7 +299,7 @@ async fn explain(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
             let Some(person) = dir.person(&who) else {
                 x.decisions
                     .push(format!("{who} is not a user of the directory"));
-                return print(&x, args.output);
+                return print(&x, output);
             };
             match policy.plan_for(&targets) {
                 Err(e) => x.decisions.push(e),
@@ -338,14 +332,14 @@ async fn explain(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
             let Some(person) = dir.person(&who) else {
                 x.decisions
                     .push(format!("{who} is not a user of the directory"));
-                return print(&x, args.output);
+                return print(&x, output);
             };
             let v = policy.is_admin(&person);
             x.allowed = v.allowed;
             x.decisions.push(v.reason);
         }
     }
-    print(&x, args.output)
+    print(&x, output)
 }
 
 fn plan_view(

@@ -41,6 +41,59 @@ pub struct StackConfig {
     #[serde(default)]
     pub sandbox: Option<SandboxConfig>,
     pub worker: WorkerConfig,
+    #[serde(default)]
+    pub api: Option<ApiConfig>,
+}
+
+/// The `api:` section: the gRPC front door.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    pub ip: String,
+    /// JIT_API_PORT
+    pub port: u16,
+    /// Accept `dev:<user>` tokens (never in production). JIT_API_DEV_AUTH=true|false.
+    #[serde(default)]
+    pub dev_auth: bool,
+    /// JWT validation (production): JIT_JWT_ISSUER, JIT_JWT_AUDIENCE, JIT_JWKS_URL.
+    #[serde(default)]
+    pub jwt: Option<JwtConfig>,
+    /// Serve TLS with this certificate and key (PEM); JIT_API_TLS_CERT, JIT_API_TLS_KEY.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub jwks_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Everything the API needs, after environment overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiSettings {
+    /// `ip:port` to listen on (port 0: any free one).
+    pub listen: String,
+    pub temporal_address: String,
+    pub namespace: String,
+    /// Where tickets are started.
+    pub task_queue: String,
+    /// The policy (for service grants and admins).
+    pub policy_file: PathBuf,
+    /// The worker's caps, to refuse what it would refuse before starting a ticket.
+    pub limits: Limits,
+    pub dev_auth: bool,
+    pub jwt: Option<JwtConfig>,
+    pub tls: Option<TlsConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,7 +270,85 @@ impl StackConfig {
         if let (Some(p), Some(sb)) = (env_port(env, "JIT_SANDBOX_PORT")?, self.sandbox.as_mut()) {
             sb.port = p;
         }
+        if let (Some(p), Some(api)) = (env_port(env, "JIT_API_PORT")?, self.api.as_mut()) {
+            api.port = p;
+        }
         Ok(())
+    }
+
+    /// Resolves the API's settings: the `api:` section (required), the worker's task queue and
+    /// policy, then the `JIT_*` environment.
+    pub fn api_settings(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ApiSettings, ConfigError> {
+        let w = self.worker_settings(env)?;
+        let a = self.api.as_ref().ok_or_else(|| ConfigError::Invalid {
+            path: self.source.clone(),
+            problem: "there is no api: section".into(),
+        })?;
+        let port = env_port(env, "JIT_API_PORT")?.unwrap_or(a.port);
+        let mut s = ApiSettings {
+            listen: format!("{}:{port}", a.ip),
+            temporal_address: w.temporal_address,
+            namespace: w.namespace,
+            task_queue: w.task_queue,
+            policy_file: w.policy_file,
+            limits: w.limits,
+            dev_auth: a.dev_auth,
+            jwt: a.jwt.clone(),
+            tls: a.tls.as_ref().map(|t| TlsConfig {
+                cert: resolve(&self.source, &t.cert),
+                key: resolve(&self.source, &t.key),
+            }),
+        };
+        if let Some(v) = env("JIT_API_DEV_AUTH") {
+            s.dev_auth = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: "JIT_API_DEV_AUTH".into(),
+                        problem: format!("{v:?} is not true or false"),
+                    });
+                }
+            };
+        }
+        let (iss, aud, jwks) = (
+            env("JIT_JWT_ISSUER"),
+            env("JIT_JWT_AUDIENCE"),
+            env("JIT_JWKS_URL"),
+        );
+        match (iss, aud, jwks) {
+            (Some(issuer), Some(audience), Some(jwks_url)) => {
+                s.jwt = Some(JwtConfig {
+                    issuer,
+                    audience,
+                    jwks_url,
+                });
+            }
+            (None, None, None) => {}
+            _ => {
+                return Err(ConfigError::Env {
+                    var: "JIT_JWT_ISSUER".into(),
+                    problem: "JIT_JWT_ISSUER, JIT_JWT_AUDIENCE and JIT_JWKS_URL go together".into(),
+                });
+            }
+        }
+        if let (Some(cert), Some(key)) = (env("JIT_API_TLS_CERT"), env("JIT_API_TLS_KEY")) {
+            s.tls = Some(TlsConfig {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+            });
+        }
+        if !s.dev_auth && s.jwt.is_none() {
+            return Err(ConfigError::Invalid {
+                path: self.source.clone(),
+                problem: "api: neither jwt nor dev_auth is configured: nobody could call the API"
+                    .into(),
+            });
+        }
+        Ok(s)
     }
 
     pub fn temporal_address(&self) -> String {

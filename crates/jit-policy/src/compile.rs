@@ -13,6 +13,7 @@
 //! | `plan`      | `any`                       | account name/id pattern  | permission set   |
 //! | `approve`   | `user:..`, `group:..`       | plan name                | step name        |
 //! | `admin`     | `user:..`, `group:..`       | `*`                      | `*`              |
+//! | `act_for`   | `service:<token subject>`   | user pattern             | `*`              |
 
 use crate::rules::{ESCALATION_STEP, Rules, Subjects};
 
@@ -43,6 +44,10 @@ pub fn user_subject(u: &str) -> String {
 
 pub fn group_subject(g: &str) -> String {
     format!("group:{g}")
+}
+
+pub fn service_subject(s: &str) -> String {
+    format!("service:{s}")
 }
 
 /// One policy line: `[sub, act, obj, sel, rule]`.
@@ -130,6 +135,19 @@ pub fn compile(rules: &Rules) -> Vec<Line> {
     }
     for sub in subjects(&rules.admins) {
         push(sub, "admin", "*", "*", "admins".to_owned());
+    }
+    for r in &rules.services {
+        for s in &r.subjects {
+            for u in &r.users {
+                push(
+                    service_subject(s),
+                    "act_for",
+                    u,
+                    "*",
+                    format!("services:{}", r.name),
+                );
+            }
+        }
     }
     out
 }

@@ -419,6 +419,30 @@ impl Policy {
         }
     }
 
+    /// May the service whose token subject is `service` ask for access for `user`?
+    pub fn may_act_as(&self, service: &str, user: &UserName) -> Verdict {
+        let sub = [compile::service_subject(service)];
+        match self.first_match(&sub, "act_for", &[user.as_str()], "*", true) {
+            Some((_, rule)) => Verdict::allow(
+                rule.clone(),
+                format!("{service} may ask for access for {user}: {rule}"),
+            ),
+            None => Verdict::deny(format!(
+                "{service} may not ask for access for {user}: no services rule grants it"
+            )),
+        }
+    }
+
+    /// The user patterns the service `service` may act for.
+    pub fn acts_for(&self, service: &str) -> Vec<String> {
+        self.rules
+            .services
+            .iter()
+            .filter(|r| r.subjects.iter().any(|s| s == service))
+            .flat_map(|r| r.users.iter().cloned())
+            .collect()
+    }
+
     /// May `who` revoke any ticket?
     pub fn is_admin(&self, who: &Person) -> Verdict {
         match self.first_match(&who.subjects(), "admin", &["*"], "*", true) {

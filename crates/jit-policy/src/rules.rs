@@ -62,6 +62,19 @@ pub struct Rules {
     /// How requests are approved; the first plan that matches a ticket's targets applies, so
     /// the strictest come first.
     pub plans: Vec<PlanRule>,
+    /// Services (API callers by token subject) that may ask for access for users.
+    #[serde(default)]
+    pub services: Vec<ServiceRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRule {
+    pub name: String,
+    /// The token subjects of the service.
+    pub subjects: Vec<String>,
+    /// The users it may act for (patterns; `*` for anyone).
+    pub users: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,6 +309,7 @@ impl Rules {
         self.check_bundles(text)?;
         self.check_eligibility(text)?;
         self.check_on_behalf(text)?;
+        self.check_services(text)?;
         self.check_plans(text)
     }
 
@@ -441,6 +455,33 @@ impl Rules {
             for g in r.requesters.iter().chain(&r.principals) {
                 check_group(text, &[&anchors[..], &[g]].concat(), &here, g)?;
             }
+        }
+        Ok(())
+    }
+
+    fn check_services(&self, text: &str) -> Result<(), Problem> {
+        let mut names = BTreeSet::new();
+        for r in &self.services {
+            let here = format!("services.{}", r.name);
+            let anchors = ["services:", &format!("name: {}", r.name)];
+            check_name(text, &anchors, &here, &r.name)?;
+            if !names.insert(&r.name) {
+                return Err(Problem {
+                    line: locate_second(text, "services:", &format!("name: {}", r.name)),
+                    problem: format!("{here}: a second service has this name"),
+                });
+            }
+            if r.subjects.is_empty() {
+                return Err(Problem::at(
+                    text,
+                    &anchors,
+                    format!("{here}: names no subject"),
+                ));
+            }
+            for s in &r.subjects {
+                check_user(text, &[&anchors[..], &[s.as_str()]].concat(), &here, s)?;
+            }
+            check_patterns(text, &anchors, &here, "users", &r.users)?;
         }
         Ok(())
     }

@@ -1,0 +1,190 @@
+//! Domain <-> wire: `Ticket` to `jit.v1.Ticket`, phases to `TicketStatus`, times and
+//! durations to the well-known types.
+
+use jiff::{SignedDuration, Timestamp};
+use jit_domain::{Decision, Phase, Principal, Ticket};
+use jit_proto::v1 as pb;
+
+pub fn status(p: Phase) -> pb::TicketStatus {
+    use pb::TicketStatus as S;
+    match p {
+        Phase::Evaluating => S::Evaluating,
+        Phase::PendingApproval => S::PendingApproval,
+        Phase::Scheduled => S::Scheduled,
+        Phase::Provisioning => S::Provisioning,
+        Phase::Active => S::Active,
+        Phase::Revoking => S::Revoking,
+        Phase::Expired => S::Expired,
+        Phase::Denied => S::Denied,
+        Phase::ApprovalExpired => S::ApprovalExpired,
+        Phase::Rejected => S::Rejected,
+        Phase::Failed => S::Failed,
+        Phase::Revoked => S::Revoked,
+        Phase::Relinquished => S::Relinquished,
+        Phase::Cancelled => S::Cancelled,
+    }
+}
+
+/// The phase a status filter means (`None` for unspecified).
+pub fn phase(s: pb::TicketStatus) -> Option<Phase> {
+    use pb::TicketStatus as S;
+    Some(match s {
+        S::Unspecified => return None,
+        S::Evaluating => Phase::Evaluating,
+        S::PendingApproval => Phase::PendingApproval,
+        S::Scheduled => Phase::Scheduled,
+        S::Provisioning => Phase::Provisioning,
+        S::Active => Phase::Active,
+        S::Revoking => Phase::Revoking,
+        S::Expired => Phase::Expired,
+        S::Denied => Phase::Denied,
+        S::ApprovalExpired => Phase::ApprovalExpired,
+        S::Rejected => Phase::Rejected,
+        S::Failed => Phase::Failed,
+        S::Revoked => Phase::Revoked,
+        S::Relinquished => Phase::Relinquished,
+        S::Cancelled => Phase::Cancelled,
+    })
+}
+
+pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.as_second(),
+        nanos: t.subsec_nanosecond(),
+    }
+}
+
+pub fn from_timestamp(t: &prost_types::Timestamp) -> Option<Timestamp> {
+    Timestamp::new(t.seconds, t.nanos).ok()
+}
+
+pub fn duration(d: SignedDuration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: d.as_secs(),
+        nanos: d.subsec_nanos(),
+    }
+}
+
+pub fn from_duration(d: &prost_types::Duration) -> SignedDuration {
+    SignedDuration::new(d.seconds, d.nanos)
+}
+
+pub fn principal(p: &Principal) -> pb::Principal {
+    pb::Principal {
+        kind: Some(match p {
+            Principal::User(u) => pb::principal::Kind::User(u.to_string()),
+            Principal::Group(g) => pb::principal::Kind::Group(g.to_string()),
+        }),
+    }
+}
+
+pub fn ticket(t: &Ticket, now: Timestamp) -> pb::Ticket {
+    let r = &t.request;
+    let targets = if t.targets.is_empty() {
+        r.targets
+            .iter()
+            .map(|x| pb::Target {
+                account_id: x.account.to_string(),
+                account_name: String::new(),
+                permission_set: x.permission_set.to_string(),
+            })
+            .collect()
+    } else {
+        t.targets
+            .iter()
+            .map(|x| pb::Target {
+                account_id: x.target.account.to_string(),
+                account_name: x.account_name.clone(),
+                permission_set: x.target.permission_set.to_string(),
+            })
+            .collect()
+    };
+    let plan = t.plan.as_ref().map(|p| pb::Plan {
+        name: p.name.clone(),
+        steps: p
+            .steps
+            .iter()
+            .map(|s| pb::ApprovalStep {
+                name: s.name.clone(),
+                quorum: s.quorum,
+                approvers: s.approvers.iter().map(ToString::to_string).collect(),
+                groups: s.groups.clone(),
+            })
+            .collect(),
+        max_duration: Some(duration(p.max_duration)),
+        max_total: Some(duration(p.max_total)),
+    });
+    let approval = t.approval.as_ref();
+    let votes = approval
+        .map(|a| {
+            a.votes
+                .iter()
+                .map(|v| pb::Vote {
+                    voter: v.voter.to_string(),
+                    cast_by: v.cast_by.to_string(),
+                    step: a
+                        .steps
+                        .get(v.step)
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default(),
+                    approve: v.decision == Decision::Approve,
+                    comment: v.comment.clone().unwrap_or_default(),
+                    at: Some(timestamp(v.at)),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let current_step = approval
+        .and_then(|a| a.current_step())
+        .filter(|_| t.phase == Phase::PendingApproval)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    pb::Ticket {
+        ticket_id: r.ticket_id.to_string(),
+        status: status(t.phase) as i32,
+        requester: r.requester.to_string(),
+        principal: Some(principal(&r.principal)),
+        targets,
+        bundle: r
+            .bundle
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        duration: Some(duration(r.duration)),
+        justification: r.justification.to_string(),
+        break_glass: r.break_glass,
+        requested_at: Some(timestamp(t.requested_at)),
+        start_at: r.start_at.map(timestamp),
+        approved_at: t.approved_at.map(timestamp),
+        active_since: t.active_since.map(timestamp),
+        expires_at: t.expires_at.map(timestamp),
+        ended_at: t.ended_at.map(timestamp),
+        approval_deadline: t.approval_deadline.map(timestamp),
+        plan,
+        current_step,
+        votes,
+        pending_approvers: t
+            .pending_approvers(now)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        reason: t.reason.clone().unwrap_or_default(),
+        flagged: t.flagged.clone().unwrap_or_default(),
+        policy_hash: t
+            .policy
+            .as_ref()
+            .map(|p| p.hash.clone())
+            .unwrap_or_default(),
+        policy_decisions: t
+            .policy
+            .as_ref()
+            .map(|p| p.decisions.clone())
+            .unwrap_or_default(),
+        audit: t
+            .audit
+            .iter()
+            .map(|e| format!("{}  {}", e.at, e.what))
+            .collect(),
+        version: t.version,
+    }
+}

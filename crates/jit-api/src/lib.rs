@@ -1,0 +1,214 @@
+//! jit-api, the front door: `jit.v1.TicketService` over gRPC.
+//!
+//! [`Settings`] (the `api:` section of the config, `JIT_*` environment) -> [`Api::build`]
+//! (connects to Temporal, loads the policy, binds the port) -> [`Api::run_until_stopped`]
+//! (serves until the shutdown future resolves, then drains). It holds a Temporal client and
+//! never AWS credentials: what needs AWS (the catalog) is asked of a worker through a
+//! workflow.
+//!
+//! - [`auth`]: JWT (JWKS, issuer, audience, expiry) or, in dev mode only, `dev:<user>`.
+//! - [`service`]: the RPCs on Temporal; refusals mapped to status codes.
+//! - [`convert`]: domain <-> wire.
+//!
+//! Also served: `grpc.health.v1.Health` and reflection (v1 and v1alpha).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use jit_policy::{Policy, PolicyStore};
+use jit_proto::v1::ticket_service_server::TicketServiceServer;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub mod auth;
+pub mod convert;
+pub mod service;
+
+pub use service::TicketApi;
+
+pub type Settings = jit_config::ApiSettings;
+
+/// Loads the settings from `config` and the process environment.
+pub fn load_settings(config: &Path) -> anyhow::Result<Settings> {
+    let mut stack = jit_config::StackConfig::load(config)?;
+    stack.apply_port_overrides(&jit_config::process_env)?;
+    Ok(stack.api_settings(&jit_config::process_env)?)
+}
+
+pub struct Api {
+    listener: tokio::net::TcpListener,
+    service: TicketApi,
+    settings: Settings,
+    policy_file: std::path::PathBuf,
+}
+
+impl Api {
+    /// Connects to Temporal (retrying while it starts), loads the policy, binds.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let client = jit_devstack_free_connect(&settings).await?;
+        let policy = Policy::load(&settings.policy_file).await?;
+        let listener = tokio::net::TcpListener::bind(&settings.listen)
+            .await
+            .with_context(|| format!("binding {} (JIT_API_PORT)", settings.listen))?;
+        let service = TicketApi {
+            client,
+            namespace: settings.namespace.clone(),
+            task_queue: settings.task_queue.clone(),
+            limits: settings.limits,
+            auth: Arc::new(auth::Authenticator::new(
+                settings.dev_auth,
+                settings.jwt.clone(),
+            )),
+            policy: Arc::new(PolicyStore::new(policy)),
+        };
+        Ok(Self {
+            listener,
+            service,
+            policy_file: settings.policy_file.clone(),
+            settings,
+        })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` resolves; in-flight calls finish first.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self.local_addr()?;
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<TicketServiceServer<TicketApi>>().await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(jit_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(jit_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        // The policy (service grants, admins) follows its file like the worker's does.
+        let store = Arc::clone(&self.service.policy);
+        let watcher = tokio::spawn(watch_policy(store, self.policy_file.clone()));
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &self.settings.tls {
+            let cert = std::fs::read(&tls.cert)
+                .with_context(|| format!("reading {}", tls.cert.display()))?;
+            let key = std::fs::read(&tls.key)
+                .with_context(|| format!("reading {}", tls.key.display()))?;
+            builder = builder.tls_config(
+                tonic::transport::ServerTlsConfig::new()
+                    .identity(tonic::transport::Identity::from_pem(cert, key)),
+            )?;
+        }
+        tracing::info!(
+            %addr,
+            auth = %self.service.auth.mode(),
+            tls = self.settings.tls.is_some(),
+            temporal = %self.settings.temporal_address,
+            "jit-api serving jit.v1.TicketService, health and reflection"
+        );
+        let out = builder
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(TicketServiceServer::new(self.service))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing the calls in hand");
+            })
+            .await
+            .context("serving gRPC");
+        watcher.abort();
+        out
+    }
+}
+
+/// Re-reads the policy when its file changes; a file that does not load is refused and the
+/// policy before stays (the worker, which can also check the directory, logs why).
+async fn watch_policy(store: Arc<PolicyStore>, path: std::path::PathBuf) {
+    let mut last = std::fs::read(&path).ok();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let now = std::fs::read(&path).ok();
+        if now == last {
+            continue;
+        }
+        last = now;
+        match Policy::load(&path).await {
+            Ok(p) => {
+                store.replace(p);
+                tracing::info!("policy reloaded");
+            }
+            Err(e) => tracing::error!("policy not reloaded: {e}; the policy before stays in force"),
+        }
+    }
+}
+
+/// Connects a Temporal client, retrying for up to a minute while the server starts.
+async fn jit_devstack_free_connect(
+    settings: &Settings,
+) -> anyhow::Result<temporalio_client::Client> {
+    use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+    let url = url::Url::parse(&settings.temporal_address)
+        .with_context(|| format!("temporal address {:?}", settings.temporal_address))?;
+    let mut attempt = 0;
+    let connection = loop {
+        match Connection::connect(
+            ConnectionOptions::new(url.clone())
+                .identity(format!("jit-api@{}", std::process::id()))
+                .build(),
+        )
+        .await
+        {
+            Ok(c) => break c,
+            Err(e) if attempt < 60 => {
+                attempt += 1;
+                tracing::debug!(error = %e, "Temporal not reachable yet");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e).with_context(|| format!("connecting to Temporal at {url}")),
+        }
+    };
+    Ok(Client::new(
+        connection,
+        ClientOptions::new(settings.namespace.clone()).build(),
+    )?)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// The binary's main: `jit-api --config FILE`.
+pub async fn main_with_args(args: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
+    use clap::Parser;
+    #[derive(Parser)]
+    #[command(name = "jit-api", about = "Serves jit.v1.TicketService over gRPC")]
+    struct Args {
+        /// The configuration file (its api: and worker: sections, JIT_* overrides).
+        #[arg(long, env = "JIT_CONFIG", default_value = "temporal-dev.yaml")]
+        config: std::path::PathBuf,
+    }
+    let args = Args::parse_from(args);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let settings = load_settings(&args.config)?;
+    let api = Api::build(settings).await?;
+    println!("jit-api listening on {}", api.local_addr()?);
+    api.run_until_stopped(shutdown_signal()).await
+}
