@@ -4,6 +4,7 @@
 
 #![allow(unreachable_pub)]
 
+mod api;
 mod lifecycle;
 mod policy;
 mod replay;

@@ -543,7 +543,7 @@ impl TicketService for TicketApi {
                 "(JitRequester = {me} OR JitPrincipal = {me} OR JitPendingApprovers = {me})"
             ));
         }
-        let query = format!("{} ORDER BY StartTime DESC", clauses.join(" AND "));
+        let query = clauses.join(" AND ");
         Ok(Response::new(
             self.list(query, r.page_size, &r.page_token).await?,
         ))
@@ -737,7 +737,7 @@ impl TicketService for TicketApi {
         let user = Self::user(&caller)?;
         let r = request.into_inner();
         let query = format!(
-            "WorkflowType = '{}' AND ExecutionStatus = 'Running' AND JitPendingApprovers = {} ORDER BY StartTime DESC",
+            "WorkflowType = '{}' AND ExecutionStatus = 'Running' AND JitPendingApprovers = {}",
             jit_workflows::TICKET_WORKFLOW,
             query_value("subject", user.as_str())?
         );

@@ -286,7 +286,12 @@ fn explain(s: tonic::Status) -> anyhow::Error {
         tonic::Code::Unavailable => "unavailable",
         _ => "error",
     };
-    anyhow::anyhow!("{what}: {}", s.message())
+    let m = s.message();
+    if m.starts_with(&format!("{what}:")) {
+        anyhow::anyhow!("{m}")
+    } else {
+        anyhow::anyhow!("{what}: {m}")
+    }
 }
 
 pub async fn run(c: &Connect, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
