@@ -1,4 +1,6 @@
-//! `cargo xtask demo`: one ticket through its whole life against the running local stack.
+//! `cargo xtask demo`: one ticket through its whole life against the running local stack,
+//! through the gRPC API (as a backend service or the `jit` CLI would), with the sandbox
+//! checked directly at each step.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -6,15 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use jiff::SignedDuration;
 use jit_aws::{AwsSettings, IdentityCenter};
-use jit_domain::{
-    AccountId, AssignmentRef, Justification, PermissionSetName, Phase, Principal, Target, Ticket,
-    TicketId, TicketRequest, UserName,
-};
-use jit_workflows::{DelegateInput, TicketWorkflow, VoteInput, start_options};
-use temporalio_client::{
-    Client, WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
-    WorkflowHandle, WorkflowQueryOptions,
-};
+use jit_domain::{AccountId, AssignmentRef, PermissionSetName, PrincipalType, UserName};
+use jit_proto::v1 as pb;
+use jit_proto::v1::ticket_service_client::TicketServiceClient;
+use tonic::transport::Channel;
 
 use crate::stack::{StateDir, read_recorded};
 
@@ -32,10 +29,34 @@ pub(crate) struct DemoArgs {
     account: String,
 }
 
-type Handle = WorkflowHandle<Client, TicketWorkflow>;
-
 fn step(n: u32, text: &str) {
     println!("\n[{n}] {text}");
+}
+
+fn as_user<T>(user: &str, msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    if let Ok(v) = format!("Bearer dev:{user}").parse() {
+        r.metadata_mut().insert("authorization", v);
+    }
+    r
+}
+
+fn status(t: &pb::Ticket) -> pb::TicketStatus {
+    pb::TicketStatus::try_from(t.status).unwrap_or_default()
+}
+
+fn ended(t: &pb::Ticket) -> bool {
+    use pb::TicketStatus as S;
+    !matches!(
+        status(t),
+        S::Unspecified
+            | S::Evaluating
+            | S::PendingApproval
+            | S::Scheduled
+            | S::Provisioning
+            | S::Active
+            | S::Revoking
+    )
 }
 
 pub(crate) async fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
@@ -51,6 +72,12 @@ pub(crate) async fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
         .with_context(|| format!("no account called {:?} in the seed", args.account))?;
     let account = AccountId::parse(account)?;
 
+    let mut api = TicketServiceClient::new(
+        Channel::from_shared(rec.api.clone())?
+            .connect()
+            .await
+            .with_context(|| format!("reaching jit-api at {} (is the stack up?)", rec.api))?,
+    );
     let client =
         jit_devstack::temporal_client::connect(&rec.temporal_address, &rec.namespace, "jit-demo")
             .await
@@ -61,196 +88,240 @@ pub(crate) async fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
     })
     .await;
 
-    let id = format!("demo-{}", jiff::Timestamp::now().as_second());
-    let bob = UserName::parse("bob")?;
-    let req = TicketRequest {
-        ticket_id: TicketId::parse(&id)?,
-        requester: bob.clone(),
-        principal: Principal::User(bob),
-        targets: vec![Target {
-            account: account.clone(),
-            permission_set: PermissionSetName::parse("ReadOnly")?,
-        }],
-        bundle: None,
-        duration: args.duration,
-        justification: Justification::parse("demo: investigate incident INC-42")?,
-        start_at: None,
-        break_glass: false,
-    };
-    let wf_id = req.ticket_id.workflow_id();
     step(
         1,
         &format!(
-            "bob asks for ReadOnly in {} ({account}) for {:#}: workflow {wf_id}",
-            args.account, req.duration
+            "bob asks for ReadOnly in {} ({account}) for {:#}: CreateTicket as dev:bob",
+            args.account, args.duration
         ),
     );
-    client
-        .start_workflow(
-            TicketWorkflow::run,
-            req.clone().into(),
-            start_options(&req, &rec.task_queue),
-        )
-        .await?;
-    let h: Handle = client.get_workflow_handle::<TicketWorkflow>(wf_id.clone());
-    let t = wait(&h, |t| {
-        t.phase == Phase::PendingApproval || t.phase.is_terminal()
+    let created = api
+        .create_ticket(as_user(
+            "bob",
+            pb::CreateTicketRequest {
+                request_id: format!("demo-{}", jiff::Timestamp::now().as_nanosecond()),
+                targets: vec![pb::Target {
+                    account_id: account.to_string(),
+                    account_name: String::new(),
+                    permission_set: "ReadOnly".into(),
+                }],
+                duration: Some(prost_types::Duration {
+                    seconds: args.duration.as_secs(),
+                    nanos: 0,
+                }),
+                justification: "demo: investigate incident INC-42".into(),
+                ..Default::default()
+            },
+        ))
+        .await?
+        .into_inner();
+    let id = created.ticket.context("no ticket")?.ticket_id;
+    let wf_id = format!("ticket-{id}");
+    println!("    ticket {id} (workflow {wf_id})");
+    let t = wait(&mut api, &id, |t| {
+        status(t) == pb::TicketStatus::PendingApproval || ended(t)
     })
     .await?;
-    if t.phase.is_terminal() {
-        bail!("the ticket ended early: {:?}", t.reason);
+    if ended(&t) {
+        bail!("the ticket ended early: {}", t.reason);
     }
     if let Some(p) = &t.plan {
         println!("    plan {}:", p.name);
         for s in &p.steps {
-            let who: Vec<&str> = s.approvers.iter().map(UserName::as_str).collect();
             println!(
                 "      step {}: {} of [{}]",
                 s.name,
                 s.quorum,
-                who.join(", ")
+                s.approvers.join(", ")
             );
         }
     }
     print_status(&t);
 
     step(2, "bob tries to approve his own request");
-    match vote(&h, "bob").await {
+    match vote(&mut api, &id, "bob").await {
         Err(e) => println!("    refused: {e}"),
         Ok(_) => bail!("self-approval was accepted: this is a bug"),
     }
 
     step(3, "carol (sre) approves");
-    println!("    {}", vote(&h, "carol").await?);
+    println!("    {}", vote(&mut api, &id, "carol").await?);
 
     step(
         4,
         "dave (sre) is away: he delegates his approval to frank for an hour",
     );
-    h.execute_update(
-        TicketWorkflow::delegate,
-        DelegateInput {
-            from: UserName::parse("dave")?,
-            to: UserName::parse("frank")?,
-            until: jiff::Timestamp::now() + SignedDuration::from_hours(1),
-            reason: Some("on holiday".into()),
+    api.delegate(as_user(
+        "dave",
+        pb::DelegateRequest {
+            ticket_id: id.clone(),
+            to: "frank".into(),
+            until: Some(prost_types::Timestamp {
+                seconds: (jiff::Timestamp::now() + SignedDuration::from_hours(1)).as_second(),
+                nanos: 0,
+            }),
+            reason: "on holiday".into(),
         },
-        WorkflowExecuteUpdateOptions::default(),
-    )
+    ))
     .await
-    .map_err(|e| anyhow::anyhow!(jit_devstack::temporal_client::update_error_message(&e)))?;
+    .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
     println!("    delegated");
 
     step(5, "frank approves, as dave");
-    println!("    {}", vote(&h, "frank").await?);
+    println!("    {}", vote(&mut api, &id, "frank").await?);
 
     step(6, "erin (security) approves the second step");
     let t0 = Instant::now();
-    println!("    {}", vote(&h, "erin").await?);
-    let t = wait(&h, |t| t.phase == Phase::Active || t.phase.is_terminal()).await?;
+    println!("    {}", vote(&mut api, &id, "erin").await?);
+    let t = wait(&mut api, &id, |t| {
+        status(t) == pb::TicketStatus::Active || ended(t)
+    })
+    .await?;
     println!("    approval to active access: {:.0?}", t0.elapsed());
     print_status(&t);
-    if let Some(a) = &t.approval {
-        for v in &a.votes {
-            let by = if v.cast_by == v.voter {
-                String::new()
-            } else {
-                format!(" (cast by {})", v.cast_by)
-            };
-            println!(
-                "    vote: {} {:?} in step {}{by}",
-                v.voter, v.decision, a.steps[v.step].name
-            );
-        }
+    for v in &t.votes {
+        let by = if v.cast_by == v.voter {
+            String::new()
+        } else {
+            format!(" (cast by {})", v.cast_by)
+        };
+        println!(
+            "    vote: {} {} in step {}{by}",
+            v.voter,
+            if v.approve { "Approve" } else { "Deny" },
+            v.step
+        );
     }
-    let a = t.targets.first().context("no target")?.assignment.clone();
+    let a = assignment(&aws, &account).await?;
     print_assignment(&aws, &a).await?;
 
     if args.real_time {
         step(
             7,
-            &format!("waiting {:#} for the access to expire", req.duration),
+            &format!("waiting {:#} for the access to expire", args.duration),
         );
     } else {
         step(
             7,
             &format!(
                 "fast-forwarding {:#} (the dev server's time skipping, for this workflow only)",
-                req.duration
+                args.duration
             ),
         );
         jit_devstack::temporal_client::enable_time_skipping(&client, &rec.namespace, &wf_id)
             .await?;
     }
-    let out = h.get_result(WorkflowGetResultOptions::default()).await?;
-    println!(
-        "    ended: {} {}",
-        out.phase,
-        out.reason.unwrap_or_default()
-    );
+    let deadline = if args.real_time {
+        args.duration.unsigned_abs() + Duration::from_secs(60)
+    } else {
+        Duration::from_secs(60)
+    };
+    let t = wait_for(&mut api, &id, deadline, ended).await?;
+    println!("    ended: {} {}", status_name(&t), t.reason);
     print_assignment(&aws, &a).await?;
 
-    let events = h
-        .fetch_history(WorkflowFetchHistoryOptions::default())
-        .into_events()
-        .await?;
-    let t = h
-        .query(TicketWorkflow::status, (), WorkflowQueryOptions::default())
-        .await?;
     step(8, "the audit trail");
     for e in &t.audit {
-        println!("    {}  {}", e.at.strftime("%H:%M:%S"), e.what);
+        println!("    {e}");
     }
-    println!("\nhistory: {} events. See it in the UI:", events.len());
+    println!("\nSee it in the UI:");
     println!(
         "  {}/namespaces/{}/workflows/{wf_id}",
         rec.ui, rec.namespace
     );
     println!(
-        "  or list tickets: .venv/bin/temporal workflow list --address {} --query \"JitPrincipal='bob'\"",
-        rec.temporal_address.trim_start_matches("http://")
+        "  or with the CLI: cargo jit --server {} --token dev:bob list",
+        rec.api
     );
     Ok(())
 }
 
-async fn vote(h: &Handle, who: &str) -> anyhow::Result<String> {
-    h.execute_update(
-        TicketWorkflow::approve,
-        VoteInput {
-            approver: UserName::parse(who)?,
-            comment: Some("looks fine".into()),
-        },
-        WorkflowExecuteUpdateOptions::default(),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!(jit_devstack::temporal_client::update_error_message(&e)))
+fn status_name(t: &pb::Ticket) -> String {
+    status(t)
+        .as_str_name()
+        .trim_start_matches("TICKET_STATUS_")
+        .to_lowercase()
 }
 
-async fn wait(h: &Handle, pred: impl Fn(&Ticket) -> bool) -> anyhow::Result<Ticket> {
-    let deadline = Instant::now() + Duration::from_secs(60);
+async fn vote(
+    api: &mut TicketServiceClient<Channel>,
+    id: &str,
+    who: &str,
+) -> anyhow::Result<String> {
+    Ok(api
+        .approve(as_user(
+            who,
+            pb::VoteRequest {
+                ticket_id: id.to_owned(),
+                comment: "looks fine".into(),
+            },
+        ))
+        .await
+        .map_err(|e| anyhow::anyhow!("{:?}: {}", e.code(), e.message()))?
+        .into_inner()
+        .effect)
+}
+
+async fn wait(
+    api: &mut TicketServiceClient<Channel>,
+    id: &str,
+    pred: impl Fn(&pb::Ticket) -> bool,
+) -> anyhow::Result<pb::Ticket> {
+    wait_for(api, id, Duration::from_secs(60), pred).await
+}
+
+async fn wait_for(
+    api: &mut TicketServiceClient<Channel>,
+    id: &str,
+    within: Duration,
+    pred: impl Fn(&pb::Ticket) -> bool,
+) -> anyhow::Result<pb::Ticket> {
+    let deadline = Instant::now() + within;
     loop {
-        if let Ok(t) = h
-            .query(TicketWorkflow::status, (), WorkflowQueryOptions::default())
+        if let Ok(t) = api
+            .get_ticket(as_user(
+                "bob",
+                pb::GetTicketRequest {
+                    ticket_id: id.to_owned(),
+                },
+            ))
             .await
-            && pred(&t)
+            && pred(t.get_ref())
         {
-            return Ok(t);
+            return Ok(t.into_inner());
         }
         if Instant::now() > deadline {
             bail!(
-                "the ticket did not move within a minute: is the worker running? (.jit/logs/worker.log)"
+                "the ticket did not move within {within:?}: is the worker running? (.jit/logs/worker.log)"
             );
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
-fn print_status(t: &Ticket) {
-    print!("    status: {}", t.phase);
-    if let Some(e) = t.expires_at {
-        print!(", expires {e}");
+fn print_status(t: &pb::Ticket) {
+    print!("    status: {}", status_name(t));
+    if let Some(e) = &t.expires_at
+        && let Ok(ts) = jiff::Timestamp::new(e.seconds, e.nanos)
+    {
+        print!(", expires {ts}");
     }
     println!();
+}
+
+/// bob's ReadOnly assignment in `account`, as the sandbox names it.
+async fn assignment(aws: &IdentityCenter, account: &AccountId) -> anyhow::Result<AssignmentRef> {
+    let bob = UserName::parse("bob")?;
+    Ok(AssignmentRef {
+        instance_arn: aws.instance().await?.arn.clone(),
+        account: account.clone(),
+        permission_set_arn: aws
+            .permission_set_arn(&PermissionSetName::parse("ReadOnly")?)
+            .await?
+            .context("no ReadOnly permission set")?,
+        principal_type: PrincipalType::User,
+        principal_id: aws.user_id(&bob).await?.context("no user bob")?,
+    })
 }
 
 async fn print_assignment(aws: &IdentityCenter, a: &AssignmentRef) -> anyhow::Result<()> {

@@ -1,9 +1,9 @@
 //! `cargo xtask`: the project's commands.
 //!
 //! - `up [--detach]`: install the pinned tools into `.venv/`, start the Temporal dev server and
-//!   the seeded AWS sandbox, build and start the worker; foreground until Ctrl-C.
+//!   the seeded AWS sandbox, the worker and the gRPC API; foreground until Ctrl-C.
 //! - `down [--wipe]`: stop what `up --detach` left running; `--wipe` also deletes the state.
-//! - `demo`: drive one ticket through its life against the running stack.
+//! - `demo`: drive one ticket through its life against the running stack, through the API.
 //! - `test`: every check CI runs (format, lints, all tests).
 //! - `bench policy`: policy decisions per second with 10, 100 and 1,000 rules, written to
 //!   `docs/benchmarks/policy.md`.
@@ -40,6 +40,12 @@ enum Cmd {
     /// so `up` needs no second build).
     #[command(hide = true)]
     RunWorker {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run the API in this process (how `up` starts it).
+    #[command(hide = true)]
+    RunApi {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -99,6 +105,9 @@ fn run() -> anyhow::Result<()> {
             anyhow::ensure!(status.success(), "the policy benchmark failed ({status})");
             Ok(())
         }
+        Cmd::RunApi { args } => tokio::runtime::Runtime::new()?.block_on(jit_api::main_with_args(
+            std::iter::once("jit-api".to_owned()).chain(args),
+        )),
         Cmd::RunWorker { args } => tokio::runtime::Runtime::new()?.block_on(
             jit_worker::main_with_args(std::iter::once("jit-worker".to_owned()).chain(args)),
         ),

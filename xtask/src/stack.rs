@@ -60,7 +60,8 @@ pub(crate) struct Recorded {
     pub ui: String,
     pub sandbox_url: String,
     pub region: String,
-    pub task_queue: String,
+    /// `http://ip:port` of jit-api.
+    pub api: String,
 }
 
 pub(crate) fn read_recorded(state: &StateDir) -> anyhow::Result<Option<Recorded>> {
@@ -85,7 +86,7 @@ pub(crate) fn read_recorded(state: &StateDir) -> anyhow::Result<Option<Recorded>
         ui: s("ui"),
         sandbox_url: s("sandbox_url"),
         region: s("region"),
-        task_queue: s("task_queue"),
+        api: s("api"),
     }))
 }
 
@@ -139,6 +140,10 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         .sandbox
         .clone()
         .context("temporal-dev.yaml has no sandbox: section; `up` runs the local sandbox")?;
+    let api_cfg = cfg
+        .api
+        .clone()
+        .context("temporal-dev.yaml has no api: section; `up` runs the API")?;
     for (what, ip, port, var) in [
         (
             "Temporal",
@@ -153,6 +158,7 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
             "JIT_TEMPORAL_UI_PORT",
         ),
         ("the AWS sandbox", &sb.ip, sb.port, "JIT_SANDBOX_PORT"),
+        ("jit-api", &api_cfg.ip, api_cfg.port, "JIT_API_PORT"),
     ] {
         if !port_free(ip, port) {
             bail!(
@@ -232,6 +238,34 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         &logs.join("worker.log"),
         die_with_us,
     )?);
+    let mut api_cmd = Command::new(&worker_bin);
+    api_cmd
+        .args(["run-api", "--config"])
+        .arg(root.join("temporal-dev.yaml"))
+        .current_dir(root);
+    children.push(ManagedChild::spawn(
+        "api",
+        api_cmd,
+        &logs.join("api.log"),
+        die_with_us,
+    )?);
+    let api_url = format!("http://{}:{}", api_cfg.ip, api_cfg.port);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect((api_cfg.ip.as_str(), api_cfg.port)).is_err() {
+        if let Some((name, tail)) = children
+            .iter_mut()
+            .find_map(|c| c.exited().map(|_| (c.name().to_owned(), c.log_tail(15))))
+        {
+            bail!("{name} exited while starting:\n{tail}");
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "jit-api did not listen on {api_url} within a minute ({})",
+                logs.join("api.log").display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     let ui = format!("http://{}:{}", cfg.temporal.ip, cfg.temporal.ui_port);
     let pids: serde_json::Map<String, serde_json::Value> = children
@@ -248,6 +282,7 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
             "sandbox_url": sandbox.url(),
             "region": sb.region,
             "task_queue": settings.task_queue,
+            "api": api_url,
         }))?,
     )?;
 
@@ -268,6 +303,7 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         sb.region
     );
     println!("  worker          pid {}", children[2].pid());
+    println!("  jit-api         {api_url}  (gRPC jit.v1.TicketService; dev tokens: dev:<user>)");
     println!(
         "  accounts        {}",
         seed.accounts
@@ -293,6 +329,7 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
     println!(
         "  cargo xtask demo                       # one ticket, requested -> approved -> active -> expired"
     );
+    println!("  cargo jit --server {api_url} --token dev:bob catalog    # what bob may ask for");
     println!(
         "  .venv/bin/temporal workflow list --address {} --query \"JitStatus='Active'\"",
         temporal.address()

@@ -14,7 +14,7 @@ fn free_port() -> u16 {
 
 struct Stack {
     state: PathBuf,
-    ports: [(&'static str, u16); 3],
+    ports: [(&'static str, u16); 4],
 }
 
 impl Stack {
@@ -28,6 +28,7 @@ impl Stack {
                 ("JIT_TEMPORAL_PORT", free_port()),
                 ("JIT_TEMPORAL_UI_PORT", free_port()),
                 ("JIT_SANDBOX_PORT", free_port()),
+                ("JIT_API_PORT", free_port()),
             ],
         }
     }
@@ -84,7 +85,14 @@ fn up_twice_crash_recovery_demo_and_down() {
         "prints the UI: {out}"
     );
     let first = s.pids();
-    assert_eq!(first.len(), 3);
+    assert_eq!(first.len(), 4, "temporal, sandbox, worker, api: {first:?}");
+    assert!(
+        out.contains(&format!(
+            "jit-api         http://127.0.0.1:{}",
+            s.ports[3].1
+        )),
+        "{out}"
+    );
     assert!(first.iter().all(|(_, p)| alive(*p)));
 
     // Starting again says so, and changes nothing.
@@ -115,11 +123,12 @@ fn up_twice_crash_recovery_demo_and_down() {
     let out = text(&demo);
     assert!(demo.status.success(), "{out}");
     assert!(
-        out.contains("refused: not allowed: bob is the requester"),
+        out.contains("CreateTicket as dev:bob")
+            && out.contains("refused: PermissionDenied: not allowed: bob is the requester"),
         "{out}"
     );
     assert!(out.contains("bob assigned (1)"), "{out}");
-    assert!(out.contains("ended: Expired"), "{out}");
+    assert!(out.contains("ended: expired"), "{out}");
     assert!(out.contains("bob has no assignment"), "{out}");
 
     // Down stops everything; tickets stay until --wipe.

@@ -134,13 +134,14 @@ async fn check(file: &Path, directory: &DirectoryArgs) -> anyhow::Result<ExitCod
     };
     let r = policy.rules();
     println!(
-        "ok: {} ({}): {} eligibility rules, {} on-behalf rules, {} plans, {} bundles -> {} Casbin policy lines; {dir_note}",
+        "ok: {} ({}): {} eligibility rules, {} on-behalf rules, {} plans, {} bundles, {} services -> {} Casbin policy lines; {dir_note}",
         file.display(),
         short_hash(policy.hash()),
         r.eligibility.len(),
         r.on_behalf.len(),
         r.plans.len(),
         r.bundles.len(),
+        r.services.len(),
         policy.line_count(),
     );
     Ok(ExitCode::SUCCESS)

@@ -31,7 +31,7 @@ fn check_accepts_the_demo_policy_against_the_seeded_directory() {
     assert!(o.status.success(), "{out}{err}");
     assert!(
         out.starts_with("ok: deploy/local/policy.yaml (sha256:")
-            && out.contains("4 eligibility rules, 1 on-behalf rules, 3 plans, 2 bundles -> 18 Casbin policy lines")
+            && out.contains("4 eligibility rules, 1 on-behalf rules, 3 plans, 2 bundles, 1 services -> 19 Casbin policy lines")
             && out.contains("checked against temporal-dev.yaml"),
         "{out}"
     );
@@ -177,7 +177,15 @@ fn the_compiled_policy_decides_the_same_in_pycasbin() {
         "group:nobody",
         "any",
     ];
-    let acts = ["request", "on_behalf", "plan", "approve", "admin", "other"];
+    let acts = [
+        "request",
+        "on_behalf",
+        "plan",
+        "approve",
+        "admin",
+        "act_for",
+        "other",
+    ];
     let objs = [
         "dev",
         "staging",
