@@ -546,6 +546,25 @@ async fn the_cli_covers_the_whole_lifecycle() {
         .filter_map(|t| t["permission_set"].as_str())
         .collect();
     assert_eq!(sets, BTreeSet::from(["Developer", "ReadOnly"]), "{out}");
+    if std::env::var("JIT_RECORD_HISTORIES").as_deref() == Ok("1") {
+        use futures::StreamExt;
+        let query = format!(
+            "WorkflowType = 'CatalogWorkflow' AND TaskQueue = '{}'",
+            app.task_queue
+        );
+        let found: Vec<_> = app
+            .client
+            .list_workflows(&query, Default::default())
+            .collect()
+            .await;
+        let id = found
+            .into_iter()
+            .find_map(Result::ok)
+            .expect("the catalog workflow")
+            .id()
+            .to_owned();
+        app.maybe_record_workflow(&id, "catalog").await;
+    }
 
     // revoke by an approver, deny, delegate.
     let (_, out, _) = jit(

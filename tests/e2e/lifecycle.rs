@@ -783,6 +783,8 @@ plans:
         .get_result(Default::default())
         .await
         .expect("the entity ends when cleared");
+    app.maybe_record_workflow(&entity_id, "delegation-entity")
+        .await;
     let req = request(&app, "after", "bob", "bob");
     let h = app.start(&req).await;
     let t = app

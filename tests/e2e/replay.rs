@@ -3,7 +3,7 @@
 //!
 //! Histories are recorded by the end-to-end tests with `JIT_RECORD_HISTORIES=1`.
 
-use jit_workflows::TicketWorkflow;
+use jit_workflows::{CatalogWorkflow, DelegationWorkflow, TicketWorkflow};
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
@@ -25,6 +25,8 @@ async fn committed_histories_replay_against_current_code() {
 
     let options = WorkflowReplayerOptions::new()
         .register_workflow::<TicketWorkflow>()
+        .and_then(|o| o.register_workflow::<DelegationWorkflow>())
+        .and_then(|o| o.register_workflow::<CatalogWorkflow>())
         .expect("registration")
         .build();
     let replayer = WorkflowReplayer::new(options).expect("replayer");

@@ -381,9 +381,18 @@ impl TestApp {
     /// Writes the ticket's history to `tests/histories/<name>.json` when
     /// `JIT_RECORD_HISTORIES=1` (how the committed replay histories are made).
     pub async fn maybe_record_history(&self, h: &Handle, name: &str) {
+        self.maybe_record_workflow(h.info().workflow_id.as_str(), name)
+            .await;
+    }
+
+    /// Like [`TestApp::maybe_record_history`] for any workflow, by id.
+    pub async fn maybe_record_workflow(&self, workflow_id: &str, name: &str) {
         if std::env::var("JIT_RECORD_HISTORIES").as_deref() != Ok("1") {
             return;
         }
+        let h = self
+            .client
+            .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id.to_owned());
         let json = h
             .fetch_history(WorkflowFetchHistoryOptions::default())
             .to_json()

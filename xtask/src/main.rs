@@ -6,7 +6,8 @@
 //! - `demo`: drive one ticket through its life against the running stack, through the API.
 //! - `test`: every check CI runs (format, lints, all tests).
 //! - `bench policy`: policy decisions per second with 10, 100 and 1,000 rules, written to
-//!   `docs/benchmarks/policy.md`.
+//!   `docs/benchmarks/policy.md`; `bench api`: GetTicket p50/p99 and CreateTicket throughput
+//!   through the real stack, written to `docs/benchmarks/api.md`.
 
 mod demo;
 mod stack;
@@ -66,6 +67,8 @@ enum Cmd {
 enum Bench {
     /// Policy decisions per second (10, 100, 1,000 rules).
     Policy,
+    /// GetTicket latency and CreateTicket throughput through the real stack.
+    Api,
 }
 
 fn main() {
@@ -83,26 +86,30 @@ fn run() -> anyhow::Result<()> {
         Cmd::Down { wipe } => stack::down(&root, wipe),
         Cmd::Demo(args) => tokio::runtime::Runtime::new()?.block_on(demo::run(&root, args)),
         Cmd::Test { args } => test(&root, &args),
-        Cmd::Bench {
-            what: Bench::Policy,
-        } => {
+        Cmd::Bench { what } => {
+            let (package, example, out) = match what {
+                Bench::Policy => ("jit-policy", "policy_bench", "docs/benchmarks/policy.md"),
+                Bench::Api => ("jit-e2e", "api_bench", "docs/benchmarks/api.md"),
+            };
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let out = root.join("docs/benchmarks/policy.md");
             let status = std::process::Command::new(cargo)
                 .args([
                     "run",
                     "--release",
                     "--quiet",
                     "-p",
-                    "jit-policy",
+                    package,
                     "--example",
+                    example,
                 ])
-                .arg("policy_bench")
                 .arg("--")
-                .arg(&out)
+                .arg(root.join(out))
                 .current_dir(&root)
                 .status()?;
-            anyhow::ensure!(status.success(), "the policy benchmark failed ({status})");
+            anyhow::ensure!(
+                status.success(),
+                "the {example} benchmark failed ({status})"
+            );
             Ok(())
         }
         Cmd::RunApi { args } => tokio::runtime::Runtime::new()?.block_on(jit_api::main_with_args(
