@@ -35,6 +35,15 @@ impl Drop for ApiServer {
 
 impl ApiServer {
     pub async fn start(app: &TestApp, dev_auth: bool, jwt: Option<JwtConfig>) -> ApiServer {
+        Self::start_with(app, dev_auth, jwt, None).await
+    }
+
+    pub async fn start_with(
+        app: &TestApp,
+        dev_auth: bool,
+        jwt: Option<JwtConfig>,
+        tls: Option<jit_config::TlsConfig>,
+    ) -> ApiServer {
         let settings = ApiSettings {
             listen: "127.0.0.1:0".into(),
             temporal_address: app.stack.temporal_address.clone(),
@@ -47,7 +56,7 @@ impl ApiServer {
             },
             dev_auth,
             jwt,
-            tls: None,
+            tls,
         };
         let api = jit_api::Api::build(settings).await.expect("the API starts");
         let addr = api.local_addr().unwrap();
@@ -450,6 +459,36 @@ async fn the_cli_covers_the_whole_lifecycle() {
     let account = app.account.to_string();
     let (code, out, err) = jit(&api, "bob", &["whoami"]);
     assert_eq!((code, out.trim()), (0, "bob (by dev token)"), "{err}");
+    // Server and token from the config file when neither flags nor environment give them.
+    let cfg = app.stack.logs.join(format!("cli-{}.yaml", app.task_queue));
+    std::fs::write(
+        &cfg,
+        format!("server: http://{}\ntoken: dev:gina\n", api.addr),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_e2e-jit"))
+        .arg("whoami")
+        .env("JIT_CLI_CONFIG", &cfg)
+        .env_remove("JIT_SERVER")
+        .env_remove("JIT_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "gina (by dev token)"
+    );
+    // Flags win over the file.
+    let o = Command::new(env!("CARGO_BIN_EXE_e2e-jit"))
+        .args(["whoami", "--token", "dev:erin"])
+        .env("JIT_CLI_CONFIG", &cfg)
+        .env_remove("JIT_SERVER")
+        .env_remove("JIT_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "erin (by dev token)"
+    );
 
     let (code, out, err) = jit(
         &api,
@@ -668,4 +707,48 @@ async fn the_cli_covers_the_whole_lifecycle() {
         .client
         .get_workflow_handle::<jit_workflows::TicketWorkflow>(format!("ticket-{id3}"));
     assert_eq!(app.outcome(&h3, T).await.phase, Phase::Revoked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_served_when_configured() {
+    let app = TestApp::new("api-tls").await;
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = app.stack.logs.join(format!("tls-{}", app.task_queue));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_pem, key_pem) = (cert.cert.pem(), cert.key_pair.serialize_pem());
+    std::fs::write(dir.join("cert.pem"), &cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), &key_pem).unwrap();
+    let tls = jit_config::TlsConfig {
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    };
+    let api = ApiServer::start_with(&app, true, None, Some(tls)).await;
+    let port = api.addr.port();
+    let channel = Channel::from_shared(format!("https://localhost:{port}"))
+        .unwrap()
+        .tls_config(
+            tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(&cert_pem))
+                .domain_name("localhost"),
+        )
+        .unwrap()
+        .connect()
+        .await
+        .expect("a TLS connection");
+    let who = TicketServiceClient::new(channel)
+        .who_am_i(as_user("dev:bob", pb::WhoAmIRequest {}))
+        .await
+        .expect("answered over TLS")
+        .into_inner();
+    assert_eq!(who.subject, "bob");
+    // Plaintext is not spoken there.
+    let plain = TicketServiceClient::connect(format!("http://127.0.0.1:{port}")).await;
+    let refused = match plain {
+        Err(_) => true,
+        Ok(mut c) => c
+            .who_am_i(as_user("dev:bob", pb::WhoAmIRequest {}))
+            .await
+            .is_err(),
+    };
+    assert!(refused, "a plaintext call to the TLS port must fail");
 }

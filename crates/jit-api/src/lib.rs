@@ -20,7 +20,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use jit_policy::{Policy, PolicyStore};
 use jit_proto::v1::ticket_service_server::TicketServiceServer;
-use tokio_stream::wrappers::TcpListenerStream;
 
 pub mod auth;
 pub mod convert;
@@ -47,7 +46,7 @@ pub struct Api {
 impl Api {
     /// Connects to Temporal (retrying while it starts), loads the policy, binds.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let client = jit_devstack_free_connect(&settings).await?;
+        let client = connect_temporal(&settings).await?;
         let policy = Policy::load(&settings.policy_file).await?;
         let listener = tokio::net::TcpListener::bind(&settings.listen)
             .await
@@ -112,12 +111,16 @@ impl Api {
             temporal = %self.settings.temporal_address,
             "jit-api serving jit.v1.TicketService, health and reflection"
         );
+        // No Nagle: small gRPC answers would otherwise wait for the peer's delayed ACK
+        // (~40 ms each).
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let out = builder
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(TicketServiceServer::new(self.service))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async move {
+            .serve_with_incoming_shutdown(incoming, async move {
                 shutdown.await;
                 tracing::info!("shutting down: finishing the calls in hand");
             })
@@ -150,9 +153,7 @@ async fn watch_policy(store: Arc<PolicyStore>, path: std::path::PathBuf) {
 }
 
 /// Connects a Temporal client, retrying for up to a minute while the server starts.
-async fn jit_devstack_free_connect(
-    settings: &Settings,
-) -> anyhow::Result<temporalio_client::Client> {
+async fn connect_temporal(settings: &Settings) -> anyhow::Result<temporalio_client::Client> {
     use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
     let url = url::Url::parse(&settings.temporal_address)
         .with_context(|| format!("temporal address {:?}", settings.temporal_address))?;
