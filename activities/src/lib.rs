@@ -19,8 +19,10 @@ use jit_domain::{
 };
 use jit_policy::{PolicyStore, TargetKey};
 
+pub mod chat;
 pub mod directory;
 
+pub use chat::{Announcement, Chat, ChatEvent};
 pub use directory::DirectoryCache;
 use serde::{Deserialize, Serialize};
 use temporalio_macros::activities;
@@ -96,6 +98,7 @@ pub struct TicketActivities {
     directory: Arc<DirectoryCache>,
     policy: Arc<PolicyStore>,
     limits: Limits,
+    chat: Chat,
 }
 
 impl TicketActivities {
@@ -104,8 +107,10 @@ impl TicketActivities {
         directory: Arc<DirectoryCache>,
         policy: Arc<PolicyStore>,
         limits: Limits,
+        chat: &jit_config::ChatSettings,
     ) -> Self {
         Self {
+            chat: Chat::new(Arc::clone(&aws), chat),
             aws,
             directory,
             policy,
@@ -568,6 +573,38 @@ impl TicketActivities {
         user: UserName,
     ) -> Result<Catalog, ActivityError> {
         self.catalog_inner(&user).await.map_err(to_activity_error)
+    }
+
+    /// Tells people about a ticket through chat (see [`Chat`]); the messages it posted.
+    #[activity(name = "announce")]
+    pub async fn announce(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        a: Announcement,
+    ) -> Result<Vec<jit_domain::ChatMessage>, ActivityError> {
+        let info = ctx.info();
+        let nonce = format!(
+            "{}-{}",
+            info.workflow_id.as_deref().unwrap_or("ticket"),
+            info.activity_id
+        );
+        self.chat
+            .announce(&a, &nonce)
+            .await
+            .map_err(|e| ActivityError::from(anyhow::anyhow!(e)))
+    }
+
+    /// What user has this email in the identity store (for chat clicks).
+    #[activity(name = "user_by_email")]
+    pub async fn user_by_email(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        email: String,
+    ) -> Result<Option<UserName>, ActivityError> {
+        self.aws
+            .user_by_email(&email)
+            .await
+            .map_err(to_activity_error)
     }
 
     /// Tells people about a ticket. Idempotent per ticket and event (the workflow gives each

@@ -22,6 +22,8 @@ const T: Duration = Duration::from_secs(60);
 /// A jit-api serving this test's task queue and policy, in this process, on a free port.
 pub struct ApiServer {
     pub addr: SocketAddr,
+    /// The chat endpoints' address, when served.
+    pub http: Option<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -44,7 +46,17 @@ impl ApiServer {
         jwt: Option<JwtConfig>,
         tls: Option<jit_config::TlsConfig>,
     ) -> ApiServer {
-        let settings = ApiSettings {
+        Self::configured(app, |s| {
+            s.dev_auth = dev_auth;
+            s.jwt = jwt;
+            s.tls = tls;
+        })
+        .await
+    }
+
+    /// The API with this test's queue and policy, then `adjust`ed.
+    pub async fn configured(app: &TestApp, adjust: impl FnOnce(&mut ApiSettings)) -> ApiServer {
+        let mut settings = ApiSettings {
             listen: "127.0.0.1:0".into(),
             temporal_address: app.stack.temporal_address.clone(),
             namespace: app.stack.namespace.clone(),
@@ -54,12 +66,16 @@ impl ApiServer {
                 max_duration: SignedDuration::from_hours(12),
                 max_approval_timeout: SignedDuration::from_hours(72),
             },
-            dev_auth,
-            jwt,
-            tls,
+            dev_auth: true,
+            jwt: None,
+            tls: None,
+            http_listen: None,
+            chat: Default::default(),
         };
+        adjust(&mut settings);
         let api = jit_api::Api::build(settings).await.expect("the API starts");
         let addr = api.local_addr().unwrap();
+        let http = api.http_addr();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             api.run_until_stopped(async move {
@@ -69,6 +85,7 @@ impl ApiServer {
         });
         ApiServer {
             addr,
+            http,
             stop: Some(stop),
         }
     }

@@ -35,6 +35,8 @@ pub struct TestApp {
     pub name: String,
     /// The policy file this test's worker reads.
     pub policy_file: PathBuf,
+    /// More environment for the worker (e.g. chat settings).
+    worker_env: Vec<(String, String)>,
     worker: Option<ManagedChild>,
 }
 
@@ -74,6 +76,11 @@ impl TestApp {
     /// Like [`TestApp::new`] with the policy `policy` (YAML); `{account}` in it is replaced
     /// by the test's account id.
     pub async fn with_policy(name: &str, policy: &str) -> TestApp {
+        Self::with_policy_env(name, policy, Vec::new()).await
+    }
+
+    /// Like [`TestApp::with_policy`], the worker started with `env` too.
+    pub async fn with_policy_env(name: &str, policy: &str, env: Vec<(String, String)>) -> TestApp {
         let stack = TestStack::shared();
         let aws = IdentityCenter::connect(&AwsSettings {
             region: stack.region.clone(),
@@ -103,6 +110,7 @@ impl TestApp {
             account,
             name: name.to_owned(),
             policy_file,
+            worker_env: env,
             worker: None,
         };
         app.start_worker();
@@ -129,6 +137,9 @@ impl TestApp {
             // Directory changes made by a test show within a second.
             .env("JIT_DIRECTORY_TTL", "1s")
             .env_remove("AWS_ACCESS_KEY_ID");
+        for (k, v) in &self.worker_env {
+            cmd.env(k, v);
+        }
         let child = ManagedChild::spawn("worker", cmd, &self.worker_log(), true)
             .expect("the worker starts");
         self.worker = Some(child);

@@ -81,6 +81,8 @@ fn main() -> anyhow::Result<()> {
             dev_auth: true,
             jwt: None,
             tls: None,
+            http_listen: None,
+            chat: Default::default(),
         })
         .await?;
         let addr = api.local_addr()?;

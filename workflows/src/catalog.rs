@@ -1,6 +1,6 @@
-//! [`CatalogWorkflow`]: answers "what may this user request?" for the API, which holds no
-//! AWS credentials: one local activity on a worker (the policy and directory of now), its
-//! result is the workflow's. Short-lived, id `catalog-<user>-<uuid>`.
+//! Questions the API (which holds no AWS credentials) asks a worker, each a short workflow
+//! running one local activity: [`CatalogWorkflow`] ("what may this user request?") and
+//! [`UserLookupWorkflow`] ("which user has this email?", for chat clicks).
 
 use std::time::Duration;
 
@@ -33,6 +33,32 @@ impl CatalogWorkflow {
             .build();
         Ok(ctx
             .execute_local_activity(TicketActivities::catalog, user, options)
+            .await?)
+    }
+}
+
+/// Which identity-store user has this email (chat maps a click's Slack user to a jit user).
+#[workflow]
+pub struct UserLookupWorkflow {
+    email: String,
+}
+
+#[workflow_methods]
+impl UserLookupWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, email: String) -> Self {
+        Self { email }
+    }
+
+    #[run(name = "UserLookupWorkflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<Option<UserName>> {
+        let email = ctx.state(|s| s.email.clone());
+        let options = LocalActivityOptions::builder()
+            .start_to_close_timeout(Duration::from_secs(30))
+            .summary("who has this email".to_owned())
+            .build();
+        Ok(ctx
+            .execute_local_activity(TicketActivities::user_by_email, email, options)
             .await?)
     }
 }

@@ -10,7 +10,10 @@
 use std::time::{Duration, SystemTime};
 
 use jiff::{SignedDuration, Timestamp};
-use jit_activities::{Checked, Evaluation, GrantOutcome, Notification, Recheck, TicketActivities};
+use jit_activities::{
+    Announcement, ChatEvent, Checked, Evaluation, GrantOutcome, Notification, Recheck,
+    TicketActivities,
+};
 use jit_domain::{
     AssignmentRef, Decision, Delegation, EndKind, EntryState, Phase, Ticket, TicketRequest,
     UserName, VoteEffect,
@@ -29,7 +32,7 @@ pub mod delegation;
 pub mod search_attributes;
 mod start;
 
-pub use catalog::CatalogWorkflow;
+pub use catalog::{CatalogWorkflow, UserLookupWorkflow};
 pub use delegation::{DelegationWorkflow, SetDelegation};
 pub use start::start_options;
 
@@ -100,6 +103,9 @@ impl From<TicketRequest> for TicketInput {
 /// directory, eligibility at a scheduled start and on extension) replay without the checks.
 const POLICY_CHECKS: &str = "policy-checks-v1";
 
+/// Histories from before chat announcements replay without them.
+const CHAT: &str = "chat-v1";
+
 /// A ticket continues as a new run at this history length (Temporal's limit is far above).
 pub const CONTINUE_AS_NEW_AFTER_EVENTS: u32 = 1000;
 
@@ -109,6 +115,8 @@ pub struct TicketWorkflow {
     /// The workflow time of the last activation: update validators have no clock of their
     /// own; handlers re-check with the exact time.
     clock: Timestamp,
+    /// Chat announcements made in this run (their activity ids).
+    announced: u32,
 }
 
 fn to_timestamp(t: Option<SystemTime>) -> Timestamp {
@@ -381,9 +389,49 @@ impl TicketWorkflow {
             {
                 wake = (at, "remind the approvers");
             }
+            let before = ctx.state(|s| Self::vote_marks(&s.ticket));
             if let Err(()) = Self::wait_change_or(ctx, &mut slot, wake.0, wake.1).await {
                 return Waited::Cancelled;
             }
+            Self::announce_votes(ctx, before).await;
+        }
+    }
+
+    /// How many votes and delegations the open approval has (to see what changed).
+    fn vote_marks(t: &Ticket) -> (usize, Vec<UserName>) {
+        t.approval
+            .as_ref()
+            .map(|a| {
+                (
+                    a.votes.len(),
+                    a.delegations.iter().map(|d| d.to.clone()).collect(),
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    /// After a change while waiting for votes: the messages show the new votes, and whoever
+    /// was just handed a vote hears about it. Decisions are announced by the caller.
+    async fn announce_votes(ctx: &WorkflowContext<Self>, before: (usize, Vec<UserName>)) {
+        let (after, decided) = ctx.state(|s| {
+            (
+                Self::vote_marks(&s.ticket),
+                s.ticket
+                    .approval
+                    .as_ref()
+                    .is_some_and(|a| a.outcome.is_some()),
+            )
+        });
+        let delegates: Vec<UserName> = after
+            .1
+            .iter()
+            .filter(|d| !before.1.contains(d))
+            .cloned()
+            .collect();
+        if !delegates.is_empty() {
+            Self::announce(ctx, ChatEvent::Delegated, delegates).await;
+        } else if after.0 != before.0 && !decided {
+            Self::announce(ctx, ChatEvent::Updated, Vec::new()).await;
         }
     }
 
@@ -580,7 +628,10 @@ impl TicketWorkflow {
             // A decided extension.
             match ctx.state(|s| s.ticket.extension_decision()) {
                 Some(Decision::Approve) => {
-                    ctx.state_mut(|s| s.ticket.apply_extension(now));
+                    ctx.state_mut(|s| {
+                        s.ticket.apply_extension(now);
+                        s.ticket.warned = false;
+                    });
                     let (exp, pending) =
                         ctx.state(|s| (s.ticket.expires_at, s.ticket.pending_approvers(now)));
                     search_attributes::upsert_phase(ctx, Phase::Active, exp, Some(&pending), None);
@@ -606,10 +657,26 @@ impl TicketWorkflow {
             if Self::should_continue_as_new(ctx) {
                 return None;
             }
-            let (deadline, summary) = match ratify_by {
+            let (mut deadline, mut summary) = match ratify_by {
                 Some(r) if r < expires => (r, "break-glass ratification deadline"),
                 _ => (expires, "access expires"),
             };
+            // Warn the requester before access ends (chat-v1 tickets only).
+            let warned = ctx.state(|s| s.ticket.warned);
+            if !warned && ctx.patched(CHAT) {
+                let granted = ctx.state(|s| s.ticket.granted());
+                let before = (granted / 4).min(SignedDuration::from_mins(15));
+                let warn_at = expires.checked_sub(before).unwrap_or(expires);
+                if warn_at <= now {
+                    ctx.state_mut(|s| s.ticket.warned = true);
+                    let requester = ctx.state(|s| s.ticket.request.requester.clone());
+                    Self::announce(ctx, ChatEvent::ExpiringSoon, vec![requester]).await;
+                    continue;
+                }
+                if warn_at < deadline {
+                    (deadline, summary) = (warn_at, "warn of the coming expiry");
+                }
+            }
             if let Err(()) = Self::wait_change_or(ctx, slot, deadline, summary).await {
                 return Some((
                     Phase::Revoked,
@@ -674,7 +741,13 @@ impl TicketWorkflow {
             }
         }
         let now = Self::now(ctx);
-        Ok(ctx.state_mut(|s| s.ticket.extend(&input.by, input.extra, input.reason, now))?)
+        Ok(ctx.state_mut(|s| {
+            let applied = s.ticket.extend(&input.by, input.extra, input.reason, now)?;
+            if applied {
+                s.ticket.warned = false;
+            }
+            Ok::<bool, jit_domain::Refused>(applied)
+        })?)
     }
 
     /// The request's decision taken again with the policy and directory of now.
@@ -698,6 +771,185 @@ impl TicketWorkflow {
                 "the policy could not be checked: {}",
                 failure_message(&e)
             )),
+        }
+    }
+
+    /// The ticket's life, from evaluation to its end (or a continue-as-new).
+    async fn drive(ctx: &WorkflowContext<Self>) -> WorkflowResult<TicketOutcome> {
+        // A continued run resumes where the previous one stopped waiting.
+        let mut phase = ctx.state(|s| s.ticket.phase);
+        if phase == Phase::Evaluating {
+            if let Err(ended) = Self::evaluate(ctx).await {
+                return ended;
+            }
+            phase = ctx.state(|s| s.ticket.phase);
+            if phase == Phase::PendingApproval {
+                Self::announce(ctx, ChatEvent::AwaitingApproval, Vec::new()).await;
+            }
+        }
+
+        if phase == Phase::PendingApproval {
+            match Self::await_approval(ctx).await {
+                Waited::Decided(Decision::Approve) => {}
+                Waited::Decided(Decision::Deny) => {
+                    let reason = ctx.state(|s| s.ticket.denial());
+                    return Self::finish(ctx, Phase::Denied, reason);
+                }
+                Waited::DeadlinePassed => {
+                    let t = ctx.state(|s| s.ticket.plan.as_ref().map(|p| p.approval_timeout));
+                    let reason = format!(
+                        "nobody approved within {:#}",
+                        t.unwrap_or(SignedDuration::ZERO)
+                    );
+                    return Self::finish(ctx, Phase::ApprovalExpired, Some(reason));
+                }
+                Waited::Ended => {
+                    let (phase, reason) = ctx
+                        .state(|s| s.ticket.ending())
+                        .unwrap_or((Phase::Cancelled, None));
+                    return Self::finish(ctx, phase, reason);
+                }
+                Waited::Cancelled => {
+                    return Self::finish(
+                        ctx,
+                        Phase::Cancelled,
+                        Some("cancelled before approval".into()),
+                    );
+                }
+                Waited::ContinueAsNew => return Self::continue_as_new(ctx),
+            }
+            let now = Self::now(ctx);
+            ctx.state_mut(|s| s.ticket.approved_at = Some(now));
+            let requester = ctx.state(|s| s.ticket.request.requester.clone());
+            Self::announce(ctx, ChatEvent::Approved, vec![requester]).await;
+        }
+
+        if phase != Phase::Active {
+            // Scheduled start: wait, unless the request is cancelled meanwhile.
+            let (start_at, break_glass) =
+                ctx.state(|s| (s.ticket.request.start_at, s.ticket.request.break_glass));
+            if let Some(start) = start_at
+                && !break_glass
+            {
+                if phase != Phase::Scheduled {
+                    Self::enter(ctx, Phase::Scheduled);
+                }
+                let mut slot = None;
+                loop {
+                    if let Some((phase, reason)) = ctx.state(|s| s.ticket.ending()) {
+                        Deadline::cancel(&mut slot);
+                        // Nothing was granted yet: an early end is a cancellation here,
+                        // unless an approver revoked the approval.
+                        let phase = match phase {
+                            Phase::Revoked => Phase::Revoked,
+                            _ => Phase::Cancelled,
+                        };
+                        return Self::finish(ctx, phase, reason);
+                    }
+                    if Self::should_continue_as_new(ctx) {
+                        Deadline::cancel(&mut slot);
+                        return Self::continue_as_new(ctx);
+                    }
+                    match Self::wait_change_or(ctx, &mut slot, start, "scheduled start").await {
+                        Ok(true) => {
+                            if ctx.patched(POLICY_CHECKS)
+                                && let Err(reason) = Self::recheck(ctx).await
+                            {
+                                let reason = format!("at the scheduled start: {reason}");
+                                return Self::finish(ctx, Phase::Rejected, Some(reason));
+                            }
+                            break;
+                        }
+                        Ok(false) => {}
+                        Err(()) => {
+                            return Self::finish(
+                                ctx,
+                                Phase::Cancelled,
+                                Some("cancelled before the start".into()),
+                            );
+                        }
+                    }
+                }
+            }
+
+            // Provision every target through the resource stack.
+            Self::enter(ctx, Phase::Provisioning);
+            if let Err(reason) = Self::provision(ctx).await {
+                return Self::finish(ctx, Phase::Failed, Some(reason));
+            }
+
+            // Active: the clock starts now, not at request time.
+            let now = Self::now(ctx);
+            let duration = ctx.state(|s| s.ticket.request.duration);
+            let expires = now.checked_add(duration).unwrap_or(Timestamp::MAX);
+            ctx.state_mut(|s| {
+                s.ticket.active_since = Some(now);
+                s.ticket.expires_at = Some(expires);
+            });
+            Self::enter(ctx, Phase::Active);
+            let (requester, break_glass) = ctx.state(|s| {
+                (
+                    s.ticket.request.requester.clone(),
+                    s.ticket.ratify_by.is_some(),
+                )
+            });
+            if break_glass {
+                Self::announce(ctx, ChatEvent::BreakGlass, Vec::new()).await;
+            }
+            Self::announce(ctx, ChatEvent::Active, vec![requester]).await;
+        }
+        let Some((phase, reason)) = Self::active(ctx).await else {
+            return Self::continue_as_new(ctx);
+        };
+
+        // Revoke: unwind the stack; never abandoned.
+        Self::enter(ctx, Phase::Revoking);
+        Self::unwind(ctx).await;
+        Self::finish(ctx, phase, reason)
+    }
+
+    /// Tells people through chat (behind the `chat-v1` patch: histories from before replay
+    /// without it). Never fatal: a failure is a line in the audit trail.
+    async fn announce(ctx: &WorkflowContext<Self>, event: ChatEvent, to: Vec<UserName>) {
+        if !ctx.patched(CHAT) {
+            return;
+        }
+        let now = Self::now(ctx);
+        let (a, seq) = ctx.state_mut(|s| {
+            s.announced += 1;
+            (
+                Announcement {
+                    event,
+                    card: s.ticket.card(),
+                    approvers: s.ticket.pending_approvers(now),
+                    to,
+                    route: s
+                        .ticket
+                        .plan
+                        .as_ref()
+                        .map(|p| p.notify.clone())
+                        .unwrap_or_default(),
+                    messages: s.ticket.messages.clone(),
+                },
+                s.announced,
+            )
+        });
+        // A local activity: one marker event in history, not three.
+        let options = LocalActivityOptions::builder()
+            .start_to_close_timeout(Duration::from_secs(60))
+            .retry_policy(retry(5, Duration::from_secs(30)))
+            .activity_id(format!("announce-{seq}"))
+            .summary(format!("chat: {event:?}"))
+            .build();
+        match ctx
+            .execute_local_activity(TicketActivities::announce, a, options)
+            .await
+        {
+            Ok(posted) => ctx.state_mut(|s| s.ticket.messages.extend(posted)),
+            Err(e) => {
+                let msg = failure_message(&e);
+                ctx.state_mut(|s| s.ticket.log(now, format!("chat ({event:?}) failed: {msg}")));
+            }
         }
     }
 
@@ -838,131 +1090,24 @@ impl TicketWorkflow {
             TicketInput::New(request) => Self {
                 ticket: Ticket::new(request, now),
                 clock: now,
+                announced: 0,
             },
             TicketInput::Continued { continued } => Self {
                 ticket: *continued,
                 clock: now,
+                announced: 0,
             },
         }
     }
 
     #[run(name = "TicketWorkflow")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<TicketOutcome> {
-        // A continued run resumes where the previous one stopped waiting.
-        let mut phase = ctx.state(|s| s.ticket.phase);
-        if phase == Phase::Evaluating {
-            if let Err(ended) = Self::evaluate(ctx).await {
-                return ended;
-            }
-            phase = ctx.state(|s| s.ticket.phase);
+        let out = Self::drive(ctx).await;
+        if ctx.state(|s| s.ticket.phase.is_terminal()) {
+            let requester = ctx.state(|s| s.ticket.request.requester.clone());
+            Self::announce(ctx, ChatEvent::Ended, vec![requester]).await;
         }
-
-        if phase == Phase::PendingApproval {
-            match Self::await_approval(ctx).await {
-                Waited::Decided(Decision::Approve) => {}
-                Waited::Decided(Decision::Deny) => {
-                    let reason = ctx.state(|s| s.ticket.denial());
-                    return Self::finish(ctx, Phase::Denied, reason);
-                }
-                Waited::DeadlinePassed => {
-                    let t = ctx.state(|s| s.ticket.plan.as_ref().map(|p| p.approval_timeout));
-                    let reason = format!(
-                        "nobody approved within {:#}",
-                        t.unwrap_or(SignedDuration::ZERO)
-                    );
-                    return Self::finish(ctx, Phase::ApprovalExpired, Some(reason));
-                }
-                Waited::Ended => {
-                    let (phase, reason) = ctx
-                        .state(|s| s.ticket.ending())
-                        .unwrap_or((Phase::Cancelled, None));
-                    return Self::finish(ctx, phase, reason);
-                }
-                Waited::Cancelled => {
-                    return Self::finish(
-                        ctx,
-                        Phase::Cancelled,
-                        Some("cancelled before approval".into()),
-                    );
-                }
-                Waited::ContinueAsNew => return Self::continue_as_new(ctx),
-            }
-            let now = Self::now(ctx);
-            ctx.state_mut(|s| s.ticket.approved_at = Some(now));
-        }
-
-        if phase != Phase::Active {
-            // Scheduled start: wait, unless the request is cancelled meanwhile.
-            let (start_at, break_glass) =
-                ctx.state(|s| (s.ticket.request.start_at, s.ticket.request.break_glass));
-            if let Some(start) = start_at
-                && !break_glass
-            {
-                if phase != Phase::Scheduled {
-                    Self::enter(ctx, Phase::Scheduled);
-                }
-                let mut slot = None;
-                loop {
-                    if let Some((phase, reason)) = ctx.state(|s| s.ticket.ending()) {
-                        Deadline::cancel(&mut slot);
-                        // Nothing was granted yet: an early end is a cancellation here,
-                        // unless an approver revoked the approval.
-                        let phase = match phase {
-                            Phase::Revoked => Phase::Revoked,
-                            _ => Phase::Cancelled,
-                        };
-                        return Self::finish(ctx, phase, reason);
-                    }
-                    if Self::should_continue_as_new(ctx) {
-                        Deadline::cancel(&mut slot);
-                        return Self::continue_as_new(ctx);
-                    }
-                    match Self::wait_change_or(ctx, &mut slot, start, "scheduled start").await {
-                        Ok(true) => {
-                            if ctx.patched(POLICY_CHECKS)
-                                && let Err(reason) = Self::recheck(ctx).await
-                            {
-                                let reason = format!("at the scheduled start: {reason}");
-                                return Self::finish(ctx, Phase::Rejected, Some(reason));
-                            }
-                            break;
-                        }
-                        Ok(false) => {}
-                        Err(()) => {
-                            return Self::finish(
-                                ctx,
-                                Phase::Cancelled,
-                                Some("cancelled before the start".into()),
-                            );
-                        }
-                    }
-                }
-            }
-
-            // Provision every target through the resource stack.
-            Self::enter(ctx, Phase::Provisioning);
-            if let Err(reason) = Self::provision(ctx).await {
-                return Self::finish(ctx, Phase::Failed, Some(reason));
-            }
-
-            // Active: the clock starts now, not at request time.
-            let now = Self::now(ctx);
-            let duration = ctx.state(|s| s.ticket.request.duration);
-            let expires = now.checked_add(duration).unwrap_or(Timestamp::MAX);
-            ctx.state_mut(|s| {
-                s.ticket.active_since = Some(now);
-                s.ticket.expires_at = Some(expires);
-            });
-            Self::enter(ctx, Phase::Active);
-        }
-        let Some((phase, reason)) = Self::active(ctx).await else {
-            return Self::continue_as_new(ctx);
-        };
-
-        // Revoke: unwind the stack; never abandoned.
-        Self::enter(ctx, Phase::Revoking);
-        Self::unwind(ctx).await;
-        Self::finish(ctx, phase, reason)
+        out
     }
 
     /// The whole ticket: phase, targets, plan with votes (who voted as whom), delegations,

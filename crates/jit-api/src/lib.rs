@@ -9,6 +9,8 @@
 //! - [`auth`]: JWT (JWKS, issuer, audience, expiry) or, in dev mode only, `dev:<user>`.
 //! - [`service`]: the RPCs on Temporal; refusals mapped to status codes.
 //! - [`convert`]: domain <-> wire.
+//! - [`chat`]: HTTP for chat (when `api.http_port` is set): Slack interactions, Teams vote
+//!   links, through the same path as gRPC.
 //!
 //! Also served: `grpc.health.v1.Health` and reflection (v1 and v1alpha).
 
@@ -22,6 +24,7 @@ use jit_policy::{Policy, PolicyStore};
 use jit_proto::v1::ticket_service_server::TicketServiceServer;
 
 pub mod auth;
+pub mod chat;
 pub mod convert;
 pub mod service;
 
@@ -38,6 +41,7 @@ pub fn load_settings(config: &Path) -> anyhow::Result<Settings> {
 
 pub struct Api {
     listener: tokio::net::TcpListener,
+    http: Option<tokio::net::TcpListener>,
     service: TicketApi,
     settings: Settings,
     policy_file: std::path::PathBuf,
@@ -51,6 +55,14 @@ impl Api {
         let listener = tokio::net::TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("binding {} (JIT_API_PORT)", settings.listen))?;
+        let http = match &settings.http_listen {
+            None => None,
+            Some(a) => Some(
+                tokio::net::TcpListener::bind(a)
+                    .await
+                    .with_context(|| format!("binding {a} (JIT_API_HTTP_PORT)"))?,
+            ),
+        };
         let service = TicketApi {
             client,
             namespace: settings.namespace.clone(),
@@ -64,6 +76,7 @@ impl Api {
         };
         Ok(Self {
             listener,
+            http,
             service,
             policy_file: settings.policy_file.clone(),
             settings,
@@ -72,6 +85,11 @@ impl Api {
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// Where the chat endpoints listen, if they do.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Serves until `shutdown` resolves; in-flight calls finish first.
@@ -90,6 +108,25 @@ impl Api {
             .register_encoded_file_descriptor_set(jit_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
+        // One shutdown for both servers.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let http_task = self.http.map(|listener| {
+            let router = chat::ChatHttp::new(self.service.clone(), &self.settings.chat).router();
+            let rx = stop_rx.clone();
+            tracing::info!(addr = ?listener.local_addr().ok(), "chat endpoints serving");
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped(rx))
+                    .await
+            })
+        });
         // The policy (service grants, admins) follows its file like the worker's does.
         let store = Arc::clone(&self.service.policy);
         let watcher = tokio::spawn(watch_policy(store, self.policy_file.clone()));
@@ -121,12 +158,15 @@ impl Api {
             .add_service(reflection_v1alpha)
             .add_service(TicketServiceServer::new(self.service))
             .serve_with_incoming_shutdown(incoming, async move {
-                shutdown.await;
+                stopped(stop_rx).await;
                 tracing::info!("shutting down: finishing the calls in hand");
             })
             .await
             .context("serving gRPC");
         watcher.abort();
+        if let Some(t) = http_task {
+            let _ = t.await;
+        }
         out
     }
 }

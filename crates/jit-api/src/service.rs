@@ -300,22 +300,87 @@ impl TicketApi {
         let caller = self.caller(&request).await?;
         let approver = Self::user(&caller)?;
         let r = request.into_inner();
-        let (_, h) = self.handle(&r.ticket_id)?;
-        let input = VoteInput {
-            approver,
-            comment: (!r.comment.is_empty()).then_some(r.comment),
-        };
+        let comment = (!r.comment.is_empty()).then_some(r.comment);
+        Ok(Response::new(
+            self.vote_as(approver, &r.ticket_id, comment, approve)
+                .await?,
+        ))
+    }
+
+    /// A vote by `approver` (already authenticated), through the workflow's validators: the
+    /// one path for gRPC, Slack and Teams.
+    pub async fn vote_as(
+        &self,
+        approver: UserName,
+        ticket_id: &str,
+        comment: Option<String>,
+        approve: bool,
+    ) -> Result<pb::VoteResponse, Status> {
+        let (_, h) = self.handle(ticket_id)?;
+        let input = VoteInput { approver, comment };
         let o = WorkflowExecuteUpdateOptions::default();
         let out = if approve {
             h.execute_update(TicketWorkflow::approve, input, o).await
         } else {
             h.execute_update(TicketWorkflow::deny, input, o).await
         };
-        let (effect, ticket) = self.after_update(&r.ticket_id, &h, out).await?;
-        Ok(Response::new(pb::VoteResponse {
+        let (effect, ticket) = self.after_update(ticket_id, &h, out).await?;
+        Ok(pb::VoteResponse {
             effect,
             ticket: Some(ticket),
-        }))
+        })
+    }
+
+    /// A delegation by `from` (already authenticated).
+    pub async fn delegate_as(
+        &self,
+        from: UserName,
+        ticket_id: &str,
+        to: UserName,
+        until: Timestamp,
+        reason: Option<String>,
+    ) -> Result<pb::Ticket, Status> {
+        let (_, h) = self.handle(ticket_id)?;
+        let out = h
+            .execute_update(
+                TicketWorkflow::delegate,
+                DelegateInput {
+                    from,
+                    to,
+                    until,
+                    reason,
+                },
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await;
+        let ((), t) = self.after_update(ticket_id, &h, out).await?;
+        Ok(t)
+    }
+
+    /// The identity-store user with this email, asked of a worker.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserName>, Status> {
+        let id = format!("user-lookup-{}", Timestamp::now().as_nanosecond());
+        let h = self
+            .client
+            .start_workflow(
+                jit_workflows::UserLookupWorkflow::run,
+                email.to_owned(),
+                WorkflowStartOptions::new(self.task_queue.clone(), id).build(),
+            )
+            .await
+            .map_err(|e| Status::unavailable(format!("asking the worker: {e}")))?;
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            h.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .map_err(|_| Status::deadline_exceeded("the worker did not answer within 30 s"))?
+        .map_err(|e| Status::unavailable(format!("the worker could not answer: {e}")))
+    }
+
+    /// Authenticates an `authorization` header value (for the HTTP endpoints).
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Caller, Status> {
+        self.auth.authenticate(header).await
     }
 
     /// A page of tickets matching `query` (a visibility query over our search attributes).
@@ -570,28 +635,17 @@ impl TicketService for TicketApi {
         let caller = self.caller(&request).await?;
         let from = Self::user(&caller)?;
         let r = request.into_inner();
-        let (_, h) = self.handle(&r.ticket_id)?;
         let to = UserName::parse_field("to", &r.to).map_err(invalid)?;
         let until = r
             .until
             .as_ref()
             .and_then(convert::from_timestamp)
             .ok_or_else(|| Status::invalid_argument("until: missing or not a valid time"))?;
-        let input = DelegateInput {
-            from,
-            to,
-            until,
-            reason: (!r.reason.is_empty()).then_some(r.reason),
-        };
-        let out = h
-            .execute_update(
-                TicketWorkflow::delegate,
-                input,
-                WorkflowExecuteUpdateOptions::default(),
-            )
-            .await;
-        let ((), t) = self.after_update(&r.ticket_id, &h, out).await?;
-        Ok(Response::new(t))
+        let reason = (!r.reason.is_empty()).then_some(r.reason);
+        Ok(Response::new(
+            self.delegate_as(from, &r.ticket_id, to, until, reason)
+                .await?,
+        ))
     }
 
     async fn extend(

@@ -170,6 +170,53 @@ impl IdentityCenter {
             .transpose()
     }
 
+    /// The primary email of the user `name` (`None`: no such user, or no email).
+    pub async fn user_email(&self, name: &UserName) -> Result<Option<String>, AwsError> {
+        let Some(id) = self.user_id(name).await? else {
+            return Ok(None);
+        };
+        let store = self.instance().await?.identity_store_id.clone();
+        let u = self
+            .ids
+            .describe_user()
+            .identity_store_id(store)
+            .user_id(id.as_str())
+            .send()
+            .await
+            .map_err(|e| aws("DescribeUser", e))?;
+        let emails = u.emails();
+        Ok(emails
+            .iter()
+            .find(|e| e.primary())
+            .or(emails.first())
+            .and_then(|e| e.value())
+            .map(str::to_owned))
+    }
+
+    /// The user whose email is `email` (`None`: nobody).
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserName>, AwsError> {
+        let store = self.instance().await?.identity_store_id.clone();
+        let r = self
+            .ids
+            .get_user_id()
+            .identity_store_id(&store)
+            .alternate_identifier(unique_attribute("GetUserId", "emails.value", email)?)
+            .send()
+            .await;
+        let Some(out) = optional("GetUserId", r)? else {
+            return Ok(None);
+        };
+        let u = self
+            .ids
+            .describe_user()
+            .identity_store_id(&store)
+            .user_id(out.user_id())
+            .send()
+            .await
+            .map_err(|e| aws("DescribeUser", e))?;
+        Ok(u.user_name().and_then(|n| UserName::parse(n).ok()))
+    }
+
     /// The identity-store group id of the group called `name`, or `None`.
     pub async fn group_id(&self, name: &str) -> Result<Option<PrincipalId>, AwsError> {
         let store = self.instance().await?.identity_store_id.clone();

@@ -13,6 +13,10 @@ use jiff::SignedDuration;
 use jit_domain::Limits;
 use serde::Deserialize;
 
+pub mod chat;
+
+pub use chat::{ChatSettings, Secret, SlackSettings, TeamsSettings};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -43,6 +47,9 @@ pub struct StackConfig {
     pub worker: WorkerConfig,
     #[serde(default)]
     pub api: Option<ApiConfig>,
+    /// Slack and Teams (secrets from the environment only).
+    #[serde(default)]
+    pub chat: chat::ChatConfig,
 }
 
 /// The `api:` section: the gRPC front door.
@@ -61,6 +68,9 @@ pub struct ApiConfig {
     /// Serve TLS with this certificate and key (PEM); JIT_API_TLS_CERT, JIT_API_TLS_KEY.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// HTTP for chat: Slack's interactive requests and Teams vote links (JIT_API_HTTP_PORT).
+    #[serde(default)]
+    pub http_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -94,6 +104,9 @@ pub struct ApiSettings {
     pub dev_auth: bool,
     pub jwt: Option<JwtConfig>,
     pub tls: Option<TlsConfig>,
+    /// `ip:port` of the HTTP endpoints (Slack interactions, Teams vote links), if served.
+    pub http_listen: Option<String>,
+    pub chat: ChatSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -211,6 +224,8 @@ pub struct WorkerSettings {
     pub policy_file: PathBuf,
     /// How long directory look-ups are cached (`JIT_DIRECTORY_TTL`).
     pub directory_ttl: SignedDuration,
+    /// Where notifications go.
+    pub chat: ChatSettings,
 }
 
 fn default_directory_ttl() -> SignedDuration {
@@ -273,6 +288,9 @@ impl StackConfig {
         if let (Some(p), Some(api)) = (env_port(env, "JIT_API_PORT")?, self.api.as_mut()) {
             api.port = p;
         }
+        if let (Some(p), Some(api)) = (env_port(env, "JIT_API_HTTP_PORT")?, self.api.as_mut()) {
+            api.http_port = Some(p);
+        }
         Ok(())
     }
 
@@ -295,6 +313,10 @@ impl StackConfig {
             task_queue: w.task_queue,
             policy_file: w.policy_file,
             limits: w.limits,
+            http_listen: env_port(env, "JIT_API_HTTP_PORT")?
+                .or(a.http_port)
+                .map(|p| format!("{}:{p}", a.ip)),
+            chat: w.chat.clone(),
             dev_auth: a.dev_auth,
             jwt: a.jwt.clone(),
             tls: a.tls.as_ref().map(|t| TlsConfig {
@@ -388,6 +410,7 @@ impl StackConfig {
             },
             policy_file: resolve(&self.source, &w.policy_file),
             directory_ttl: w.directory_ttl,
+            chat: self.chat.settings(env)?,
         };
         if let Some(v) = env("JIT_POLICY_FILE") {
             s.policy_file = PathBuf::from(v);

@@ -8,8 +8,10 @@
 //! - [`proxy`]: the fault-injecting proxy that makes the sandbox behave like AWS
 //!   ([`FaultProxy`]).
 //! - [`temporal_client`]: connecting, and per-workflow time skipping on the dev server.
+//! - [`fake_slack`]: a recording stand-in for the Slack Web API and a Teams webhook.
 //! - [`test_stack`]: one stack per test binary on free ports ([`TestStack::shared`]).
 
+pub mod fake_slack;
 pub mod process;
 pub mod proxy;
 pub mod servers;
@@ -18,6 +20,7 @@ pub mod temporal_client;
 pub mod test_stack;
 pub mod tools;
 
+pub use fake_slack::FakeSlack;
 pub use process::{ManagedChild, free_port};
 pub use proxy::{AsyncOutcome, Call, Fault, FaultProxy, Rule};
 pub use servers::{Sandbox, TemporalServer};

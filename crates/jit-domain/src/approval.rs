@@ -65,6 +65,36 @@ pub struct ApprovalPlan {
     /// After this long without a decision, the escalation approvers may vote too.
     #[serde(default)]
     pub escalation: Option<Escalation>,
+    /// Where chat messages about tickets of this plan go.
+    #[serde(default)]
+    pub notify: NotifyRoute,
+}
+
+/// Where a plan's chat messages go: approvers get the vote message in `channel` (if set) or
+/// each in a direct message (`direct`), and on Teams (`teams`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyRoute {
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default = "yes")]
+    pub direct: bool,
+    #[serde(default)]
+    pub teams: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for NotifyRoute {
+    fn default() -> Self {
+        Self {
+            channel: None,
+            direct: true,
+            teams: false,
+        }
+    }
 }
 
 /// A fallback approver group for a stalled approval.

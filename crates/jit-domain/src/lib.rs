@@ -6,11 +6,13 @@
 //!   errors name the field.
 //! - [`stack`]: the resource stack and its record-intent-before-acting rule.
 //! - [`approval`]: approval plans, quorum steps, delegation: the [`Approval`] state machine.
+//! - [`card`]: what a chat message says about a ticket ([`Card`]).
 //! - [`delegation`]: standing delegations (vacations) held per approver.
 //! - [`ticket`]: the request, the lifecycle [`Phase`], extensions, early ends and the
 //!   [`Ticket`] state.
 
 pub mod approval;
+pub mod card;
 pub mod delegation;
 pub mod duration;
 pub mod ids;
@@ -19,8 +21,9 @@ pub mod ticket;
 
 pub use approval::{
     Approval, ApprovalPlan, ApprovalStep, Decision, Delegation, DelegationRejected, Escalation,
-    Unsatisfiable, Vote, VoteEffect, VoteRejected,
+    NotifyRoute, Unsatisfiable, Vote, VoteEffect, VoteRejected,
 };
+pub use card::{Card, ChatMessage};
 pub use delegation::{DelegationEntity, StandingDelegation};
 pub use ids::{
     AccountId, BundleName, GroupName, InstanceArn, InvalidInput, Justification, PermissionSetArn,

@@ -389,6 +389,12 @@ pub struct Ticket {
     /// The policy decision recorded at evaluation.
     #[serde(default)]
     pub policy: Option<PolicyRecord>,
+    /// Chat messages about this ticket, updated in place as it moves.
+    #[serde(default)]
+    pub messages: Vec<crate::card::ChatMessage>,
+    /// Whether the requester was warned of the coming expiry (reset by an extension).
+    #[serde(default)]
+    pub warned: bool,
 }
 
 impl Ticket {
@@ -432,6 +438,8 @@ impl Ticket {
             audit: Vec::new(),
             version: 0,
             policy: None,
+            messages: Vec::new(),
+            warned: false,
             request,
         };
         t.log(now, line);
@@ -1062,6 +1070,7 @@ mod tests {
             admins: BTreeSet::from([u("erin")]),
             remind_every: None,
             escalation: None,
+            notify: Default::default(),
         }
     }
 

@@ -506,6 +506,7 @@ impl Policy {
             remind_every: rule.remind_every,
             escalation,
             admins,
+            notify: rule.notify.clone(),
         })
     }
 

@@ -151,6 +151,10 @@ pub struct PlanRule {
     /// Let a fallback group vote after a while without a decision.
     #[serde(default)]
     pub escalation: Option<EscalationRule>,
+    /// Where chat messages go: a Slack `channel` for the vote message (else each approver
+    /// directly, `direct: true`), and Teams (`teams: true`).
+    #[serde(default)]
+    pub notify: jit_domain::NotifyRoute,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

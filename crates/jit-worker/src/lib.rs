@@ -17,7 +17,7 @@ use jit_policy::PolicyStore;
 pub mod policy;
 use jit_aws::{AwsSettings, IdentityCenter};
 use jit_config::{StackConfig, WorkerSettings};
-use jit_workflows::{CatalogWorkflow, DelegationWorkflow, TicketWorkflow};
+use jit_workflows::{CatalogWorkflow, DelegationWorkflow, TicketWorkflow, UserLookupWorkflow};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 use temporalio_sdk::{Runtime, WorkerOptions};
 
@@ -80,11 +80,13 @@ impl Worker {
             Arc::clone(&directory),
             settings.policy_file.clone(),
         ));
-        let activities = TicketActivities::new(aws, directory, store, settings.limits);
+        let activities =
+            TicketActivities::new(aws, directory, store, settings.limits, &settings.chat);
         let options = WorkerOptions::new(settings.task_queue.clone())
             .register_workflow::<TicketWorkflow>()?
             .register_workflow::<DelegationWorkflow>()?
             .register_workflow::<CatalogWorkflow>()?
+            .register_workflow::<UserLookupWorkflow>()?
             .register_activities(activities)
             .max_task_queue_activities_per_second(MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND)
             .graceful_shutdown_period(Duration::from_secs(10))

@@ -1,0 +1,414 @@
+//! Chat end to end against a recording fake Slack Web API (real HTTP) and a fake Teams
+//! webhook: the vote message reaches the approvers (escaped), requests signed by independent
+//! code (Python's hmac) are accepted, forged / stale / replayed / malformed ones are refused
+//! and change nothing, a click by someone who may not approve gets a clear ephemeral error,
+//! an approval from Slack activates the access and the message shows it; Deny asks for a
+//! reason in a modal; Teams links work once, for their own approver only, after sign-in.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use jit_devstack::FakeSlack;
+use jit_domain::{Justification, Phase};
+use serde_json::{Value, json};
+
+use crate::api::ApiServer;
+use crate::support::{Handle, TestApp};
+
+const T: Duration = Duration::from_secs(60);
+const SIGNING: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const LINKS: &str = "link-signing-key-for-tests";
+
+/// Engineers may ask for ReadOnly; one SRE approves; messages go to approvers directly and
+/// to Teams.
+const POLICY: &str = r#"
+admins: { users: [erin] }
+eligibility:
+  - { name: engineers, groups: [engineers], accounts: ["*"], permission_sets: [ReadOnly] }
+plans:
+  - name: standard
+    accounts: ["*"]
+    permission_sets: ["*"]
+    steps:
+      - { name: sre, groups: [sre], quorum: 1 }
+    max_duration: 12h
+    max_total: 24h
+    approval_timeout: 24h
+    notify: { direct: true, teams: true }
+"#;
+
+struct Chat {
+    app: TestApp,
+    slack: FakeSlack,
+    api: ApiServer,
+    http: SocketAddr,
+}
+
+async fn chat(name: &str) -> Chat {
+    let slack = FakeSlack::start(&[
+        ("U_BOB", "bob@example.com"),
+        ("U_CAROL", "carol@example.com"),
+        ("U_DAVE", "dave@example.com"),
+        ("U_FRANK", "frank@example.com"),
+    ])
+    .await
+    .unwrap();
+    let http_port = jit_devstack::free_port().unwrap();
+    let http: SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
+    let env = vec![
+        ("JIT_SLACK_BOT_TOKEN".to_owned(), "xoxb-test".to_owned()),
+        ("JIT_SLACK_API_URL".to_owned(), slack.api_url.clone()),
+        ("JIT_TEAMS_WEBHOOK_URL".to_owned(), slack.teams_url.clone()),
+        ("JIT_LINK_SECRET".to_owned(), LINKS.to_owned()),
+        ("JIT_PUBLIC_URL".to_owned(), format!("http://{http}")),
+    ];
+    let app = TestApp::with_policy_env(name, POLICY, env).await;
+    let chat_settings = jit_config::ChatSettings {
+        slack: Some(jit_config::SlackSettings {
+            api_url: slack.api_url.clone(),
+            bot_token: jit_config::Secret::new("xoxb-test"),
+            signing_secret: Some(jit_config::Secret::new(SIGNING)),
+            audit_channel: None,
+        }),
+        teams: None,
+        public_url: Some(format!("http://{http}")),
+        link_secret: Some(jit_config::Secret::new(LINKS)),
+    };
+    let api = ApiServer::configured(&app, |s| {
+        s.http_listen = Some(http.to_string());
+        s.chat = chat_settings;
+    })
+    .await;
+    assert_eq!(api.http, Some(http));
+    Chat {
+        app,
+        slack,
+        api,
+        http,
+    }
+}
+
+/// Signs like Slack, with Python's own hmac (code independent of ours).
+fn python_sign(ts: i64, body: &str, secret: &str) -> String {
+    let out = Command::new(jit_devstack::repo_root().join(".venv/bin/python"))
+        .args([
+            "-c",
+            "import hmac, hashlib, sys; print('v0=' + hmac.new(sys.argv[1].encode(), ('v0:' + sys.argv[2] + ':' + sys.argv[3]).encode(), hashlib.sha256).hexdigest())",
+            secret,
+            &ts.to_string(),
+            body,
+        ])
+        .output()
+        .expect("python signs");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn form(payload: &Value) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish()
+}
+
+impl Chat {
+    /// Posts `body` to the Slack endpoint with these headers; (status, text).
+    async fn post_raw(&self, body: &str, ts: Option<i64>, sig: Option<&str>) -> (u16, String) {
+        let mut r = reqwest::Client::new()
+            .post(format!("http://{}/slack/interactions", self.http))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned());
+        if let Some(ts) = ts {
+            r = r.header("x-slack-request-timestamp", ts.to_string());
+        }
+        if let Some(sig) = sig {
+            r = r.header("x-slack-signature", sig);
+        }
+        let resp = r.send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
+    /// A properly signed interaction; (status, text).
+    async fn click(&self, payload: &Value) -> (u16, String) {
+        let body = form(payload);
+        let ts = jiff::Timestamp::now().as_second();
+        let sig = python_sign(ts, &body, SIGNING);
+        self.post_raw(&body, Some(ts), Some(&sig)).await
+    }
+
+    fn button(&self, user: &str, action: &str, ticket: &str, response: &str) -> Value {
+        json!({
+            "type": "block_actions",
+            "user": {"id": user},
+            "trigger_id": format!("trigger-{response}"),
+            "response_url": format!("{}/{response}", self.slack.response_base),
+            "actions": [{"action_id": action, "value": ticket, "block_id": "vote"}],
+        })
+    }
+
+    /// The ephemeral answer posted to `response_url` `id`.
+    async fn answer(&self, id: &str) -> String {
+        let deadline = std::time::Instant::now() + T;
+        loop {
+            if let Some(a) = self
+                .slack
+                .calls("response_url")
+                .into_iter()
+                .find(|c| c["response_id"] == id)
+            {
+                assert_eq!(a["response_type"], "ephemeral", "{a}");
+                return a["text"].as_str().unwrap_or_default().to_owned();
+            }
+            assert!(std::time::Instant::now() < deadline, "no answer {id}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn start(&self, suffix: &str) -> (Handle, String) {
+        let mut req = self.app.request(suffix, "bob", "bob");
+        req.justification =
+            Justification::parse("INC-7 <!channel> & <https://evil.example|click>").unwrap();
+        let h = self.app.start(&req).await;
+        self.app
+            .wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+            .await;
+        (h, req.ticket_id.to_string())
+    }
+}
+
+async fn eventually(what: &str, f: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + T;
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvers_vote_from_slack_and_teams_through_the_same_rules() {
+    let c = chat("chat").await;
+    let (h, id) = c.start("slack").await;
+
+    // The vote message reached both approvers directly, escaped, with the three buttons.
+    let for_ticket = |m: &Value| m["blocks"].to_string().contains(&id);
+    eventually("vote messages to carol and dave", || {
+        let posts = c.slack.calls("chat.postMessage");
+        ["U_CAROL", "U_DAVE"]
+            .iter()
+            .all(|u| posts.iter().any(|m| m["channel"] == *u && for_ticket(m)))
+    })
+    .await;
+    let msg = c
+        .slack
+        .calls("chat.postMessage")
+        .into_iter()
+        .find(|m| m["channel"] == "U_CAROL" && for_ticket(m))
+        .unwrap();
+    let blocks = msg["blocks"].to_string();
+    assert!(
+        blocks.contains("&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;")
+            && !blocks.contains("<!channel>"),
+        "escaped: {blocks}"
+    );
+    for a in ["approve", "deny", "delegate"] {
+        assert!(
+            blocks.contains(&format!("\"action_id\":\"{a}\"")),
+            "{blocks}"
+        );
+    }
+    // Teams got a card with each approver's own links.
+    let card = c
+        .slack
+        .calls("teams")
+        .into_iter()
+        .last()
+        .expect("a Teams card");
+    let links: Vec<String> = card["attachments"][0]["content"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["url"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        links.len(),
+        4,
+        "approve and deny for carol and dave: {card}"
+    );
+
+    // Refused and changing nothing: forged, stale, malformed, replayed.
+    let payload = c.button("U_CAROL", "approve", &id, "r0");
+    let body = form(&payload);
+    let now = jiff::Timestamp::now().as_second();
+    let forged = python_sign(now, &body, "not-the-secret");
+    assert_eq!(c.post_raw(&body, Some(now), Some(&forged)).await.0, 401);
+    let stale = python_sign(now - 600, &body, SIGNING);
+    let (code, text) = c.post_raw(&body, Some(now - 600), Some(&stale)).await;
+    assert_eq!(code, 401, "{text}");
+    assert!(text.contains("stale"), "{text}");
+    assert_eq!(c.post_raw(&body, None, None).await.0, 401, "unsigned");
+    let junk = "payload=%7Bnot-json";
+    let junk_sig = python_sign(now, junk, SIGNING);
+    assert_eq!(c.post_raw(junk, Some(now), Some(&junk_sig)).await.0, 400);
+    let t = c.app.status(&h).await;
+    assert!(t.approval.unwrap().votes.is_empty(), "nothing counted");
+
+    // Someone who may not approve, and the requester: clear ephemeral errors, no vote.
+    assert_eq!(
+        c.click(&c.button("U_FRANK", "approve", &id, "r1")).await.0,
+        200
+    );
+    let a = c.answer("r1").await;
+    assert!(
+        a.starts_with("not allowed: frank is not an approver of step sre"),
+        "{a}"
+    );
+    assert_eq!(
+        c.click(&c.button("U_BOB", "approve", &id, "r2")).await.0,
+        200
+    );
+    let a = c.answer("r2").await;
+    assert!(a.starts_with("not allowed: bob is the requester"), "{a}");
+    // A Teams link used by the wrong person, or forged.
+    let teams = |link: &str, token: &str| {
+        let link = link.split("link=").nth(1).unwrap().to_owned();
+        let http = c.http;
+        let token = token.to_owned();
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("http://{http}/teams/vote"))
+                .header("authorization", format!("Bearer {token}"))
+                .form(&[("link", link)])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // Links are in order: approve/deny for each approver, by name.
+    let link_for = |who: &str, d: &str| {
+        card["attachments"][0]["content"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["title"] == format!("{d} ({who})"))
+            .unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (code, text) = teams(&link_for("dave", "Approve"), "dev:carol").await;
+    assert_eq!(code, 403, "{text}");
+    assert!(text.contains("this link is for dave"), "{text}");
+    let mut bad = link_for("carol", "Approve");
+    bad.push('0');
+    assert_eq!(teams(&bad, "dev:carol").await.0, 403);
+    let page = reqwest::get(link_for("carol", "Approve")).await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("Sign in to vote"));
+    let t = c.app.status(&h).await;
+    assert!(
+        t.approval.unwrap().votes.is_empty(),
+        "still nothing counted"
+    );
+
+    // carol approves from Slack: the access is granted and the message says so.
+    assert_eq!(
+        c.click(&c.button("U_CAROL", "approve", &id, "r3")).await.0,
+        200
+    );
+    assert_eq!(c.answer("r3").await, "counted; approved");
+    // The same request again is a replay.
+    let (code, text) = {
+        let body = form(&c.button("U_CAROL", "approve", &id, "r3b"));
+        let ts = jiff::Timestamp::now().as_second();
+        let sig = python_sign(ts, &body, SIGNING);
+        assert_eq!(c.post_raw(&body, Some(ts), Some(&sig)).await.0, 200);
+        c.post_raw(&body, Some(ts), Some(&sig)).await
+    };
+    assert_eq!(code, 401, "{text}");
+    assert!(text.contains("replayed"), "{text}");
+    c.app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    assert_eq!(c.app.assignment_count("bob", "ReadOnly").await, 1);
+    eventually(
+        "the message shows the access active, without buttons",
+        || {
+            c.slack.calls("chat.update").iter().any(|u| {
+                let b = u["blocks"].to_string();
+                b.contains(&id)
+                    && b.contains("Active until")
+                    && b.contains("carol approved")
+                    && !b.contains("\"action_id\":\"approve\"")
+            })
+        },
+    )
+    .await;
+    eventually("bob heard it is active", || {
+        c.slack.calls("chat.postMessage").iter().any(|m| {
+            m["channel"] == "U_BOB"
+                && m["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("Access is active")
+        })
+    })
+    .await;
+    // A Teams link of the decided ticket counts for nothing.
+    let (code, text) = teams(&link_for("dave", "Approve"), "dev:dave").await;
+    assert_eq!(code, 403, "{text}");
+    assert!(text.contains("not waiting for approval"), "{text}");
+    c.app
+        .maybe_record_history(&h, "chat-approved-from-slack")
+        .await;
+
+    // A second ticket: dave approves with his Teams link; the link works once.
+    let (h2, _) = c.start("teams").await;
+    let card2 = c.slack.calls("teams").into_iter().last().unwrap();
+    let link2 = card2["attachments"][0]["content"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Approve (dave)")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, text) = teams(&link2, "dev:dave").await;
+    assert_eq!((code, text.as_str()), (200, "counted; approved"));
+    let (code, text) = teams(&link2, "dev:dave").await;
+    assert_eq!(code, 409, "{text}");
+    assert!(text.contains("already used"), "{text}");
+    c.app.wait_for(&h2, T, |t| t.phase == Phase::Active).await;
+
+    // A third: carol denies from Slack; the modal insists on a reason.
+    let (h3, id3) = c.start("deny").await;
+    assert_eq!(
+        c.click(&c.button("U_CAROL", "deny", &id3, "r4")).await.0,
+        200
+    );
+    eventually("the deny form opened", || {
+        c.slack
+            .calls("views.open")
+            .iter()
+            .any(|v| v["view"]["private_metadata"] == id3.as_str())
+    })
+    .await;
+    let submit = |reason: &str| {
+        json!({
+            "type": "view_submission",
+            "user": {"id": "U_CAROL"},
+            "view": {"callback_id": "deny", "private_metadata": id3,
+                     "state": {"values": {"reason": {"reason": {"value": reason}}}}},
+        })
+    };
+    let (code, text) = c.click(&submit("  ")).await;
+    assert_eq!(code, 200);
+    assert!(text.contains("\"response_action\":\"errors\""), "{text}");
+    let (code, text) = c.click(&submit("no incident open")).await;
+    assert_eq!(
+        (code, text.as_str()),
+        (200, "{\"response_action\":\"clear\"}")
+    );
+    let out = c.app.outcome(&h3, T).await;
+    assert_eq!(out.phase, Phase::Denied);
+    assert!(out.reason.unwrap().contains("no incident open"));
+    let _ = &c.api;
+}
