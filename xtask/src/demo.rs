@@ -144,8 +144,12 @@ pub(crate) async fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
         Ok(_) => bail!("self-approval was accepted: this is a bug"),
     }
 
-    step(3, "carol (sre) approves");
-    println!("    {}", vote(&mut api, &id, "carol").await?);
+    step(
+        3,
+        "carol (sre) finds the vote message in Slack (the local fake) and clicks Approve",
+    );
+    let answer = slack_approve(&rec, &id, "carol").await?;
+    println!("    ephemeral answer to carol: {answer}");
 
     step(
         4,
@@ -241,6 +245,89 @@ fn status_name(t: &pb::Ticket) -> String {
         .as_str_name()
         .trim_start_matches("TICKET_STATUS_")
         .to_lowercase()
+}
+
+/// carol's click, as Slack would send it: the vote message she got, a signed interaction
+/// to jit-api's chat endpoint, and the private answer Slack was asked to show her.
+async fn slack_approve(
+    rec: &crate::stack::Recorded,
+    id: &str,
+    who: &str,
+) -> anyhow::Result<String> {
+    let http = reqwest::Client::new();
+    let slack_user = crate::stack::slack_id(who);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let message = loop {
+        let posts: Vec<serde_json::Value> = http
+            .get(format!("{}/calls/chat.postMessage", rec.fake_slack))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if let Some(m) = posts
+            .into_iter()
+            .find(|m| m["channel"] == slack_user.as_str() && m["blocks"].to_string().contains(id))
+        {
+            break m;
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "no Slack message reached {who} ({}/calls/chat.postMessage)",
+                rec.fake_slack
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!(
+        "    Slack message to {who}: {}",
+        message["text"]
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+            .next()
+            .unwrap_or_default()
+    );
+    let response_id = format!("demo-{}", jiff::Timestamp::now().as_nanosecond());
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "user": {"id": slack_user},
+        "trigger_id": "demo",
+        "response_url": format!("{}/response/{response_id}", rec.fake_slack),
+        "actions": [{"action_id": "approve", "value": id}],
+    });
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    let ts = jiff::Timestamp::now().as_second();
+    let sig = jit_chat::slack::sign(
+        crate::stack::LOCAL_SIGNING_SECRET.as_bytes(),
+        ts,
+        body.as_bytes(),
+    );
+    let r = http
+        .post(format!("{}/slack/interactions", rec.api_http))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", sig)
+        .body(body)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        r.status().is_success(),
+        "the click was refused: {}",
+        r.text().await?
+    );
+    let answers: Vec<serde_json::Value> = http
+        .get(format!("{}/calls/response_url", rec.fake_slack))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(answers
+        .into_iter()
+        .find(|a| a["response_id"] == response_id.as_str())
+        .and_then(|a| a["text"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "(no answer)".into()))
 }
 
 async fn vote(

@@ -44,6 +44,15 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run the fake Slack Web API of the local stack (how `up` starts it).
+    #[command(hide = true)]
+    RunFakeSlack {
+        #[arg(long)]
+        port: u16,
+        /// `SLACK_ID=email`, repeatable.
+        #[arg(long = "user")]
+        users: Vec<String>,
+    },
     /// Run the API in this process (how `up` starts it).
     #[command(hide = true)]
     RunApi {
@@ -112,6 +121,21 @@ fn run() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Cmd::RunFakeSlack { port, users } => tokio::runtime::Runtime::new()?.block_on(async {
+            let users: Vec<(String, String)> = users
+                .iter()
+                .filter_map(|u| u.split_once('='))
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                .collect();
+            let pairs: Vec<(&str, &str)> = users
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            let fake = jit_devstack::FakeSlack::start_on(port, &pairs).await?;
+            println!("fake Slack Web API at {}", fake.api_url);
+            std::future::pending::<()>().await;
+            Ok(())
+        }),
         Cmd::RunApi { args } => tokio::runtime::Runtime::new()?.block_on(jit_api::main_with_args(
             std::iter::once("jit-api".to_owned()).chain(args),
         )),

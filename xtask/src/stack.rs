@@ -62,6 +62,18 @@ pub(crate) struct Recorded {
     pub region: String,
     /// `http://ip:port` of jit-api.
     pub api: String,
+    /// `http://ip:port` of jit-api's chat endpoints.
+    pub api_http: String,
+    /// `http://ip:port` of the fake Slack.
+    pub fake_slack: String,
+}
+
+/// The signing secret of the local stack's fake Slack (a secret only in name).
+pub(crate) const LOCAL_SIGNING_SECRET: &str = "local-signing-secret";
+
+/// The fake Slack's user id for a seed user: `U` and the name in capitals.
+pub(crate) fn slack_id(user: &str) -> String {
+    format!("U_{}", user.to_uppercase())
 }
 
 pub(crate) fn read_recorded(state: &StateDir) -> anyhow::Result<Option<Recorded>> {
@@ -87,6 +99,8 @@ pub(crate) fn read_recorded(state: &StateDir) -> anyhow::Result<Option<Recorded>
         sandbox_url: s("sandbox_url"),
         region: s("region"),
         api: s("api"),
+        api_http: s("api_http"),
+        fake_slack: s("fake_slack"),
     }))
 }
 
@@ -159,6 +173,12 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         ),
         ("the AWS sandbox", &sb.ip, sb.port, "JIT_SANDBOX_PORT"),
         ("jit-api", &api_cfg.ip, api_cfg.port, "JIT_API_PORT"),
+        (
+            "jit-api's chat endpoints",
+            &api_cfg.ip,
+            api_cfg.http_port.unwrap_or(0),
+            "JIT_API_HTTP_PORT",
+        ),
     ] {
         if !port_free(ip, port) {
             bail!(
@@ -226,8 +246,47 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         }))?,
     )?;
 
+    // Chat: a fake Slack Web API (and Teams webhook) with the seed's users, and local secrets.
+    let fake_port: u16 = match std::env::var("JIT_FAKE_SLACK_PORT") {
+        Ok(p) => p.parse().context("JIT_FAKE_SLACK_PORT is not a port")?,
+        Err(_) => 4580,
+    };
+    if !port_free("127.0.0.1", fake_port) {
+        bail!(
+            "port {fake_port} on 127.0.0.1, wanted for the fake Slack, is taken by another process.\n  Stop that process, or choose another port: JIT_FAKE_SLACK_PORT=<port> cargo xtask up"
+        );
+    }
+    let fake_url = format!("http://127.0.0.1:{fake_port}");
+    let mut fake_cmd = Command::new(&worker_bin);
+    fake_cmd.args(["run-fake-slack", "--port", &fake_port.to_string()]);
+    for u in &sb.seed.users {
+        fake_cmd
+            .arg("--user")
+            .arg(format!("{}={}", slack_id(&u.name), u.email));
+    }
+    children.push(ManagedChild::spawn(
+        "fake-slack",
+        fake_cmd,
+        &logs.join("fake-slack.log"),
+        die_with_us,
+    )?);
+    let api_http = api_cfg
+        .http_port
+        .map(|p| format!("http://{}:{p}", api_cfg.ip));
+    let chat_env = |c: &mut Command| {
+        c.env("JIT_SLACK_BOT_TOKEN", "xoxb-local")
+            .env("JIT_SLACK_API_URL", format!("{fake_url}/api"))
+            .env("JIT_SLACK_SIGNING_SECRET", LOCAL_SIGNING_SECRET)
+            .env("JIT_TEAMS_WEBHOOK_URL", format!("{fake_url}/teams"))
+            .env("JIT_LINK_SECRET", "local-link-secret");
+        if let Some(h) = &api_http {
+            c.env("JIT_PUBLIC_URL", h);
+        }
+    };
+
     let settings = cfg.worker_settings(&jit_config::process_env)?;
     let mut worker_cmd = Command::new(&worker_bin);
+    chat_env(&mut worker_cmd);
     worker_cmd
         .args(["run-worker", "--config"])
         .arg(root.join("temporal-dev.yaml"))
@@ -239,6 +298,7 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         die_with_us,
     )?);
     let mut api_cmd = Command::new(&worker_bin);
+    chat_env(&mut api_cmd);
     api_cmd
         .args(["run-api", "--config"])
         .arg(root.join("temporal-dev.yaml"))
@@ -283,6 +343,8 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
             "region": sb.region,
             "task_queue": settings.task_queue,
             "api": api_url,
+            "api_http": api_http,
+            "fake_slack": fake_url,
         }))?,
     )?;
 
@@ -302,7 +364,10 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         sandbox.url(),
         sb.region
     );
-    println!("  worker          pid {}", children[2].pid());
+    println!("  worker          pid {}", children[3].pid());
+    println!(
+        "  fake Slack      {fake_url}/api  (what was sent: {fake_url}/calls/chat.postMessage)"
+    );
     println!("  jit-api         {api_url}  (gRPC jit.v1.TicketService; dev tokens: dev:<user>)");
     println!(
         "  accounts        {}",

@@ -14,7 +14,7 @@ fn free_port() -> u16 {
 
 struct Stack {
     state: PathBuf,
-    ports: [(&'static str, u16); 4],
+    ports: [(&'static str, u16); 6],
 }
 
 impl Stack {
@@ -29,6 +29,8 @@ impl Stack {
                 ("JIT_TEMPORAL_UI_PORT", free_port()),
                 ("JIT_SANDBOX_PORT", free_port()),
                 ("JIT_API_PORT", free_port()),
+                ("JIT_API_HTTP_PORT", free_port()),
+                ("JIT_FAKE_SLACK_PORT", free_port()),
             ],
         }
     }
@@ -85,7 +87,11 @@ fn up_twice_crash_recovery_demo_and_down() {
         "prints the UI: {out}"
     );
     let first = s.pids();
-    assert_eq!(first.len(), 4, "temporal, sandbox, worker, api: {first:?}");
+    assert_eq!(
+        first.len(),
+        5,
+        "temporal, sandbox, fake Slack, worker, api: {first:?}"
+    );
     assert!(
         out.contains(&format!(
             "jit-api         http://127.0.0.1:{}",
@@ -124,6 +130,10 @@ fn up_twice_crash_recovery_demo_and_down() {
     assert!(demo.status.success(), "{out}");
     assert!(
         out.contains("CreateTicket as dev:bob")
+            && out.contains(
+                "Slack message to carol: Your approval is requested: bob asks for access"
+            )
+            && out.contains("ephemeral answer to carol: counted; the step needs more approvals")
             && out.contains("refused: PermissionDenied: not allowed: bob is the requester"),
         "{out}"
     );

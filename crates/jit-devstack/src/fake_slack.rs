@@ -4,7 +4,8 @@
 //!
 //! `POST /api/<method>`: `chat.postMessage` (answers a channel and a fresh `ts`),
 //! `chat.update`, `views.open`, `users.lookupByEmail` and `users.info` (from the users it was
-//! given). `POST /response/<id>` and `POST /teams` record their bodies.
+//! given). `POST /response/<id>` and `POST /teams` record their bodies; `GET /calls/<method>`
+//! lists what was recorded.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 /// One recorded call: the method (or `response_url`, `teams`) and its body as JSON.
@@ -43,6 +44,11 @@ pub struct FakeSlack {
 impl FakeSlack {
     /// Starts on a free loopback port with these (Slack user id, email) users.
     pub async fn start(users: &[(&str, &str)]) -> anyhow::Result<FakeSlack> {
+        Self::start_on(0, users).await
+    }
+
+    /// Like [`FakeSlack::start`] on `port` (0: any free one).
+    pub async fn start_on(port: u16, users: &[(&str, &str)]) -> anyhow::Result<FakeSlack> {
         let inner = Arc::new(Inner {
             users: users
                 .iter()
@@ -54,8 +60,9 @@ impl FakeSlack {
             .route("/api/{method}", post(api))
             .route("/response/{id}", post(response))
             .route("/teams", post(teams))
+            .route("/calls/{method}", get(calls))
             .with_state(Arc::clone(&inner));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         tokio::spawn(async move { axum::serve(listener, app).await });
         Ok(FakeSlack {
@@ -157,6 +164,21 @@ async fn response(
     b["response_id"] = json!(id);
     record(&inner, "response_url", b);
     "ok"
+}
+
+/// `GET /calls/<method>`: what was recorded (for the demo and for people looking).
+async fn calls(State(inner): State<Arc<Inner>>, Path(method): Path<String>) -> axum::Json<Value> {
+    let list: Vec<Value> = inner
+        .calls
+        .lock()
+        .map(|c| {
+            c.iter()
+                .filter(|x| x.method == method)
+                .map(|x| x.body.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    axum::Json(Value::Array(list))
 }
 
 async fn teams(
