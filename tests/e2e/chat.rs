@@ -46,6 +46,10 @@ struct Chat {
 }
 
 async fn chat(name: &str) -> Chat {
+    chat_with(name, POLICY).await
+}
+
+async fn chat_with(name: &str, policy: &str) -> Chat {
     let slack = FakeSlack::start(&[
         ("U_BOB", "bob@example.com"),
         ("U_CAROL", "carol@example.com"),
@@ -63,7 +67,7 @@ async fn chat(name: &str) -> Chat {
         ("JIT_LINK_SECRET".to_owned(), LINKS.to_owned()),
         ("JIT_PUBLIC_URL".to_owned(), format!("http://{http}")),
     ];
-    let app = TestApp::with_policy_env(name, POLICY, env).await;
+    let app = TestApp::with_policy_env(name, policy, env).await;
     let chat_settings = jit_config::ChatSettings {
         slack: Some(jit_config::SlackSettings {
             api_url: slack.api_url.clone(),
@@ -164,7 +168,13 @@ impl Chat {
     }
 
     async fn start(&self, suffix: &str) -> (Handle, String) {
+        self.start_for(suffix, "ReadOnly").await
+    }
+
+    async fn start_for(&self, suffix: &str, permission_set: &str) -> (Handle, String) {
         let mut req = self.app.request(suffix, "bob", "bob");
+        req.targets[0].permission_set =
+            jit_domain::PermissionSetName::parse(permission_set).unwrap();
         req.justification =
             Justification::parse("INC-7 <!channel> & <https://evil.example|click>").unwrap();
         let h = self.app.start(&req).await;
@@ -411,4 +421,124 @@ async fn approvers_vote_from_slack_and_teams_through_the_same_rules() {
     assert_eq!(out.phase, Phase::Denied);
     assert!(out.reason.unwrap().contains("no incident open"));
     let _ = &c.api;
+}
+
+/// Developer access: the vote message goes to a channel only.
+const CHANNELED: &str = r#"
+eligibility:
+  - { name: engineers, groups: [engineers], accounts: ["*"], permission_sets: [Developer] }
+plans:
+  - name: channeled
+    accounts: ["*"]
+    permission_sets: ["*"]
+    steps:
+      - { name: sre, groups: [sre], quorum: 1 }
+    max_duration: 12h
+    max_total: 24h
+    approval_timeout: 24h
+    notify: { channel: C_ACCESS, direct: false }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_delegates_and_requesters_hear_what_they_need() {
+    let c = chat_with("chatroute", CHANNELED).await;
+    let (h, id) = c.start_for("route", "Developer").await;
+    let for_ticket = |m: &Value| m["blocks"].to_string().contains(&id);
+    eventually("the vote message in the plan's channel", || {
+        c.slack
+            .calls("chat.postMessage")
+            .iter()
+            .any(|m| m["channel"] == "C_ACCESS" && for_ticket(m))
+    })
+    .await;
+    assert!(
+        !c.slack
+            .calls("chat.postMessage")
+            .iter()
+            .any(|m| m["channel"] == "U_CAROL" && for_ticket(m)),
+        "direct: false"
+    );
+
+    // carol is away: she delegates to frank from Slack; frank hears about it and votes as her.
+    assert_eq!(
+        c.click(&c.button("U_CAROL", "delegate", &id, "d1")).await.0,
+        200
+    );
+    let submit = |to: &str, hours: &str| {
+        json!({
+            "type": "view_submission",
+            "user": {"id": "U_CAROL"},
+            "view": {"callback_id": "delegate", "private_metadata": id,
+                     "state": {"values": {"to": {"to": {"value": to}}, "hours": {"hours": {"value": hours}}}}},
+        })
+    };
+    let (_, text) = c.click(&submit("carol", "2")).await;
+    assert!(text.contains("cannot delegate to themselves"), "{text}");
+    let (code, text) = c.click(&submit("frank", "2")).await;
+    assert_eq!(
+        (code, text.as_str()),
+        (200, "{\"response_action\":\"clear\"}")
+    );
+    eventually("frank told of the delegation, with the buttons", || {
+        c.slack.calls("chat.postMessage").iter().any(|m| {
+            m["channel"] == "U_FRANK"
+                && m["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("A vote was delegated to you")
+                && m["blocks"]
+                    .to_string()
+                    .contains("\"action_id\":\"approve\"")
+        })
+    })
+    .await;
+    assert_eq!(
+        c.click(&c.button("U_FRANK", "approve", &id, "d2")).await.0,
+        200
+    );
+    assert_eq!(c.answer("d2").await, "counted; approved");
+    c.app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    eventually("the channel message shows who approved as whom", || {
+        c.slack.calls("chat.update").iter().any(|u| {
+            u["channel"] == "C_ACCESS"
+                && u["blocks"].to_string().contains("frank approved as carol")
+        })
+    })
+    .await;
+
+    // The requester hears of the approval, the activation, the coming expiry and the end.
+    jit_devstack::temporal_client::enable_time_skipping(
+        &c.app.client,
+        &c.app.stack.namespace,
+        &format!("ticket-{id}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.app.outcome(&h, T).await.phase, Phase::Expired);
+    let to_bob: Vec<String> = c
+        .slack
+        .calls("chat.postMessage")
+        .iter()
+        .filter(|m| m["channel"] == "U_BOB" && m["text"].as_str().unwrap_or("").contains(&id))
+        .map(|m| {
+            m["text"]
+                .as_str()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    for want in [
+        "Approved",
+        "Access is active",
+        "Access expires soon",
+        "Ended",
+    ] {
+        assert!(
+            to_bob.iter().any(|t| t.starts_with(want)),
+            "{want:?} not in {to_bob:?}"
+        );
+    }
 }
