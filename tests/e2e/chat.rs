@@ -542,3 +542,72 @@ async fn channels_delegates_and_requesters_hear_what_they_need() {
         );
     }
 }
+
+/// Break-glass allowed for ReadOnly, ratified within an hour.
+const BREAK_GLASS: &str = r#"
+eligibility:
+  - { name: engineers, groups: [engineers], accounts: ["*"], permission_sets: [ReadOnly] }
+plans:
+  - name: emergency
+    accounts: ["*"]
+    permission_sets: ["*"]
+    steps:
+      - { name: sre, groups: [sre], quorum: 1 }
+    max_duration: 2h
+    max_total: 4h
+    approval_timeout: 1h
+    break_glass_ratify_within: 1h
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_is_announced_in_the_audit_channel() {
+    let c = chat_with("chatbreak", BREAK_GLASS).await;
+    let mut req = c.app.request("glass", "bob", "bob");
+    req.duration = jiff::SignedDuration::from_hours(1);
+    req.break_glass = true;
+    let h = c.app.start(&req).await;
+    let id = req.ticket_id.to_string();
+    c.app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    // temporal-dev.yaml's chat.slack.audit_channel.
+    eventually("the audit channel told of the break-glass access", || {
+        c.slack.calls("chat.postMessage").iter().any(|m| {
+            m["channel"] == "jit-audit"
+                && m["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("BREAK-GLASS access granted")
+                && m["text"].as_str().unwrap_or("").contains(&id)
+        })
+    })
+    .await;
+    // The approvers can ratify from Slack.
+    eventually("the approvers got the ratification buttons", || {
+        c.slack.calls("chat.postMessage").iter().any(|m| {
+            m["channel"] == "U_CAROL"
+                && m["text"].as_str().unwrap_or("").contains(&id)
+                && m["blocks"]
+                    .to_string()
+                    .contains("\"action_id\":\"approve\"")
+        })
+    })
+    .await;
+    assert_eq!(
+        c.click(&c.button("U_CAROL", "approve", &id, "g1")).await.0,
+        200
+    );
+    assert_eq!(c.answer("g1").await, "counted; approved");
+    c.app
+        .wait_for(&h, T, |t| t.ratify_by.is_none() && t.phase == Phase::Active)
+        .await;
+    h.execute_update(
+        jit_workflows::TicketWorkflow::relinquish,
+        jit_workflows::EndInput {
+            by: crate::support::user("bob"),
+            reason: None,
+        },
+        temporalio_client::WorkflowExecuteUpdateOptions::default(),
+    )
+    .await
+    .expect("bob is done");
+    assert_eq!(c.app.outcome(&h, T).await.phase, Phase::Relinquished);
+}
