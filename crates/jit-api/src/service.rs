@@ -466,7 +466,7 @@ fn summary(
         .map(|x| x.workflow_id.as_str())
         .unwrap_or_default();
     let status_text = text("JitStatus");
-    let status = phase_named(&status_text)
+    let status = Phase::from_name(&status_text)
         .map(convert::status)
         .unwrap_or(pb::TicketStatus::Unspecified);
     let expires_at = text("JitExpiresAt")
@@ -490,28 +490,6 @@ fn summary(
         expires_at,
         pending_approvers: list("JitPendingApprovers"),
     }
-}
-
-fn phase_named(s: &str) -> Option<Phase> {
-    use Phase::*;
-    [
-        Evaluating,
-        PendingApproval,
-        Scheduled,
-        Provisioning,
-        Active,
-        Revoking,
-        Expired,
-        Denied,
-        ApprovalExpired,
-        Rejected,
-        Failed,
-        Revoked,
-        Relinquished,
-        Cancelled,
-    ]
-    .into_iter()
-    .find(|p| p.as_str() == s)
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::Ticket, Status>> + Send>>;

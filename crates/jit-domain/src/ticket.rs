@@ -190,6 +190,29 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Every phase, in lifecycle order.
+    pub const ALL: [Phase; 14] = [
+        Self::Evaluating,
+        Self::PendingApproval,
+        Self::Scheduled,
+        Self::Provisioning,
+        Self::Active,
+        Self::Revoking,
+        Self::Expired,
+        Self::Denied,
+        Self::ApprovalExpired,
+        Self::Rejected,
+        Self::Failed,
+        Self::Revoked,
+        Self::Relinquished,
+        Self::Cancelled,
+    ];
+
+    /// The phase whose [`Phase::as_str`] is `s` (e.g. a `JitStatus` value).
+    pub fn from_name(s: &str) -> Option<Phase> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Evaluating => "Evaluating",
@@ -1030,6 +1053,14 @@ fn short(hash: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_phase_is_found_by_its_name() {
+        for p in super::Phase::ALL {
+            assert_eq!(super::Phase::from_name(p.as_str()), Some(p));
+        }
+        assert_eq!(super::Phase::from_name("Nope"), None);
+    }
+
     use std::collections::BTreeSet;
 
     use super::*;
