@@ -21,9 +21,11 @@ use jit_policy::{PolicyStore, TargetKey};
 
 pub mod chat;
 pub mod directory;
+pub mod lease;
 
 pub use chat::{Announcement, Chat, ChatEvent};
 pub use directory::DirectoryCache;
+pub use lease::{Drift, LeaseActivities, ReconcileInput, Scan};
 use serde::{Deserialize, Serialize};
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;

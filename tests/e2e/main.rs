@@ -411,9 +411,13 @@ async fn standing_access_is_never_touched() {
     app.approve(&h, "carol").await.expect("approve");
     let t = app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
     assert!(t.targets[0].standing);
+    assert!(t.leased, "held through the assignment's lease");
     assert!(
-        t.stack.entries().is_empty(),
-        "standing access is never pushed"
+        t.audit.iter().any(|e| e
+            .what
+            .contains("standing access): nothing created, nothing will be removed")),
+        "the ticket says so: {:?}",
+        t.audit
     );
     app.skip_time(&h).await;
     assert_eq!(app.outcome(&h, T).await.phase, Phase::Expired);

@@ -85,6 +85,7 @@ impl TestApp {
         let aws = IdentityCenter::connect(&AwsSettings {
             region: stack.region.clone(),
             endpoint_url: Some(stack.sandbox_url.clone()),
+            requests_per_second: 0.0,
         })
         .await;
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
@@ -136,6 +137,9 @@ impl TestApp {
             .env("JIT_POLICY_FILE", &self.policy_file)
             // Directory changes made by a test show within a second.
             .env("JIT_DIRECTORY_TTL", "1s")
+            // No reconcile schedule: tests share one namespace and one organization, and
+            // reconcile tests run the workflow themselves, scoped to their account.
+            .env("JIT_RECONCILE_PERMISSION_SETS", "")
             .env_remove("AWS_ACCESS_KEY_ID");
         for (k, v) in &self.worker_env {
             cmd.env(k, v);
@@ -434,6 +438,7 @@ async fn count_assignments(sandbox_url: &str, a: &AssignmentRef) -> usize {
     let aws = IdentityCenter::connect(&AwsSettings {
         region: "us-east-1".into(),
         endpoint_url: Some(sandbox_url.to_owned()),
+        requests_per_second: 0.0,
     })
     .await;
     aws.count_assignments(a).await.expect("list assignments")

@@ -4,6 +4,9 @@
 //! - [`TicketWorkflow`]: one access ticket, from request to revocation.
 //! - [`DelegationWorkflow`]: one approver's standing delegations (`delegation-<user>`).
 //! - [`CatalogWorkflow`]: what a user may request, for the API (which has no AWS access).
+//! - [`AssignmentLease`]: the one owner of a real assignment; tickets acquire and release it.
+//! - [`AwsGovernor`]: permits for asynchronous Identity Center operations, fleet-wide.
+//! - [`ReconcileWorkflow`]: AWS against the leases, on a Temporal Schedule.
 //! - [`search_attributes`]: the keys operators search by in the Temporal UI.
 //! - [`start_options`]: how a ticket is started (id, UI summary, initial search attributes).
 
@@ -11,12 +14,12 @@ use std::time::{Duration, SystemTime};
 
 use jiff::{SignedDuration, Timestamp};
 use jit_activities::{
-    Announcement, ChatEvent, Checked, Evaluation, GrantOutcome, Notification, Recheck,
-    TicketActivities,
+    Announcement, ChatEvent, Checked, Evaluation, GrantOutcome, LeaseActivities, Notification,
+    Recheck, TicketActivities,
 };
 use jit_domain::{
-    AssignmentRef, Decision, Delegation, EndKind, EntryState, Phase, Ticket, TicketRequest,
-    UserName, VoteEffect,
+    Acquired, AssignmentRef, Decision, Delegation, EndKind, EntryState, LeaseCall, Phase, Released,
+    Ticket, TicketRequest, UserName, VoteEffect,
 };
 use serde::{Deserialize, Serialize};
 use temporalio_common::RetryPolicy;
@@ -29,11 +32,17 @@ use temporalio_sdk::{
 
 pub mod catalog;
 pub mod delegation;
+pub mod governor;
+pub mod lease;
+pub mod reconcile;
 pub mod search_attributes;
 mod start;
 
 pub use catalog::{CatalogWorkflow, UserLookupWorkflow};
 pub use delegation::{DelegationWorkflow, SetDelegation};
+pub use governor::AwsGovernor;
+pub use lease::AssignmentLease;
+pub use reconcile::{ReconcileReport, ReconcileWorkflow};
 pub use start::start_options;
 
 /// The workflow type name, as it appears in the Temporal UI.
@@ -106,6 +115,9 @@ const POLICY_CHECKS: &str = "policy-checks-v1";
 /// Histories from before chat announcements replay without them.
 const CHAT: &str = "chat-v1";
 
+/// Histories from before leases created and deleted assignments themselves.
+const LEASES: &str = "leases-v1";
+
 /// A ticket continues as a new run at this history length (Temporal's limit is far above).
 pub const CONTINUE_AS_NEW_AFTER_EVENTS: u32 = 1000;
 
@@ -171,6 +183,29 @@ fn revoke_options(what: &str) -> ActivityOptions {
         .cancellation_token(WorkflowCancellationToken::new())
         .summary(format!("delete {what}"))
         .build()
+}
+
+/// The task queue of the lease calls (activities that wait for a lease's answer): their
+/// own queue and slots, so waiting calls can never starve the activities doing the work.
+pub fn lease_call_queue(task_queue: &str) -> String {
+    format!("{task_queue}-leases")
+}
+
+/// Acquire / release a lease: the activity waits for the lease's answer (which may wait for
+/// a governor permit under a burst), heartbeating; a retry attaches to the same update.
+/// Release retries forever and ignores cancellation: never abandoned.
+fn lease_options(task_queue: &str, what: &str, release: bool) -> ActivityOptions {
+    let b = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(3600))
+        .task_queue(lease_call_queue(task_queue))
+        .heartbeat_timeout(Duration::from_secs(10))
+        .summary(what.to_owned());
+    if release {
+        b.retry_policy(retry(0, Duration::from_secs(30)))
+            .cancellation_token(WorkflowCancellationToken::new())
+            .build()
+    } else {
+        b.retry_policy(retry(20, Duration::from_secs(30))).build()
+    }
 }
 
 fn describe(a: &AssignmentRef) -> String {
@@ -472,25 +507,31 @@ impl TicketWorkflow {
         }
     }
 
-    /// Deletes everything on the stack, last in first out, until it is all gone.
+    /// Deletes everything on the stack (or leaves every lease), last in first out, until it
+    /// is all gone.
     async fn unwind(ctx: &WorkflowContext<Self>) {
         loop {
             let order = ctx.state(|s| s.ticket.stack.unwind_order());
             if order.is_empty() {
                 return;
             }
+            let leased = ctx.state(|s| s.ticket.leased);
             for i in order {
                 let a = ctx.state(|s| s.ticket.stack.entries()[i].assignment.clone());
                 let what = describe(&a);
-                match ctx
-                    .execute_activity(TicketActivities::revoke, a, revoke_options(&what))
-                    .await
-                {
-                    Ok(()) => {
+                let done = if leased {
+                    Self::release_one(ctx, a, &what).await
+                } else {
+                    ctx.execute_activity(TicketActivities::revoke, a, revoke_options(&what))
+                        .await
+                        .map(|()| format!("deleted {what}, confirmed gone"))
+                };
+                match done {
+                    Ok(line) => {
                         let now = Self::now(ctx);
                         ctx.state_mut(|s| {
                             s.ticket.stack.mark(i, EntryState::Removed);
-                            s.ticket.log(now, format!("deleted {what}, confirmed gone"));
+                            s.ticket.log(now, line);
                         });
                     }
                     Err(e) => {
@@ -510,6 +551,35 @@ impl TicketWorkflow {
                 }
             }
         }
+    }
+
+    /// Leaves the lease of `a`: the lease deletes the assignment if this ticket was its last
+    /// holder. Returns the audit line.
+    async fn release_one(
+        ctx: &WorkflowContext<Self>,
+        a: AssignmentRef,
+        what: &str,
+    ) -> Result<String, ActivityExecutionError> {
+        let holder = ctx.workflow_id().to_owned();
+        let released = ctx
+            .execute_activity(
+                LeaseActivities::release_lease,
+                LeaseCall {
+                    assignment: a,
+                    holder,
+                },
+                lease_options(ctx.task_queue(), &format!("release {what}"), true),
+            )
+            .await?;
+        Ok(match released {
+            Released::Deleted => format!("deleted {what}, confirmed gone"),
+            Released::Kept { for_holders } => format!(
+                "left {what} in place: still granted by {}",
+                for_holders.join(", ")
+            ),
+            Released::Standing => format!("left {what} in place: standing access"),
+            Released::NotHeld => format!("{what}: the lease had nothing for this ticket"),
+        })
     }
 
     /// Creates every target's assignment through the resource stack. On any failure
@@ -541,6 +611,10 @@ impl TicketWorkflow {
         a: AssignmentRef,
         label: &str,
     ) -> Result<(), String> {
+        if ctx.state(|s| s.ticket.leased) || ctx.patched(LEASES) {
+            ctx.state_mut(|s| s.ticket.leased = true);
+            return Self::acquire_one(ctx, target, a, label).await;
+        }
         // 1. Standing access? Never ours, never pushed.
         let exists = ctx
             .execute_local_activity(
@@ -585,6 +659,50 @@ impl TicketWorkflow {
             Err(e) => failure_message(&e),
         };
         Err(format!("{label}: {failure}"))
+    }
+
+    /// Acquires the lease of `a`: it creates the assignment if this ticket is its first
+    /// holder, or shares one already granted, or reports standing access. The stack records
+    /// the lease before it is asked, so an unwind always leaves it.
+    async fn acquire_one(
+        ctx: &WorkflowContext<Self>,
+        target: usize,
+        a: AssignmentRef,
+        label: &str,
+    ) -> Result<(), String> {
+        let index = ctx.state_mut(|s| s.ticket.stack.push_intent(a.clone()));
+        let holder = ctx.workflow_id().to_owned();
+        let acquired = ctx
+            .execute_activity(
+                LeaseActivities::acquire_lease,
+                LeaseCall {
+                    assignment: a,
+                    holder,
+                },
+                lease_options(ctx.task_queue(), &format!("acquire {label}"), false),
+            )
+            .await
+            .map_err(|e| format!("{label}: {}", failure_message(&e)))?;
+        let now = Self::now(ctx);
+        let line = match acquired {
+            Acquired::Created => format!("{label}: created and verified"),
+            Acquired::Joined { with } => format!(
+                "{label}: already granted by {}; shared through the lease (kept until the last ticket ends)",
+                with.join(", ")
+            ),
+            Acquired::Standing => {
+                ctx.state_mut(|s| s.ticket.targets[target].standing = true);
+                format!(
+                    "{label}: the principal already has it (standing access): nothing created, nothing will be removed"
+                )
+            }
+            Acquired::Failed { reason } => return Err(format!("{label}: {reason}")),
+        };
+        ctx.state_mut(|s| {
+            s.ticket.stack.mark(index, EntryState::Created);
+            s.ticket.log(now, line);
+        });
+        Ok(())
     }
 
     /// While active: moves the expiry on extensions, enforces break-glass ratification,

@@ -87,3 +87,15 @@ pub(crate) fn upsert_pending<W>(ctx: &WorkflowContext<W>, pending: &[UserName]) 
         PENDING_APPROVERS.value_set(pending.iter().map(ToString::to_string).collect())
     ]);
 }
+
+/// Reconcile reports: assignments in AWS without a lease, and leases without their assignment.
+pub const ORPHANS: SearchAttributeKey<i64> = SearchAttributeKey::int("JitOrphans");
+pub const MISSING: SearchAttributeKey<i64> = SearchAttributeKey::int("JitMissing");
+
+/// Upserts a reconcile run's counts.
+pub(crate) fn upsert_drift<W>(ctx: &WorkflowContext<W>, orphans: usize, missing: usize) {
+    ctx.upsert_search_attributes([
+        ORPHANS.value_set(orphans as i64),
+        MISSING.value_set(missing as i64),
+    ]);
+}

@@ -85,6 +85,7 @@ pub(crate) async fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
     let aws = IdentityCenter::connect(&AwsSettings {
         region: rec.region.clone(),
         endpoint_url: Some(rec.sandbox_url.clone()),
+        requests_per_second: 0.0,
     })
     .await;
 

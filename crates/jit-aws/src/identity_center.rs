@@ -20,13 +20,18 @@ use tokio::sync::OnceCell;
 
 use crate::error::{AwsError, aws, optional};
 use crate::poll::PollSchedule;
+use crate::rate::RateLimiter;
 
 /// Where to reach AWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AwsSettings {
     pub region: String,
     /// An endpoint override (the sandbox or the fault proxy). `None`: real AWS.
     pub endpoint_url: Option<String>,
+    /// This process's share of the Identity Center request budget (requests per second,
+    /// spaced evenly). AWS allows about 20 per second for the whole account, shared by every
+    /// worker: give each of N workers 1/N of it. `0`: no limit.
+    pub requests_per_second: f64,
 }
 
 /// Told about progress while an asynchronous operation is polled (activities heartbeat here,
@@ -91,6 +96,8 @@ pub struct IdentityCenter {
     instance: OnceCell<Instance>,
     permission_sets: Mutex<HashMap<String, (PermissionSetArn, Instant)>>,
     pub poll: PollSchedule,
+    /// Every Identity Center request waits here first.
+    limiter: RateLimiter,
 }
 
 const PERMISSION_SET_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -119,20 +126,32 @@ impl IdentityCenter {
             }
         }
         let conf = loader.load().await;
+        // No SDK retries for Identity Center: each attempt must pass the rate limiter, so
+        // retries happen here (polls) and in the activities' retry policies.
+        let sso = aws_sdk_ssoadmin::config::Builder::from(&conf)
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .build();
         Self {
-            sso: aws_sdk_ssoadmin::Client::new(&conf),
+            sso: aws_sdk_ssoadmin::Client::from_conf(sso),
             ids: aws_sdk_identitystore::Client::new(&conf),
             org: aws_sdk_organizations::Client::new(&conf),
             instance: OnceCell::new(),
             permission_sets: Mutex::new(HashMap::new()),
             poll: PollSchedule::default(),
+            limiter: RateLimiter::per_second(settings.requests_per_second),
         }
+    }
+
+    /// Waits for this process's next Identity Center request slot.
+    pub(crate) async fn gate(&self) {
+        self.limiter.acquire().await;
     }
 
     /// The (first) Identity Center instance. Cached for the life of the process.
     pub async fn instance(&self) -> Result<&Instance, AwsError> {
         self.instance
             .get_or_try_init(|| async {
+                self.gate().await;
                 let out = self
                     .sso
                     .list_instances()
@@ -326,9 +345,13 @@ impl IdentityCenter {
             .into_paginator()
             .send();
         let mut fresh = HashMap::new();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = {
+            self.gate().await;
+            pages.next().await
+        } {
             let page = page.map_err(|e| aws("ListPermissionSets", e))?;
             for arn in page.permission_sets() {
+                self.gate().await;
                 let d = self
                     .sso
                     .describe_permission_set()
@@ -354,6 +377,45 @@ impl IdentityCenter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Every assignment of `permission_set` in `account`, one entry per listed row (a
+    /// principal listed twice appears twice: a duplicate).
+    pub async fn list_assignments(
+        &self,
+        instance: &InstanceArn,
+        account: &AccountId,
+        permission_set: &PermissionSetArn,
+    ) -> Result<Vec<(PrincipalType, PrincipalId)>, AwsError> {
+        let mut pages = self
+            .sso
+            .list_account_assignments()
+            .instance_arn(instance.as_str())
+            .account_id(account.as_str())
+            .permission_set_arn(permission_set.as_str())
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = {
+            self.gate().await;
+            pages.next().await
+        } {
+            let page = page.map_err(|e| aws("ListAccountAssignments", e))?;
+            for x in page.account_assignments() {
+                let kind = match x.principal_type() {
+                    Some(AwsPrincipalType::User) => PrincipalType::User,
+                    Some(AwsPrincipalType::Group) => PrincipalType::Group,
+                    _ => continue,
+                };
+                let id = opaque(
+                    "ListAccountAssignments",
+                    x.principal_id(),
+                    PrincipalId::parse,
+                )?;
+                out.push((kind, id));
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether the assignment exists now (ListAccountAssignments).
     pub async fn assignment_exists(&self, a: &AssignmentRef) -> Result<bool, AwsError> {
         Ok(self.count_assignments(a).await? > 0)
@@ -371,7 +433,10 @@ impl IdentityCenter {
             .into_paginator()
             .send();
         let mut n = 0;
-        while let Some(page) = pages.next().await {
+        while let Some(page) = {
+            self.gate().await;
+            pages.next().await
+        } {
             let page = page.map_err(|e| aws("ListAccountAssignments", e))?;
             n += page
                 .account_assignments()
@@ -403,6 +468,7 @@ impl IdentityCenter {
         if self.assignment_exists(a).await? {
             return Ok(());
         }
+        self.gate().await;
         let out = self
             .sso
             .create_account_assignment()
@@ -438,6 +504,7 @@ impl IdentityCenter {
         if !self.assignment_exists(a).await? {
             return Ok(());
         }
+        self.gate().await;
         let out = match self
             .sso
             .delete_account_assignment()
@@ -525,6 +592,7 @@ impl IdentityCenter {
         loop {
             tokio::time::sleep(self.poll.delay(attempt)).await;
             attempt += 1;
+            self.gate().await;
             let status = match kind {
                 OpKind::Create => self
                     .sso

@@ -6,14 +6,18 @@
 //! - [`error`]: every failure classified as retryable (throttling, 5xx, conflict, network,
 //!   still in progress), not found, or final (validation, access denied, FAILED with AWS's
 //!   reason).
+//! - [`rate`]: [`RateLimiter`], evenly spaced request slots; every Identity Center request
+//!   of the process waits for one.
 //! - [`sandbox`]: seeding an empty Identity Center (moto) from `temporal-dev.yaml`.
 
 pub mod error;
 pub mod identity_center;
 pub mod poll;
+pub mod rate;
 pub mod sandbox;
 
 pub use error::{AwsError, RetryKind};
 pub use identity_center::{AwsSettings, IdentityCenter, Instance, NoProgress, Progress};
 pub use poll::PollSchedule;
+pub use rate::RateLimiter;
 pub use sandbox::SeedReport;

@@ -193,6 +193,78 @@ pub struct WorkerConfig {
     #[serde(default = "default_directory_ttl", deserialize_with = "duration")]
     pub directory_ttl: SignedDuration,
     pub limits: LimitsConfig,
+    /// The Identity Center budget (AWS: about 20 requests/s and 15 outstanding assignment
+    /// operations per account, shared by the whole fleet).
+    #[serde(default)]
+    pub aws_limits: AwsLimits,
+    /// The scheduled comparison of AWS with the leases.
+    #[serde(default)]
+    pub reconcile: ReconcileConfig,
+}
+
+/// How hard the fleet may use Identity Center.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsLimits {
+    /// This worker's share of the request rate, spaced evenly (with N workers give each
+    /// 1/N of the account's budget). `JIT_AWS_REQUESTS_PER_SECOND`.
+    #[serde(default = "default_rps")]
+    pub requests_per_second: f64,
+    /// Asynchronous create/delete operations outstanding at once, fleet-wide (the governor
+    /// workflow enforces it). `JIT_AWS_OUTSTANDING_OPERATIONS`.
+    #[serde(default = "default_outstanding")]
+    pub outstanding_operations: u32,
+}
+
+impl Default for AwsLimits {
+    fn default() -> Self {
+        Self {
+            requests_per_second: default_rps(),
+            outstanding_operations: default_outstanding(),
+        }
+    }
+}
+
+fn default_rps() -> f64 {
+    18.0
+}
+
+fn default_outstanding() -> u32 {
+    15
+}
+
+/// The reconcile schedule.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileConfig {
+    /// How often (a Temporal Schedule, `jit-reconcile`). `JIT_RECONCILE_EVERY`.
+    #[serde(default = "default_reconcile_every", deserialize_with = "duration")]
+    pub every: SignedDuration,
+    /// Report only. `JIT_RECONCILE_DRY_RUN`.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The permission sets only jit assigns: every assignment of these must belong to a
+    /// lease. Empty: no schedule. `JIT_RECONCILE_PERMISSION_SETS` (comma-separated).
+    #[serde(default)]
+    pub permission_sets: Vec<String>,
+    /// Only these account ids; empty: every account. `JIT_RECONCILE_ACCOUNTS`.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        Self {
+            every: default_reconcile_every(),
+            dry_run: false,
+            permission_sets: Vec::new(),
+            accounts: Vec::new(),
+        }
+    }
+}
+
+fn default_reconcile_every() -> SignedDuration {
+    SignedDuration::from_mins(10)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,6 +298,8 @@ pub struct WorkerSettings {
     pub directory_ttl: SignedDuration,
     /// Where notifications go.
     pub chat: ChatSettings,
+    pub aws_limits: AwsLimits,
+    pub reconcile: ReconcileConfig,
 }
 
 fn default_directory_ttl() -> SignedDuration {
@@ -411,7 +485,51 @@ impl StackConfig {
             policy_file: resolve(&self.source, &w.policy_file),
             directory_ttl: w.directory_ttl,
             chat: self.chat.settings(env)?,
+            aws_limits: w.aws_limits.clone(),
+            reconcile: w.reconcile.clone(),
         };
+        if let Some(v) = env("JIT_AWS_REQUESTS_PER_SECOND") {
+            s.aws_limits.requests_per_second = v
+                .parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite() && *r >= 0.0)
+                .ok_or_else(|| ConfigError::Env {
+                    var: "JIT_AWS_REQUESTS_PER_SECOND".into(),
+                    problem: format!("{v:?} is not a rate (0 or more requests per second)"),
+                })?;
+        }
+        if let Some(v) = env("JIT_AWS_OUTSTANDING_OPERATIONS") {
+            s.aws_limits.outstanding_operations = v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ConfigError::Env {
+                    var: "JIT_AWS_OUTSTANDING_OPERATIONS".into(),
+                    problem: format!("{v:?} is not a positive number"),
+                })?;
+        }
+        if let Some(v) = env("JIT_RECONCILE_EVERY") {
+            s.reconcile.every = parse_duration(&v).map_err(|problem| ConfigError::Env {
+                var: "JIT_RECONCILE_EVERY".into(),
+                problem,
+            })?;
+        }
+        let list = |v: String| -> Vec<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        if let Some(v) = env("JIT_RECONCILE_PERMISSION_SETS") {
+            s.reconcile.permission_sets = list(v);
+        }
+        if let Some(v) = env("JIT_RECONCILE_ACCOUNTS") {
+            s.reconcile.accounts = list(v);
+        }
+        if let Some(v) = env("JIT_RECONCILE_DRY_RUN") {
+            s.reconcile.dry_run = matches!(v.as_str(), "true" | "1");
+        }
         if let Some(v) = env("JIT_POLICY_FILE") {
             s.policy_file = PathBuf::from(v);
         }

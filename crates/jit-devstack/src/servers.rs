@@ -126,6 +126,7 @@ impl Sandbox {
         let ic = IdentityCenter::connect(&AwsSettings {
             region: self.region.clone(),
             endpoint_url: Some(self.url()),
+            requests_per_second: 0.0,
         })
         .await;
         ic.seed(seed).await.context("seeding the sandbox")

@@ -7,6 +7,8 @@
 //! - [`stack`]: the resource stack and its record-intent-before-acting rule.
 //! - [`approval`]: approval plans, quorum steps, delegation: the [`Approval`] state machine.
 //! - [`card`]: what a chat message says about a ticket ([`Card`]).
+//! - [`lease`]: who holds an assignment ([`LeaseState`], [`Ownership`]) and the fleet's
+//!   [`Governor`] of outstanding Identity Center operations.
 //! - [`delegation`]: standing delegations (vacations) held per approver.
 //! - [`ticket`]: the request, the lifecycle [`Phase`], extensions, early ends and the
 //!   [`Ticket`] state.
@@ -16,6 +18,7 @@ pub mod card;
 pub mod delegation;
 pub mod duration;
 pub mod ids;
+pub mod lease;
 pub mod stack;
 pub mod ticket;
 
@@ -28,6 +31,10 @@ pub use delegation::{DelegationEntity, StandingDelegation};
 pub use ids::{
     AccountId, BundleName, GroupName, InstanceArn, InvalidInput, Justification, PermissionSetArn,
     PermissionSetName, PrincipalId, TicketId, UserName,
+};
+pub use lease::{
+    Acquired, Finding, Governor, LeaseCall, LeaseInput, LeaseState, LeaseStatus, Ownership, Permit,
+    PermitRelease, PermitRequest, Released,
 };
 pub use stack::{AssignmentRef, EntryState, PrincipalType, ResourceStack, StackEntry};
 pub use ticket::{

@@ -418,6 +418,11 @@ pub struct Ticket {
     /// Whether the requester was warned of the coming expiry (reset by an extension).
     #[serde(default)]
     pub warned: bool,
+    /// Whether the stack's entries are leases (acquired from the assignment's
+    /// `AssignmentLease`) rather than assignments the ticket created itself (histories from
+    /// before leases).
+    #[serde(default)]
+    pub leased: bool,
 }
 
 impl Ticket {
@@ -463,6 +468,7 @@ impl Ticket {
             policy: None,
             messages: Vec::new(),
             warned: false,
+            leased: false,
             request,
         };
         t.log(now, line);

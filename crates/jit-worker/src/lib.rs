@@ -11,13 +11,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use jit_activities::{DirectoryCache, TicketActivities};
+use jit_activities::{DirectoryCache, LeaseActivities, ReconcileInput, TicketActivities};
 use jit_policy::PolicyStore;
 
 pub mod policy;
 use jit_aws::{AwsSettings, IdentityCenter};
 use jit_config::{StackConfig, WorkerSettings};
-use jit_workflows::{CatalogWorkflow, DelegationWorkflow, TicketWorkflow, UserLookupWorkflow};
+use jit_workflows::{
+    AssignmentLease, AwsGovernor, CatalogWorkflow, DelegationWorkflow, ReconcileWorkflow,
+    TicketWorkflow, UserLookupWorkflow,
+};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 use temporalio_sdk::{Runtime, WorkerOptions};
 
@@ -32,13 +35,21 @@ pub fn load_settings(config: &Path) -> anyhow::Result<Settings> {
     Ok(stack.worker_settings(&jit_config::process_env)?)
 }
 
-/// Identity Center allows about 20 requests/s in all; a ticket's activities make a few calls
-/// each. This caps activity starts across every worker of the task queue.
-const MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND: f64 = 10.0;
+/// Activity slots of the lease-call queue: these activities mostly wait (for their lease,
+/// which may wait for a governor permit), so they get a queue and slots of their own and can
+/// never starve the activities that do the work.
+const LEASE_CALL_SLOTS: usize = 5000;
+
+/// The schedule that runs [`ReconcileWorkflow`] for the fleet on `task_queue`.
+pub fn reconcile_schedule_id(task_queue: &str) -> String {
+    format!("jit-reconcile-{task_queue}")
+}
 
 /// A connected, registered worker, ready to run.
 pub struct Worker {
     inner: temporalio_sdk::Worker,
+    /// Runs the lease calls on `<task queue>-leases`.
+    lease_calls: temporalio_sdk::Worker,
     settings: Settings,
     watcher: tokio::task::JoinHandle<()>,
     // Declared after `inner`: dropped after the worker that uses it.
@@ -62,6 +73,7 @@ impl Worker {
         let aws = IdentityCenter::connect(&AwsSettings {
             region: settings.aws_region.clone(),
             endpoint_url: settings.aws_endpoint_url.clone(),
+            requests_per_second: settings.aws_limits.requests_per_second,
         })
         .await;
         let aws = Arc::new(aws);
@@ -80,21 +92,51 @@ impl Worker {
             Arc::clone(&directory),
             settings.policy_file.clone(),
         ));
-        let activities =
-            TicketActivities::new(aws, directory, store, settings.limits, &settings.chat);
+        let outstanding = settings.aws_limits.outstanding_operations;
+        let lease_activities =
+            || LeaseActivities::new(Arc::clone(&aws), settings.task_queue.clone(), outstanding);
+        let activities = TicketActivities::new(
+            Arc::clone(&aws),
+            directory,
+            store,
+            settings.limits,
+            &settings.chat,
+        );
         let options = WorkerOptions::new(settings.task_queue.clone())
             .register_workflow::<TicketWorkflow>()?
             .register_workflow::<DelegationWorkflow>()?
             .register_workflow::<CatalogWorkflow>()?
             .register_workflow::<UserLookupWorkflow>()?
+            .register_workflow::<AssignmentLease>()?
+            .register_workflow::<AwsGovernor>()?
+            .register_workflow::<ReconcileWorkflow>()?
             .register_activities(activities)
-            .max_task_queue_activities_per_second(MAX_TASK_QUEUE_ACTIVITIES_PER_SECOND)
+            .register_activities(lease_activities())
             .graceful_shutdown_period(Duration::from_secs(10))
             .build();
-        let inner = temporalio_sdk::Worker::new(&runtime, client, options)
+        ensure_reconcile_schedule(&client, &settings).await;
+        let inner = temporalio_sdk::Worker::new(&runtime, client.clone(), options)
             .context("creating the Temporal worker")?;
+        let tuner = {
+            use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
+            TunerHolder::builder()
+                .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(10))
+                .activity_task_slot_supplier(FixedSizeSlotSupplier::new(LEASE_CALL_SLOTS))
+                .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(10))
+                .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(10))
+                .build()
+        };
+        let lease_options =
+            WorkerOptions::new(jit_workflows::lease_call_queue(&settings.task_queue))
+                .register_activities(lease_activities())
+                .tuner(tuner)
+                .graceful_shutdown_period(Duration::from_secs(10))
+                .build();
+        let lease_calls = temporalio_sdk::Worker::new(&runtime, client, lease_options)
+            .context("creating the lease-call worker")?;
         Ok(Self {
             inner,
+            lease_calls,
             settings,
             watcher,
             _runtime: runtime,
@@ -112,10 +154,12 @@ impl Worker {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let stop = self.inner.shutdown_handle();
+        let stop_leases = self.lease_calls.shutdown_handle();
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing the tasks in hand");
             stop();
+            stop_leases();
         });
         tracing::info!(
             task_queue = %self.settings.task_queue,
@@ -123,13 +167,81 @@ impl Worker {
             aws = self.settings.aws_endpoint_url.as_deref().unwrap_or("AWS"),
             "worker running"
         );
-        let out = self
-            .inner
-            .run()
-            .await
-            .context("worker stopped with an error");
+        let (out, leases) = futures::join!(self.inner.run(), self.lease_calls.run());
+        let out = out
+            .context("worker stopped with an error")
+            .and(leases.context("lease-call worker stopped with an error"));
         self.watcher.abort();
         out
+    }
+}
+
+/// Creates (or updates) the Temporal Schedule that runs [`ReconcileWorkflow`] every
+/// `reconcile.every` over the managed permission sets; deletes it when none are configured.
+/// A failure is logged, never fatal: tickets do not depend on it.
+pub async fn ensure_reconcile_schedule(client: &Client, settings: &Settings) {
+    use temporalio_client::schedules::{
+        CreateScheduleOptions, ScheduleAction, ScheduleError, ScheduleOverlapPolicy, ScheduleSpec,
+    };
+    let r = &settings.reconcile;
+    let id = reconcile_schedule_id(&settings.task_queue);
+    let handle = client.get_schedule_handle(id.clone());
+    if r.permission_sets.is_empty() {
+        if handle.describe(Default::default()).await.is_ok() {
+            let _ = handle.delete(Default::default()).await;
+        }
+        return;
+    }
+    let input = ReconcileInput {
+        permission_sets: r.permission_sets.clone(),
+        dry_run: r.dry_run,
+        accounts: r.accounts.clone(),
+    };
+    let action = || {
+        ScheduleAction::start_workflow(
+            ReconcileWorkflow::run,
+            input.clone(),
+            settings.task_queue.clone(),
+            format!("reconcile-{}", settings.task_queue),
+        )
+    };
+    let spec = ScheduleSpec::from_interval(r.every.unsigned_abs());
+    let created = client
+        .create_schedule(
+            id.clone(),
+            CreateScheduleOptions::builder()
+                .action(action())
+                .spec(spec.clone())
+                .overlap_policy(ScheduleOverlapPolicy::Skip)
+                .note("jit: compare AWS with the leases".to_owned())
+                .build(),
+        )
+        .await;
+    let outcome = match created {
+        Ok(_) => Ok("created"),
+        Err(ScheduleError::Rpc(s)) if s.code() == tonic::Code::AlreadyExists => {
+            let action = action();
+            handle
+                .update(
+                    move |u| {
+                        u.set_spec(spec).set_action(action);
+                    },
+                    Default::default(),
+                )
+                .await
+                .map(|()| "updated")
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(what) => tracing::info!(
+            schedule = %id,
+            every = %r.every,
+            dry_run = r.dry_run,
+            permission_sets = ?r.permission_sets,
+            "reconcile schedule {what}"
+        ),
+        Err(e) => tracing::warn!(error = %e, "reconcile schedule not set up"),
     }
 }
 
