@@ -6,6 +6,7 @@
 
 mod api;
 mod chat;
+mod leases;
 mod lifecycle;
 mod policy;
 mod replay;

@@ -3,7 +3,10 @@
 //!
 //! Histories are recorded by the end-to-end tests with `JIT_RECORD_HISTORIES=1`.
 
-use jit_workflows::{CatalogWorkflow, DelegationWorkflow, TicketWorkflow};
+use jit_workflows::{
+    AssignmentLease, AwsGovernor, CatalogWorkflow, DelegationWorkflow, ReconcileWorkflow,
+    TicketWorkflow,
+};
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 
@@ -27,6 +30,9 @@ async fn committed_histories_replay_against_current_code() {
         .register_workflow::<TicketWorkflow>()
         .and_then(|o| o.register_workflow::<DelegationWorkflow>())
         .and_then(|o| o.register_workflow::<CatalogWorkflow>())
+        .and_then(|o| o.register_workflow::<AssignmentLease>())
+        .and_then(|o| o.register_workflow::<AwsGovernor>())
+        .and_then(|o| o.register_workflow::<ReconcileWorkflow>())
         .expect("registration")
         .build();
     let replayer = WorkflowReplayer::new(options).expect("replayer");

@@ -22,7 +22,7 @@ pub mod tools;
 
 pub use fake_slack::FakeSlack;
 pub use process::{ManagedChild, free_port};
-pub use proxy::{AsyncOutcome, Call, Fault, FaultProxy, Rule};
+pub use proxy::{AsyncOutcome, AwsLimits, Call, Fault, FaultProxy, IDENTITY_CENTER, Rule};
 pub use servers::{Sandbox, TemporalServer};
 pub use test_stack::TestStack;
 pub use tools::{Tools, ensure_tools, repo_root};

@@ -15,12 +15,18 @@
 //! - [`Fault::Delay`]: forward, but answer only after a delay (latency, or a window in which
 //!   a test kills the worker after AWS acted but before the caller heard).
 //!
-//! Every call is recorded ([`FaultProxy::calls`]) so tests can count what reached "AWS".
+//! With [`FaultProxy::enforce`] it also keeps AWS's own limits on Identity Center calls:
+//! more than `requests_per_second` in the last second, or a create/delete while
+//! `outstanding` operations are still IN_PROGRESS, is answered ThrottlingException; every
+//! create/delete becomes asynchronous.
+//!
+//! Every call is recorded ([`FaultProxy::calls`], with when it arrived) so tests can count
+//! what reached "AWS".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -87,6 +93,24 @@ pub struct Call {
     pub status: u16,
     /// For an operation the proxy made asynchronous: the request id it answered with.
     pub request_id: Option<String>,
+    /// The service (`SWBExternalService` is Identity Center).
+    pub service: String,
+    /// When it arrived, since the proxy started.
+    pub at: Duration,
+    /// Refused by the enforced limits (see [`FaultProxy::enforce`]).
+    pub limited: bool,
+}
+
+/// The service name of Identity Center's (sso-admin) operations in `X-Amz-Target`.
+pub const IDENTITY_CENTER: &str = "SWBExternalService";
+
+/// AWS's limits on Identity Center, kept by the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsLimits {
+    pub requests_per_second: u32,
+    pub outstanding: u32,
+    /// Status polls answered IN_PROGRESS before an operation succeeds.
+    pub async_polls: u32,
 }
 
 #[derive(Debug)]
@@ -95,6 +119,8 @@ struct PendingOp {
     outcome: AsyncOutcome,
     /// The status object (AccountAssignment{Creation,Deletion}Status) to answer with.
     status: Value,
+    /// A terminal status was answered.
+    finished: bool,
 }
 
 #[derive(Debug, Default)]
@@ -103,6 +129,11 @@ struct Inner {
     calls: Vec<Call>,
     pending: HashMap<String, PendingOp>,
     next_id: u64,
+    limits: Option<AwsLimits>,
+    /// Identity Center calls admitted in the last second.
+    recent: VecDeque<Instant>,
+    /// The most operations ever IN_PROGRESS at once.
+    peak_outstanding: u32,
 }
 
 /// A handle to a running proxy. Cheap to clone.
@@ -114,6 +145,7 @@ pub struct FaultProxy {
 
 #[derive(Clone)]
 struct Ctx {
+    started: Instant,
     upstream: String,
     http: reqwest::Client,
     inner: Arc<Mutex<Inner>>,
@@ -125,6 +157,7 @@ impl FaultProxy {
     pub async fn start(upstream: &str) -> anyhow::Result<Self> {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let ctx = Ctx {
+            started: Instant::now(),
             upstream: upstream.trim_end_matches('/').to_owned(),
             http: reqwest::Client::new(),
             inner: inner.clone(),
@@ -170,6 +203,21 @@ impl FaultProxy {
     }
 
     /// Rules not used up yet that match `needle`.
+    /// Keeps AWS's limits from now on (see the module doc).
+    pub fn enforce(&self, limits: AwsLimits) {
+        self.lock().limits = Some(limits);
+    }
+
+    /// The most asynchronous operations that were IN_PROGRESS at once.
+    pub fn peak_outstanding(&self) -> u32 {
+        self.lock().peak_outstanding
+    }
+
+    /// Asynchronous operations IN_PROGRESS now.
+    pub fn outstanding(&self) -> u32 {
+        outstanding(&self.lock())
+    }
+
     pub fn unused_rules(&self, needle: &str) -> Vec<Rule> {
         self.lock()
             .rules
@@ -178,6 +226,19 @@ impl FaultProxy {
             .cloned()
             .collect()
     }
+}
+
+fn outstanding(inner: &Inner) -> u32 {
+    inner.pending.values().filter(|p| !p.finished).count() as u32
+}
+
+fn service_of(headers: &HeaderMap) -> String {
+    headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.split('.').next())
+        .unwrap_or("")
+        .to_owned()
 }
 
 fn operation_of(headers: &HeaderMap) -> String {
@@ -235,15 +296,18 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
         .await
         .unwrap_or_default();
     let op = operation_of(&parts.headers);
+    let service = service_of(&parts.headers);
     let text = String::from_utf8_lossy(&body).into_owned();
+    let at = ctx.started.elapsed();
 
     // Pick a matching rule (and use it up) under the lock; act after releasing it.
-    let fault = {
+    let (fault, limited) = {
         let mut inner = ctx
             .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        inner
+        let limited = admit(&mut inner, &service, &op);
+        let mut fault = inner
             .rules
             .iter_mut()
             .find(|r| {
@@ -254,8 +318,39 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
             .map(|r| {
                 r.times -= 1;
                 r.fault.clone()
-            })
+            });
+        if let Some(l) = inner.limits
+            && fault.is_none()
+            && service == IDENTITY_CENTER
+            && matches!(
+                op.as_str(),
+                "CreateAccountAssignment" | "DeleteAccountAssignment"
+            )
+        {
+            fault = Some(Fault::Async {
+                polls: l.async_polls,
+                outcome: AsyncOutcome::Succeeded,
+            });
+        }
+        (fault, limited)
     };
+    if let Some(why) = limited {
+        let r = aws_error(StatusCode::BAD_REQUEST, "ThrottlingException", why);
+        record(
+            &ctx,
+            Recorded {
+                op: &op,
+                service: &service,
+                body: &text,
+                fault: Some(Fault::Throttle),
+                status: 400,
+                request_id: None,
+                at,
+                limited: true,
+            },
+        );
+        return r;
+    }
 
     let mut request_id = None;
     let response = match (&fault, op.as_str()) {
@@ -276,7 +371,19 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
         ),
         (Some(Fault::Delay(d)), _) => {
             let r = forward(&ctx, &parts, body.clone()).await;
-            record(&ctx, &op, &text, fault.clone(), r.status().as_u16(), None);
+            record(
+                &ctx,
+                Recorded {
+                    op: &op,
+                    service: &service,
+                    body: &text,
+                    fault: fault.clone(),
+                    status: r.status().as_u16(),
+                    request_id: None,
+                    at,
+                    limited: false,
+                },
+            );
             tokio::time::sleep(*d).await;
             return r;
         }
@@ -305,33 +412,71 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
     };
     record(
         &ctx,
-        &op,
-        &text,
-        fault,
-        response.status().as_u16(),
-        request_id,
+        Recorded {
+            op: &op,
+            service: &service,
+            body: &text,
+            fault,
+            status: response.status().as_u16(),
+            request_id,
+            at,
+            limited: false,
+        },
     );
     response
 }
 
-fn record(
-    ctx: &Ctx,
-    op: &str,
-    body: &str,
+/// With limits enforced: whether an Identity Center call is refused (and why).
+fn admit(inner: &mut Inner, service: &str, op: &str) -> Option<&'static str> {
+    let l = inner.limits?;
+    if service != IDENTITY_CENTER {
+        return None;
+    }
+    let now = Instant::now();
+    while inner
+        .recent
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+    {
+        inner.recent.pop_front();
+    }
+    if inner.recent.len() >= l.requests_per_second as usize {
+        return Some("Rate exceeded (fault proxy: requests per second)");
+    }
+    if matches!(op, "CreateAccountAssignment" | "DeleteAccountAssignment")
+        && outstanding(inner) >= l.outstanding
+    {
+        return Some("Too many outstanding assignment operations (fault proxy)");
+    }
+    inner.recent.push_back(now);
+    None
+}
+
+struct Recorded<'a> {
+    op: &'a str,
+    service: &'a str,
+    body: &'a str,
     fault: Option<Fault>,
     status: u16,
     request_id: Option<String>,
-) {
+    at: Duration,
+    limited: bool,
+}
+
+fn record(ctx: &Ctx, r: Recorded<'_>) {
     ctx.inner
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .calls
         .push(Call {
-            operation: op.to_owned(),
-            body: body.to_owned(),
-            fault,
-            status,
-            request_id,
+            operation: r.op.to_owned(),
+            body: r.body.to_owned(),
+            fault: r.fault,
+            status: r.status,
+            request_id: r.request_id,
+            service: r.service.to_owned(),
+            at: r.at,
+            limited: r.limited,
         });
 }
 
@@ -422,8 +567,11 @@ async fn start_async(
                 polls_left: polls,
                 outcome,
                 status: status.clone(),
+                finished: false,
             },
         );
+        let now = outstanding(&inner);
+        inner.peak_outstanding = inner.peak_outstanding.max(now);
         id
     };
     tracing::debug!(%request_id, op, "fault proxy: answering IN_PROGRESS");
@@ -448,6 +596,7 @@ fn poll_async(ctx: &Ctx, op: &str, text: &str) -> Option<Response> {
     if p.polls_left > 0 {
         p.polls_left -= 1;
     } else {
+        p.finished = true;
         match &p.outcome {
             AsyncOutcome::Succeeded => status["Status"] = json!("SUCCEEDED"),
             AsyncOutcome::Failed(reason) => {
