@@ -91,6 +91,15 @@ pub mod wire {
     signal_def!(ReturnPermit, GovernorWf, "release", PermitRelease);
 }
 
+/// A lease's answer to a ticket, with when it came: the ticket's access starts then. (The
+/// workflow's own clock can be stale right after an activity result that arrives in a task
+/// after a worker restart; an activity's result is the same live and on replay.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub acquired: Acquired,
+    pub at: jiff::Timestamp,
+}
+
 /// The activities of leases, the governor and the reconciler.
 #[derive(Debug)]
 pub struct LeaseActivities {
@@ -187,7 +196,7 @@ impl LeaseActivities {
         self: Arc<Self>,
         ctx: ActivityContext,
         call: LeaseCall,
-    ) -> Result<Acquired, ActivityError> {
+    ) -> Result<Held, ActivityError> {
         let id = lease_id(&call.assignment);
         let input = LeaseInput {
             assignment: call.assignment.clone(),
@@ -206,6 +215,10 @@ impl LeaseActivities {
             ),
         )
         .await
+        .map(|acquired| Held {
+            acquired,
+            at: jiff::Timestamp::now(),
+        })
         .map_err(temporal_error)
     }
 

@@ -25,7 +25,7 @@ pub mod lease;
 
 pub use chat::{Announcement, Chat, ChatEvent};
 pub use directory::DirectoryCache;
-pub use lease::{Drift, LeaseActivities, ReconcileInput, Scan};
+pub use lease::{Drift, Held, LeaseActivities, ReconcileInput, Scan};
 use serde::{Deserialize, Serialize};
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;

@@ -453,7 +453,7 @@ async fn approval_deadline_expires_the_ticket_unapproved() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unresolvable_requests_are_rejected_with_the_field_named() {
-    let app = TestApp::new("rejected").await;
+    let mut app = TestApp::new("rejected").await;
     let mut cases = Vec::new();
 
     let mut r = app.request("nouser", "nobody-here", "nobody-here");
@@ -495,8 +495,8 @@ async fn unresolvable_requests_are_rejected_with_the_field_named() {
     let h = app.start(&r).await;
     cases.push((h, "duration: 13h is longer than the maximum of 12h"));
 
-    for (h, expected) in cases {
-        let out = app.outcome(&h, T).await;
+    for (h, expected) in &cases {
+        let out = app.outcome(h, T).await;
         assert_eq!(out.phase, Phase::Rejected, "{out:?}");
         let reason = out.reason.unwrap();
         assert!(
@@ -504,6 +504,26 @@ async fn unresolvable_requests_are_rejected_with_the_field_named() {
             "{reason:?} should contain {expected:?}"
         );
     }
+    // A fresh worker (nothing cached) replays each ended ticket to answer a query: the
+    // histories of tickets rejected at evaluation replay (the chaos run found they did not).
+    app.kill_worker();
+    app.start_worker();
+    for (h, _) in &cases {
+        let t = tokio::time::timeout(
+            T,
+            h.query(
+                jit_workflows::TicketWorkflow::status,
+                (),
+                Default::default(),
+            ),
+        )
+        .await
+        .expect("answered")
+        .expect("the ended ticket replays for the query");
+        assert_eq!(t.phase, Phase::Rejected);
+    }
+    app.maybe_record_history(&cases[0].0, "ticket-rejected-at-evaluation")
+        .await;
     assert!(
         app.stack
             .proxy

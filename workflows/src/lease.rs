@@ -19,11 +19,11 @@ use jit_domain::{
 };
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ContinueAsNewOptions, LocalActivityOptions, SyncWorkflowContext, WorkflowContext,
+    ActivityOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext,
     WorkflowContextView, WorkflowResult,
 };
 
-use crate::{failure_message, grant_options, lookup_options, retry, revoke_options, to_timestamp};
+use crate::{failure_message, grant_options, retry, revoke_options, to_timestamp};
 
 /// The workflow type name (the activities name it too: `jit_activities::lease::wire`).
 pub const LEASE_WORKFLOW: &str = "AssignmentLease";
@@ -258,10 +258,10 @@ impl AssignmentLease {
 
     async fn exists(ctx: &WorkflowContext<Self>) -> Result<bool, String> {
         let a = ctx.state(|s| s.assignment.clone());
-        ctx.execute_local_activity(
+        ctx.execute_activity(
             TicketActivities::assignment_exists,
             a,
-            lookup_options("is the assignment there?"),
+            short_options("is the assignment there?"),
         )
         .await
         .map_err(|e| format!("could not check the assignment: {}", failure_message(&e)))
@@ -320,10 +320,10 @@ impl AssignmentLease {
         };
         // Retried until the governor has it (it may be starting).
         while let Err(e) = ctx
-            .execute_local_activity(
+            .execute_activity(
                 LeaseActivities::request_permit,
                 request.clone(),
-                signal_options("ask the governor for a permit"),
+                short_options("ask the governor for a permit"),
             )
             .await
         {
@@ -343,10 +343,10 @@ impl AssignmentLease {
     async fn return_permit(ctx: &WorkflowContext<Self>, op: String) {
         ctx.state_mut(|s| s.permits.remove(&op));
         while let Err(e) = ctx
-            .execute_local_activity(
+            .execute_activity(
                 LeaseActivities::return_permit,
                 PermitRelease { op: op.clone() },
-                signal_options("return the permit"),
+                short_options("return the permit"),
             )
             .await
         {
@@ -359,9 +359,10 @@ impl AssignmentLease {
     }
 }
 
-fn signal_options(summary: &str) -> LocalActivityOptions {
-    LocalActivityOptions::builder()
-        .start_to_close_timeout(Duration::from_secs(30))
+/// Short activities (ordinary ones: local activities proved fragile in replay after worker
+/// restarts, see `FEATURES_AT_START` in the ticket workflow).
+fn short_options(summary: &str) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
         .retry_policy(retry(10, Duration::from_secs(5)))
         .summary(summary.to_owned())
         .build()

@@ -118,6 +118,15 @@ const CHAT: &str = "chat-v1";
 /// Histories from before leases created and deleted assignments themselves.
 const LEASES: &str = "leases-v1";
 
+/// Decided once, at the start of a run, before any activity: every feature above is on, and
+/// the run's look-ups and chat announcements are ordinary activities, not local ones. (The
+/// chaos run found two ways local activities broke replay after a worker restart: `patched`
+/// asked after a local activity answers differently on replay when the activity's result
+/// arrived after the workflow task yielded, and a local activity's marker recorded a task
+/// later than it ran leaves replay without the activity it names.) Histories from before
+/// keep their per-feature markers and local activities.
+const FEATURES_AT_START: &str = "features-at-start-v1";
+
 /// A ticket continues as a new run at this history length (Temporal's limit is far above).
 pub const CONTINUE_AS_NEW_AFTER_EVENTS: u32 = 1000;
 
@@ -129,6 +138,10 @@ pub struct TicketWorkflow {
     clock: Timestamp,
     /// Chat announcements made in this run (their activity ids).
     announced: u32,
+    /// This run decided its features at its start ([`FEATURES_AT_START`]).
+    current: bool,
+    /// When the last lease answered (the access starts then; see `Held`).
+    granted_at: Option<Timestamp>,
 }
 
 fn to_timestamp(t: Option<SystemTime>) -> Timestamp {
@@ -237,6 +250,35 @@ enum Waited {
 }
 
 impl TicketWorkflow {
+    /// Whether the feature guarded by `patch` is on in this run.
+    fn has(ctx: &WorkflowContext<Self>, patch: &str) -> bool {
+        ctx.state(|s| s.current) || ctx.patched(patch)
+    }
+
+    /// Runs a short activity: an ordinary one in current runs, a local one in histories
+    /// from before [`FEATURES_AT_START`].
+    async fn lookup<AD>(
+        ctx: &WorkflowContext<Self>,
+        activity: AD,
+        input: AD::Input,
+        local: LocalActivityOptions,
+        summary: &str,
+    ) -> Result<AD::Output, ActivityExecutionError>
+    where
+        AD: temporalio_common::ActivityDefinition,
+        AD::Output: temporalio_common::data_converters::TemporalDeserializable,
+    {
+        if ctx.state(|s| s.current) {
+            let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
+                .retry_policy(retry(8, Duration::from_secs(10)))
+                .summary(summary.to_owned())
+                .build();
+            ctx.execute_activity(activity, input, options).await
+        } else {
+            ctx.execute_local_activity(activity, input, local).await
+        }
+    }
+
     fn now(ctx: &WorkflowContext<Self>) -> Timestamp {
         let now = to_timestamp(ctx.workflow_time());
         ctx.state_mut(|s| s.clock = now);
@@ -611,7 +653,7 @@ impl TicketWorkflow {
         a: AssignmentRef,
         label: &str,
     ) -> Result<(), String> {
-        if ctx.state(|s| s.ticket.leased) || ctx.patched(LEASES) {
+        if ctx.state(|s| s.ticket.leased) || Self::has(ctx, LEASES) {
             ctx.state_mut(|s| s.ticket.leased = true);
             return Self::acquire_one(ctx, target, a, label).await;
         }
@@ -683,8 +725,9 @@ impl TicketWorkflow {
             )
             .await
             .map_err(|e| format!("{label}: {}", failure_message(&e)))?;
-        let now = Self::now(ctx);
-        let line = match acquired {
+        let now = acquired.at;
+        ctx.state_mut(|s| s.granted_at = s.granted_at.max(Some(now)));
+        let line = match acquired.acquired {
             Acquired::Created => format!("{label}: created and verified"),
             Acquired::Joined { with } => format!(
                 "{label}: already granted by {}; shared through the lease (kept until the last ticket ends)",
@@ -781,7 +824,7 @@ impl TicketWorkflow {
             };
             // Warn the requester before access ends (chat-v1 tickets only).
             let warned = ctx.state(|s| s.ticket.warned);
-            if !warned && ctx.patched(CHAT) {
+            if !warned && Self::has(ctx, CHAT) {
                 let granted = ctx.state(|s| s.ticket.granted());
                 let before = (granted / 4).min(SignedDuration::from_mins(15));
                 let warn_at = expires.checked_sub(before).unwrap_or(expires);
@@ -813,16 +856,18 @@ impl TicketWorkflow {
         input: VoteInput,
         decision: Decision,
     ) -> Result<String, HandlerError> {
-        if ctx.patched(POLICY_CHECKS) {
+        if Self::has(ctx, POLICY_CHECKS) {
             let now = Self::now(ctx);
             let check = ctx.state(|s| s.ticket.voter_check(&input.approver, now))?;
-            match ctx
-                .execute_local_activity(
-                    TicketActivities::check_voter,
-                    check,
-                    lookup_options("check the voter in the directory"),
-                )
-                .await
+            let summary = "check the voter in the directory";
+            match Self::lookup(
+                ctx,
+                TicketActivities::check_voter,
+                check,
+                lookup_options(summary),
+                summary,
+            )
+            .await
             {
                 Ok(Checked::Allowed { .. }) => {}
                 Ok(Checked::Refused { reason }) => return Err(reason.into()),
@@ -852,7 +897,7 @@ impl TicketWorkflow {
         ctx: &WorkflowContext<Self>,
         input: ExtendInput,
     ) -> Result<bool, HandlerError> {
-        if ctx.patched(POLICY_CHECKS) {
+        if Self::has(ctx, POLICY_CHECKS) {
             ctx.state(|s| s.ticket.check_extend(&input.by, input.extra))?;
             if let Err(reason) = Self::recheck(ctx).await {
                 return Err(format!("not allowed: {reason}").into());
@@ -875,13 +920,15 @@ impl TicketWorkflow {
             principal: s.ticket.request.principal.clone(),
             targets: s.ticket.targets.clone(),
         });
-        match ctx
-            .execute_local_activity(
-                TicketActivities::recheck,
-                recheck,
-                lookup_options("check the request against the policy of now"),
-            )
-            .await
+        let summary = "check the request against the policy of now";
+        match Self::lookup(
+            ctx,
+            TicketActivities::recheck,
+            recheck,
+            lookup_options(summary),
+            summary,
+        )
+        .await
         {
             Ok(Checked::Allowed { .. }) => Ok(()),
             Ok(Checked::Refused { reason }) => Err(reason),
@@ -970,7 +1017,7 @@ impl TicketWorkflow {
                     }
                     match Self::wait_change_or(ctx, &mut slot, start, "scheduled start").await {
                         Ok(true) => {
-                            if ctx.patched(POLICY_CHECKS)
+                            if Self::has(ctx, POLICY_CHECKS)
                                 && let Err(reason) = Self::recheck(ctx).await
                             {
                                 let reason = format!("at the scheduled start: {reason}");
@@ -996,8 +1043,14 @@ impl TicketWorkflow {
                 return Self::finish(ctx, Phase::Failed, Some(reason));
             }
 
-            // Active: the clock starts now, not at request time.
+            // Active: the clock starts now, not at request time (with leases: when the last
+            // lease answered — the same time live and on replay).
             let now = Self::now(ctx);
+            let now = if ctx.state(|s| s.current) {
+                ctx.state(|s| s.granted_at).unwrap_or(now)
+            } else {
+                now
+            };
             let duration = ctx.state(|s| s.ticket.request.duration);
             let expires = now.checked_add(duration).unwrap_or(Timestamp::MAX);
             ctx.state_mut(|s| {
@@ -1029,7 +1082,7 @@ impl TicketWorkflow {
     /// Tells people through chat (behind the `chat-v1` patch: histories from before replay
     /// without it). Never fatal: a failure is a line in the audit trail.
     async fn announce(ctx: &WorkflowContext<Self>, event: ChatEvent, to: Vec<UserName>) {
-        if !ctx.patched(CHAT) {
+        if !Self::has(ctx, CHAT) {
             return;
         }
         let now = Self::now(ctx);
@@ -1052,17 +1105,26 @@ impl TicketWorkflow {
                 s.announced,
             )
         });
-        // A local activity: one marker event in history, not three.
+        // Histories from before FEATURES_AT_START: a local activity.
         let options = LocalActivityOptions::builder()
             .start_to_close_timeout(Duration::from_secs(60))
             .retry_policy(retry(5, Duration::from_secs(30)))
             .activity_id(format!("announce-{seq}"))
             .summary(format!("chat: {event:?}"))
             .build();
-        match ctx
-            .execute_local_activity(TicketActivities::announce, a, options)
-            .await
-        {
+        let sent = if ctx.state(|s| s.current) {
+            let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(60))
+                .retry_policy(retry(5, Duration::from_secs(30)))
+                .activity_id(format!("announce-{seq}"))
+                .summary(format!("chat: {event:?}"))
+                .build();
+            ctx.execute_activity(TicketActivities::announce, a, options)
+                .await
+        } else {
+            ctx.execute_local_activity(TicketActivities::announce, a, options)
+                .await
+        };
+        match sent {
             Ok(posted) => ctx.state_mut(|s| s.ticket.messages.extend(posted)),
             Err(e) => {
                 let msg = failure_message(&e);
@@ -1075,13 +1137,15 @@ impl TicketWorkflow {
     /// plan, or granted break-glass. `Err` carries the workflow's end when it is refused.
     async fn evaluate(ctx: &WorkflowContext<Self>) -> Result<(), WorkflowResult<TicketOutcome>> {
         let request = ctx.state(|s| s.ticket.request.clone());
-        let evaluated = match ctx
-            .execute_local_activity(
-                TicketActivities::evaluate,
-                request.clone(),
-                lookup_options("resolve principal, targets and approval plan"),
-            )
-            .await
+        let summary = "resolve principal, targets and approval plan";
+        let evaluated = match Self::lookup(
+            ctx,
+            TicketActivities::evaluate,
+            request.clone(),
+            lookup_options(summary),
+            summary,
+        )
+        .await
         {
             Ok(Evaluation::Resolved(e)) => e,
             Ok(Evaluation::Rejected { reason }) => {
@@ -1209,17 +1273,24 @@ impl TicketWorkflow {
                 ticket: Ticket::new(request, now),
                 clock: now,
                 announced: 0,
+                current: false,
+                granted_at: None,
             },
             TicketInput::Continued { continued } => Self {
                 ticket: *continued,
                 clock: now,
                 announced: 0,
+                current: false,
+                granted_at: None,
             },
         }
     }
 
     #[run(name = "TicketWorkflow")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<TicketOutcome> {
+        if ctx.patched(FEATURES_AT_START) {
+            ctx.state_mut(|s| s.current = true);
+        }
         let out = Self::drive(ctx).await;
         if ctx.state(|s| s.ticket.phase.is_terminal()) {
             let requester = ctx.state(|s| s.ticket.request.requester.clone());

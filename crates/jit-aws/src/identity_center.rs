@@ -338,18 +338,18 @@ impl IdentityCenter {
 
     async fn refresh_permission_sets(&self) -> Result<(), AwsError> {
         let instance = self.instance().await?.arn.clone();
-        let mut pages = self
-            .sso
-            .list_permission_sets()
-            .instance_arn(instance.as_str())
-            .into_paginator()
-            .send();
         let mut fresh = HashMap::new();
-        while let Some(page) = {
+        let mut token: Option<String> = None;
+        loop {
             self.gate().await;
-            pages.next().await
-        } {
-            let page = page.map_err(|e| aws("ListPermissionSets", e))?;
+            let page = self
+                .sso
+                .list_permission_sets()
+                .instance_arn(instance.as_str())
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws("ListPermissionSets", e))?;
             for arn in page.permission_sets() {
                 self.gate().await;
                 let d = self
@@ -365,6 +365,10 @@ impl IdentityCenter {
                 };
                 let arn = opaque("DescribePermissionSet", Some(arn), PermissionSetArn::parse)?;
                 fresh.insert(ps_name.to_owned(), (arn, Instant::now()));
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => break,
             }
         }
         *self.cache() = fresh;
@@ -385,20 +389,22 @@ impl IdentityCenter {
         account: &AccountId,
         permission_set: &PermissionSetArn,
     ) -> Result<Vec<(PrincipalType, PrincipalId)>, AwsError> {
-        let mut pages = self
-            .sso
-            .list_account_assignments()
-            .instance_arn(instance.as_str())
-            .account_id(account.as_str())
-            .permission_set_arn(permission_set.as_str())
-            .into_paginator()
-            .send();
+        // Pages by hand (not the SDK's paginator): each request passes the rate limiter once,
+        // and no slot is spent on the paginator's final, request-less step.
         let mut out = Vec::new();
-        while let Some(page) = {
+        let mut token: Option<String> = None;
+        loop {
             self.gate().await;
-            pages.next().await
-        } {
-            let page = page.map_err(|e| aws("ListAccountAssignments", e))?;
+            let page = self
+                .sso
+                .list_account_assignments()
+                .instance_arn(instance.as_str())
+                .account_id(account.as_str())
+                .permission_set_arn(permission_set.as_str())
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws("ListAccountAssignments", e))?;
             for x in page.account_assignments() {
                 let kind = match x.principal_type() {
                     Some(AwsPrincipalType::User) => PrincipalType::User,
@@ -412,6 +418,10 @@ impl IdentityCenter {
                 )?;
                 out.push((kind, id));
             }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => break,
+            }
         }
         Ok(out)
     }
@@ -424,30 +434,13 @@ impl IdentityCenter {
     /// How many listed assignments match `a` (AWS and moto accept duplicates; more than one
     /// means someone created it twice).
     pub async fn count_assignments(&self, a: &AssignmentRef) -> Result<usize, AwsError> {
-        let mut pages = self
-            .sso
-            .list_account_assignments()
-            .instance_arn(a.instance_arn.as_str())
-            .account_id(a.account.as_str())
-            .permission_set_arn(a.permission_set_arn.as_str())
-            .into_paginator()
-            .send();
-        let mut n = 0;
-        while let Some(page) = {
-            self.gate().await;
-            pages.next().await
-        } {
-            let page = page.map_err(|e| aws("ListAccountAssignments", e))?;
-            n += page
-                .account_assignments()
-                .iter()
-                .filter(|x| {
-                    x.principal_id() == Some(a.principal_id.as_str())
-                        && x.principal_type().map(|t| t.as_str()) == Some(a.principal_type.as_str())
-                })
-                .count();
-        }
-        Ok(n)
+        let rows = self
+            .list_assignments(&a.instance_arn, &a.account, &a.permission_set_arn)
+            .await?;
+        Ok(rows
+            .iter()
+            .filter(|(t, id)| *t == a.principal_type && *id == a.principal_id)
+            .count())
     }
 
     /// Creates the assignment and waits until AWS confirms it: status SUCCEEDED and listed.
