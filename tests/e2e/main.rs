@@ -587,3 +587,36 @@ async fn the_worker_shuts_down_gracefully_and_a_new_one_takes_over() {
     app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
     assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_deletion_is_deleted_again_not_polled_forever() {
+    let app = TestApp::new("delfailed").await;
+    let acct = app.account.to_string();
+    app.stack.proxy.add(
+        Rule::new(
+            "DeleteAccountAssignment",
+            Fault::Async {
+                polls: 1,
+                outcome: AsyncOutcome::Failed("deletion failed (test)".into()),
+            },
+        )
+        .matching(&acct),
+    );
+    let req = app.request("delfailed", "bob", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    app.approve(&h, "carol").await.expect("approve");
+    app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    app.skip_time(&h).await;
+    assert_eq!(app.outcome(&h, T).await.phase, Phase::Expired);
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
+    assert_eq!(
+        app.stack
+            .proxy
+            .calls_of("DeleteAccountAssignment", &acct)
+            .len(),
+        2,
+        "the FAILED deletion was followed by a new one"
+    );
+}

@@ -494,3 +494,26 @@ fn check_call(mine: &AssignmentRef, call: &LeaseCall) -> Result<(), HandlerError
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use jit_activities::lease::wire;
+    use temporalio_common::{SignalDefinition, UpdateDefinition, WorkflowDefinition};
+
+    use crate::governor::AwsGovernor;
+
+    use super::AssignmentLease;
+
+    /// The activities name the lease's and the governor's workflow, updates and signals by
+    /// hand: they must be the names the workflows register.
+    #[test]
+    fn the_hand_written_wire_names_match_the_workflows() {
+        assert_eq!(wire::Lease.name(), AssignmentLease::run.name());
+        assert_eq!(wire::GovernorWf.name(), AwsGovernor::run.name());
+        assert_eq!(wire::Acquire.name(), AssignmentLease::acquire.name());
+        assert_eq!(wire::Release.name(), AssignmentLease::release.name());
+        assert_eq!(wire::Reconcile.name(), AssignmentLease::reconcile.name());
+        assert_eq!(wire::RequestPermit.name(), AwsGovernor::request.name());
+        assert_eq!(wire::ReturnPermit.name(), AwsGovernor::release.name());
+    }
+}

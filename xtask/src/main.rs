@@ -66,6 +66,10 @@ enum Cmd {
     },
     /// Run every check CI runs: cargo fmt --check, clippy -D warnings, all tests.
     Test {
+        /// The longer chaos run (80 tickets, 60 worker kills, 3 server restarts) instead of
+        /// the short one (sets JIT_CHAOS_LONG=1; JIT_CHAOS_SEED repeats a run).
+        #[arg(long)]
+        chaos_long: bool,
         /// Extra arguments for `cargo test` (e.g. a test name filter).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -94,7 +98,7 @@ fn run() -> anyhow::Result<()> {
         Cmd::Up { detach } => stack::up(&root, detach),
         Cmd::Down { wipe } => stack::down(&root, wipe),
         Cmd::Demo(args) => tokio::runtime::Runtime::new()?.block_on(demo::run(&root, args)),
-        Cmd::Test { args } => test(&root, &args),
+        Cmd::Test { args, chaos_long } => test(&root, &args, chaos_long),
         Cmd::Bench { what } => {
             let (package, example, out) = match what {
                 Bench::Policy => ("jit-policy", "policy_bench", "docs/benchmarks/policy.md"),
@@ -145,7 +149,7 @@ fn run() -> anyhow::Result<()> {
     }
 }
 
-fn test(root: &std::path::Path, args: &[String]) -> anyhow::Result<()> {
+fn test(root: &std::path::Path, args: &[String], chaos_long: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     jit_devstack::ensure_tools(root)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -177,7 +181,7 @@ fn test(root: &std::path::Path, args: &[String]) -> anyhow::Result<()> {
         test_args.extend(args.iter().map(String::as_str));
     }
     eprintln!("==> tests: cargo {}", test_args.join(" "));
-    let (passed, failed, ok) = run_counting(&cargo, root, &test_args)?;
+    let (passed, failed, ok) = run_counting(&cargo, root, &test_args, chaos_long)?;
     eprintln!("==> checks finished in {:.0?}", started.elapsed());
     // The closing line: the totals of every test binary.
     println!("tests: {passed} passed, {failed} failed");
@@ -191,9 +195,14 @@ fn run_counting(
     cargo: &str,
     root: &std::path::Path,
     argv: &[&str],
+    chaos_long: bool,
 ) -> anyhow::Result<(u64, u64, bool)> {
     use std::io::{BufRead, BufReader, Write};
-    let mut child = std::process::Command::new(cargo)
+    let mut cmd = std::process::Command::new(cargo);
+    if chaos_long {
+        cmd.env("JIT_CHAOS_LONG", "1");
+    }
+    let mut child = cmd
         .args(argv)
         .current_dir(root)
         .stdout(std::process::Stdio::piped())

@@ -525,8 +525,10 @@ impl IdentityCenter {
         .await
     }
 
-    /// Keeps polling an earlier attempt's request. `None`: there is none, or AWS no longer
-    /// knows it — start over.
+    /// Keeps polling an earlier attempt's request. `None`: there is none, AWS no longer knows
+    /// it, or it was a deletion that FAILED — start over (a failed deletion is retried with a
+    /// new request; resuming the old one would fail the same way forever — the chaos suite
+    /// found exactly that).
     async fn resume(
         &self,
         kind: OpKind,
@@ -537,6 +539,10 @@ impl IdentityCenter {
         match self.wait(kind, resume?, a, progress).await {
             Ok(()) => Some(self.verify(a, kind == OpKind::Create).await),
             Err(e) if e.is_not_found() => None,
+            Err(AwsError::Retryable {
+                kind: crate::error::RetryKind::Server,
+                ..
+            }) if kind == OpKind::Delete => None,
             Err(e) => Some(Err(e)),
         }
     }
