@@ -181,7 +181,18 @@ impl Chat {
         self.app
             .wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
             .await;
-        (h, req.ticket_id.to_string())
+        // The approvers have been told (the announcement is an activity of its own).
+        let id = req.ticket_id.to_string();
+        eventually("the approvers are told", || {
+            ["chat.postMessage", "teams"].iter().any(|m| {
+                self.slack
+                    .calls(m)
+                    .iter()
+                    .any(|b| b.to_string().contains(&id))
+            })
+        })
+        .await;
+        (h, id)
     }
 }
 
@@ -370,8 +381,21 @@ async fn approvers_vote_from_slack_and_teams_through_the_same_rules() {
         .await;
 
     // A second ticket: dave approves with his Teams link; the link works once.
-    let (h2, _) = c.start("teams").await;
-    let card2 = c.slack.calls("teams").into_iter().last().unwrap();
+    let (h2, id2) = c.start("teams").await;
+    eventually("the Teams card", || {
+        c.slack
+            .calls("teams")
+            .iter()
+            .any(|b| b.to_string().contains(&id2))
+    })
+    .await;
+    let card2 = c
+        .slack
+        .calls("teams")
+        .into_iter()
+        .filter(|b| b.to_string().contains(&id2))
+        .last()
+        .unwrap();
     let link2 = card2["attachments"][0]["content"]["actions"]
         .as_array()
         .unwrap()

@@ -1046,10 +1046,15 @@ impl TicketWorkflow {
             // Active: the clock starts now, not at request time (with leases: when the last
             // lease answered — the same time live and on replay).
             let now = Self::now(ctx);
-            let now = if ctx.state(|s| s.current) {
-                ctx.state(|s| s.granted_at).unwrap_or(now)
-            } else {
-                now
+            let now = match ctx.state(|s| s.granted_at) {
+                // The lease's time, unless the workflow clock is far ahead of it (the dev
+                // server's time skipping moves only the workflow's clock).
+                Some(at)
+                    if ctx.state(|s| s.current) && now <= at + SignedDuration::from_mins(1) =>
+                {
+                    at
+                }
+                _ => now,
             };
             let duration = ctx.state(|s| s.ticket.request.duration);
             let expires = now.checked_add(duration).unwrap_or(Timestamp::MAX);
