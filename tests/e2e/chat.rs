@@ -393,8 +393,7 @@ async fn approvers_vote_from_slack_and_teams_through_the_same_rules() {
         .slack
         .calls("teams")
         .into_iter()
-        .filter(|b| b.to_string().contains(&id2))
-        .last()
+        .rfind(|b| b.to_string().contains(&id2))
         .unwrap();
     let link2 = card2["attachments"][0]["content"]["actions"]
         .as_array()
