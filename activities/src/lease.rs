@@ -260,18 +260,7 @@ impl LeaseActivities {
         mut r: PermitRequest,
     ) -> Result<(), ActivityError> {
         r.limit = self.outstanding;
-        let opts = governor_start(&self.task_queue);
-        ctx.client()
-            .signal_with_start_workflow(
-                wire::GovernorWf,
-                Governor::new(self.outstanding),
-                wire::RequestPermit,
-                r,
-                opts,
-            )
-            .await
-            .map(|_| ())
-            .map_err(temporal_error)
+        self.signal_governor(&ctx, wire::RequestPermit, r).await
     }
 
     /// A lease returns its permit.
@@ -281,18 +270,7 @@ impl LeaseActivities {
         ctx: ActivityContext,
         r: PermitRelease,
     ) -> Result<(), ActivityError> {
-        let opts = governor_start(&self.task_queue);
-        ctx.client()
-            .signal_with_start_workflow(
-                wire::GovernorWf,
-                Governor::new(self.outstanding),
-                wire::ReturnPermit,
-                r,
-                opts,
-            )
-            .await
-            .map(|_| ())
-            .map_err(temporal_error)
+        self.signal_governor(&ctx, wire::ReturnPermit, r).await
     }
 
     /// Compares AWS with the leases: every assignment of a managed permission set, every
@@ -372,6 +350,30 @@ fn governor_start(task_queue: &str) -> WorkflowStartOptions {
 type Who = (PrincipalType, PrincipalId);
 
 impl LeaseActivities {
+    /// Signals the governor, starting it if it is not running.
+    async fn signal_governor<S>(
+        &self,
+        ctx: &ActivityContext,
+        signal: S,
+        input: S::Input,
+    ) -> Result<(), ActivityError>
+    where
+        S: temporalio_common::SignalDefinition<Workflow = wire::GovernorWf>,
+        S::Input: Send,
+    {
+        ctx.client()
+            .signal_with_start_workflow(
+                wire::GovernorWf,
+                Governor::new(self.outstanding),
+                signal,
+                input,
+                governor_start(&self.task_queue),
+            )
+            .await
+            .map(|_| ())
+            .map_err(temporal_error)
+    }
+
     async fn scan(
         &self,
         client: &Client,

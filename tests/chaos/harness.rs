@@ -281,41 +281,41 @@ impl Stack {
         }
     }
 
-    /// Ticket ids whose `JitStatus` is `phase` now (visibility: answers without a worker).
+    /// Tickets whose `JitStatus` is `phase` now (visibility: answers without a worker).
     pub async fn in_phase(&self, phase: Phase) -> usize {
-        let q = format!(
-            "WorkflowType = 'TicketWorkflow' AND TaskQueue = '{}' AND JitStatus = '{}' AND ExecutionStatus = 'Running'",
-            self.task_queue,
+        let cond = format!(
+            "JitStatus = '{}' AND ExecutionStatus = 'Running'",
             phase.as_str()
         );
-        self.client
-            .count_workflows(q, Default::default())
-            .await
-            .map_or(0, |c| c.count())
+        self.count("TicketWorkflow", &cond).await.unwrap_or(0)
     }
 
     /// Closed workflows of `workflow_type` on this stack's queue.
     pub async fn closed(&self, workflow_type: &str) -> usize {
-        let q = format!(
-            "WorkflowType = '{workflow_type}' AND TaskQueue = '{}' AND ExecutionStatus != 'Running'",
-            self.task_queue
-        );
-        self.client
-            .count_workflows(q, Default::default())
+        self.count(workflow_type, "ExecutionStatus != 'Running'")
             .await
-            .map_or(usize::MAX, |c| c.count())
+            .unwrap_or(usize::MAX)
     }
 
     /// Running workflows of `workflow_type` on this stack's queue.
     pub async fn running(&self, workflow_type: &str) -> usize {
+        self.count(workflow_type, "ExecutionStatus = 'Running'")
+            .await
+            .unwrap_or(usize::MAX)
+    }
+
+    /// Workflows of `workflow_type` on this stack's queue matching `condition`; `None` if
+    /// visibility did not answer.
+    async fn count(&self, workflow_type: &str, condition: &str) -> Option<usize> {
         let q = format!(
-            "WorkflowType = '{workflow_type}' AND TaskQueue = '{}' AND ExecutionStatus = 'Running'",
+            "WorkflowType = '{workflow_type}' AND TaskQueue = '{}' AND {condition}",
             self.task_queue
         );
         self.client
             .count_workflows(q, Default::default())
             .await
-            .map_or(usize::MAX, |c| c.count())
+            .ok()
+            .map(|c| c.count())
     }
 }
 
