@@ -11,54 +11,8 @@ use jit_aws::IdentityCenter;
 use jit_chat::slack::SlackClient;
 use jit_chat::teams::{TeamsClient, VoteLink, adaptive_card, sign_link};
 use jit_config::ChatSettings;
-use jit_domain::{Card, ChatMessage, NotifyRoute, UserName};
-use serde::{Deserialize, Serialize};
-
-/// What happened to a ticket, for chat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChatEvent {
-    /// Approvers: a vote is wanted (posts the vote messages).
-    AwaitingApproval,
-    /// Something changed (a vote, a delegation): the messages are updated.
-    Updated,
-    Approved,
-    Active,
-    ExpiringSoon,
-    Ended,
-    /// Someone was handed a vote.
-    Delegated,
-    BreakGlass,
-}
-
-impl ChatEvent {
-    fn headline(self) -> &'static str {
-        match self {
-            Self::AwaitingApproval => "Your approval is requested",
-            Self::Updated => "Updated",
-            Self::Approved => "Approved",
-            Self::Active => "Access is active",
-            Self::ExpiringSoon => "Access expires soon",
-            Self::Ended => "Ended",
-            Self::Delegated => "A vote was delegated to you",
-            Self::BreakGlass => "BREAK-GLASS access granted",
-        }
-    }
-}
-
-/// One announcement (the workflow gives each its own activity id: one per ticket and event).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Announcement {
-    pub event: ChatEvent,
-    pub card: Card,
-    /// Who may vote now (for the vote messages and links).
-    pub approvers: Vec<UserName>,
-    /// Who gets a direct message about this event (requester, delegate).
-    pub to: Vec<UserName>,
-    pub route: NotifyRoute,
-    /// The ticket's messages so far, updated in place.
-    pub messages: Vec<ChatMessage>,
-}
+use jit_contract::chat::{Announcement, ChatEvent};
+use jit_domain::{Card, ChatMessage, UserName};
 
 #[derive(Debug)]
 pub struct Chat {

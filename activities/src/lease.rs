@@ -4,101 +4,28 @@
 //! Workflows cannot start other workflows with a signal or an update, so these activities
 //! do it with the worker's Temporal client: update-with-start on the lease (the update's id is
 //! the holder's, so a retried activity attaches to the same update and gets the same answer),
-//! signal-with-start on the governor. The workflow types are named here by hand ([`wire`]) so
-//! this crate needs nothing from `workflows/`.
+//! signal-with-start on the governor, all by the definitions of `jit-contract`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use jit_aws::IdentityCenter;
+use jit_contract::lease::Held;
+use jit_contract::reconcile::{Drift, ReconcileInput, Scan};
+use jit_contract::{activity, governor, lease};
 use jit_domain::lease::{governor_id, lease_id};
 use jit_domain::{
-    Acquired, AssignmentRef, Finding, Governor, LeaseCall, LeaseInput, LeaseStatus, Ownership,
+    AssignmentRef, Finding, Governor, LeaseCall, LeaseInput, LeaseStatus, Ownership,
     PermissionSetArn, PermissionSetName, PermitRelease, PermitRequest, PrincipalId, PrincipalType,
     Released,
 };
-use serde::{Deserialize, Serialize};
 use temporalio_client::{
     Client, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
     WorkflowUpdateWithStartOptions,
 };
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-
-/// The workflow, update and signal names the activities use, declared by hand (they match
-/// `workflows/`'s `AssignmentLease`, `AwsGovernor` and their handlers; a test there checks).
-pub mod wire {
-    use jit_domain::{
-        Acquired, Finding, Governor, LeaseCall, LeaseInput, LeaseState, PermitRelease,
-        PermitRequest, Released,
-    };
-    use temporalio_common::{
-        HasWorkflowDefinition, SignalDefinition, UpdateDefinition, WorkflowDefinition,
-    };
-
-    pub const LEASE_WORKFLOW: &str = "AssignmentLease";
-    pub const GOVERNOR_WORKFLOW: &str = "AwsGovernor";
-
-    macro_rules! workflow_def {
-        ($t:ident, $name:expr, $input:ty, $output:ty) => {
-            pub struct $t;
-            impl WorkflowDefinition for $t {
-                type Input = $input;
-                type Output = $output;
-                fn name(&self) -> &str {
-                    $name
-                }
-            }
-            impl HasWorkflowDefinition for $t {
-                type Run = Self;
-            }
-        };
-    }
-    workflow_def!(Lease, LEASE_WORKFLOW, LeaseInput, LeaseState);
-    workflow_def!(GovernorWf, GOVERNOR_WORKFLOW, Governor, ());
-
-    macro_rules! update_def {
-        ($t:ident, $wf:ty, $name:expr, $input:ty, $output:ty) => {
-            pub struct $t;
-            impl UpdateDefinition for $t {
-                type Workflow = $wf;
-                type Input = $input;
-                type Output = $output;
-                fn name(&self) -> &str {
-                    $name
-                }
-            }
-        };
-    }
-    update_def!(Acquire, Lease, "acquire", LeaseCall, Acquired);
-    update_def!(Release, Lease, "release", LeaseCall, Released);
-
-    macro_rules! signal_def {
-        ($t:ident, $wf:ty, $name:expr, $input:ty) => {
-            pub struct $t;
-            impl SignalDefinition for $t {
-                type Workflow = $wf;
-                type Input = $input;
-                fn name(&self) -> &str {
-                    $name
-                }
-            }
-        };
-    }
-    signal_def!(Reconcile, Lease, "reconcile", Finding);
-    signal_def!(RequestPermit, GovernorWf, "request", PermitRequest);
-    signal_def!(ReturnPermit, GovernorWf, "release", PermitRelease);
-}
-
-/// A lease's answer to a ticket, with when it came: the ticket's access starts then. (The
-/// workflow's own clock can be stale right after an activity result that arrives in a task
-/// after a worker restart; an activity's result is the same live and on replay.)
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Held {
-    pub acquired: Acquired,
-    pub at: jiff::Timestamp,
-}
 
 /// The activities of leases, the governor and the reconciler.
 #[derive(Debug)]
@@ -109,39 +36,6 @@ pub struct LeaseActivities {
     task_queue: String,
     /// The fleet's limit of outstanding asynchronous assignment operations.
     outstanding: u32,
-}
-
-/// What the reconciler is asked to look at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReconcileInput {
-    /// The JIT-managed permission sets (names): every assignment of these belongs to a lease.
-    pub permission_sets: Vec<String>,
-    /// Report only, repair nothing.
-    pub dry_run: bool,
-    /// Only these accounts (ids); empty: every account of the organization.
-    #[serde(default)]
-    pub accounts: Vec<String>,
-}
-
-/// One assignment the reconciler found out of place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Drift {
-    pub assignment: AssignmentRef,
-    pub finding: Finding,
-    /// How many rows AWS lists for it (more than one: duplicates).
-    pub listed: usize,
-}
-
-/// What one scan saw.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Scan {
-    /// Assignments of managed permission sets in AWS (rows).
-    pub assignments: usize,
-    /// Leases running.
-    pub leases: usize,
-    pub drift: Vec<Drift>,
-    /// Managed permission set names that do not exist in the instance.
-    pub unknown_permission_sets: Vec<String>,
 }
 
 impl LeaseActivities {
@@ -191,91 +85,57 @@ fn lease_start(task_queue: &str, id: &str, update_id: String) -> WorkflowUpdateW
 impl LeaseActivities {
     /// A ticket joins the lease of `call.assignment` (starting it if needed) and waits until
     /// access is in place or AWS refused.
-    #[activity(name = "acquire_lease")]
+    #[activity(definition = activity::AcquireLease)]
     pub async fn acquire_lease(
         self: Arc<Self>,
         ctx: ActivityContext,
         call: LeaseCall,
     ) -> Result<Held, ActivityError> {
-        let id = lease_id(&call.assignment);
-        let input = LeaseInput {
-            assignment: call.assignment.clone(),
-            carried: None,
-        };
-        let opts = lease_start(&self.task_queue, &id, format!("acquire:{}", call.holder));
-        let client: Client = ctx.client();
-        heartbeating(
-            &ctx,
-            client.execute_update_with_start_workflow(
-                wire::Lease,
-                input,
-                wire::Acquire,
-                call,
-                opts,
-            ),
-        )
-        .await
-        .map(|acquired| Held {
+        let acquired = self
+            .call_lease(&ctx, lease::Acquire, "acquire", call)
+            .await?;
+        Ok(Held {
             acquired,
             at: jiff::Timestamp::now(),
         })
-        .map_err(temporal_error)
     }
 
     /// A ticket leaves the lease; waits until the lease has deleted the assignment (last
     /// holder) or kept it for others.
-    #[activity(name = "release_lease")]
+    #[activity(definition = activity::ReleaseLease)]
     pub async fn release_lease(
         self: Arc<Self>,
         ctx: ActivityContext,
         call: LeaseCall,
     ) -> Result<Released, ActivityError> {
-        let id = lease_id(&call.assignment);
-        let input = LeaseInput {
-            assignment: call.assignment.clone(),
-            carried: None,
-        };
-        let opts = lease_start(&self.task_queue, &id, format!("release:{}", call.holder));
-        let client: Client = ctx.client();
-        heartbeating(
-            &ctx,
-            client.execute_update_with_start_workflow(
-                wire::Lease,
-                input,
-                wire::Release,
-                call,
-                opts,
-            ),
-        )
-        .await
-        .map_err(temporal_error)
+        self.call_lease(&ctx, lease::Release, "release", call).await
     }
 
     /// A lease asks the governor for a permit (the governor is started if it is not running).
     /// The limit is this worker's configured one.
-    #[activity(name = "request_permit")]
+    #[activity(definition = activity::RequestPermit)]
     pub async fn request_permit(
         self: Arc<Self>,
         ctx: ActivityContext,
         mut r: PermitRequest,
     ) -> Result<(), ActivityError> {
         r.limit = self.outstanding;
-        self.signal_governor(&ctx, wire::RequestPermit, r).await
+        self.signal_governor(&ctx, governor::Request, r).await
     }
 
     /// A lease returns its permit.
-    #[activity(name = "return_permit")]
+    #[activity(definition = activity::ReturnPermit)]
     pub async fn return_permit(
         self: Arc<Self>,
         ctx: ActivityContext,
         r: PermitRelease,
     ) -> Result<(), ActivityError> {
-        self.signal_governor(&ctx, wire::ReturnPermit, r).await
+        self.signal_governor(&ctx, governor::Release, r).await
     }
 
     /// Compares AWS with the leases: every assignment of a managed permission set, every
     /// running lease (and what it holds).
-    #[activity(name = "reconcile_scan")]
+    #[activity(definition = activity::ReconcileScan)]
     pub async fn reconcile_scan(
         self: Arc<Self>,
         ctx: ActivityContext,
@@ -316,7 +176,7 @@ impl LeaseActivities {
 
     /// Tells a lease what the reconciler found (starting it for an orphan: the lease then
     /// owns the clean-up, serialised with every other operation on the assignment).
-    #[activity(name = "reconcile_signal")]
+    #[activity(definition = activity::ReconcileSignal)]
     pub async fn reconcile_signal(
         self: Arc<Self>,
         ctx: ActivityContext,
@@ -332,7 +192,7 @@ impl LeaseActivities {
             carried: None,
         };
         ctx.client()
-            .signal_with_start_workflow(wire::Lease, input, wire::Reconcile, d.finding, opts)
+            .signal_with_start_workflow(lease::Workflow, input, lease::Reconcile, d.finding, opts)
             .await
             .map(|_| ())
             .map_err(temporal_error)
@@ -350,6 +210,35 @@ fn governor_start(task_queue: &str) -> WorkflowStartOptions {
 type Who = (PrincipalType, PrincipalId);
 
 impl LeaseActivities {
+    /// Sends `update` (acquire or release, named `kind`) to the lease of `call.assignment`,
+    /// starting the lease if needed, and waits for its answer, heartbeating. The update id is
+    /// `<kind>:<holder>`, so a retried activity attaches to the same update.
+    async fn call_lease<U>(
+        &self,
+        ctx: &ActivityContext,
+        update: U,
+        kind: &str,
+        call: LeaseCall,
+    ) -> Result<U::Output, ActivityError>
+    where
+        U: temporalio_common::UpdateDefinition<Workflow = lease::Workflow, Input = LeaseCall>,
+        U::Output: 'static,
+    {
+        let id = lease_id(&call.assignment);
+        let input = LeaseInput {
+            assignment: call.assignment.clone(),
+            carried: None,
+        };
+        let opts = lease_start(&self.task_queue, &id, format!("{kind}:{}", call.holder));
+        let client: Client = ctx.client();
+        heartbeating(
+            ctx,
+            client.execute_update_with_start_workflow(lease::Workflow, input, update, call, opts),
+        )
+        .await
+        .map_err(temporal_error)
+    }
+
     /// Signals the governor, starting it if it is not running.
     async fn signal_governor<S>(
         &self,
@@ -358,12 +247,12 @@ impl LeaseActivities {
         input: S::Input,
     ) -> Result<(), ActivityError>
     where
-        S: temporalio_common::SignalDefinition<Workflow = wire::GovernorWf>,
+        S: temporalio_common::SignalDefinition<Workflow = governor::Workflow>,
         S::Input: Send,
     {
         ctx.client()
             .signal_with_start_workflow(
-                wire::GovernorWf,
+                governor::Workflow,
                 Governor::new(self.outstanding),
                 signal,
                 input,
@@ -459,13 +348,10 @@ async fn running_leases(
     task_queue: &str,
 ) -> anyhow::Result<BTreeMap<String, LeaseStatus>> {
     use futures::StreamExt;
-    use temporalio_client::{
-        UntypedQuery, UntypedWorkflow, WorkflowListOptions, WorkflowQueryOptions,
-    };
-    use temporalio_common::data_converters::RawValue;
+    use temporalio_client::{WorkflowListOptions, WorkflowQueryOptions};
     let query = format!(
         "WorkflowType = '{}' AND ExecutionStatus = 'Running' AND TaskQueue = '{}'",
-        wire::LEASE_WORKFLOW,
+        lease::Workflow::NAME,
         task_queue.replace('\'', "")
     );
     let mut ids = Vec::new();
@@ -475,26 +361,17 @@ async fn running_leases(
     }
     let mut out = BTreeMap::new();
     for id in ids {
-        let handle = client.get_workflow_handle::<UntypedWorkflow>(id.clone());
-        let raw = handle
-            .query(
-                UntypedQuery::<UntypedWorkflow>::new("state"),
-                RawValue::new(vec![]),
-                WorkflowQueryOptions::default(),
-            )
-            .await;
-        let raw = match raw {
-            Ok(raw) => raw,
-            // Finished between the list and the query: not running any more.
-            Err(e) => {
-                tracing::debug!(workflow_id = %id, error = %e, "lease not queryable");
-                continue;
+        let handle = client.get_workflow_handle::<lease::Workflow>(id.clone());
+        match handle
+            .query(lease::State, (), WorkflowQueryOptions::default())
+            .await
+        {
+            Ok(status) => {
+                out.insert(id, status);
             }
-        };
-        let Some(p) = raw.payloads.first() else {
-            continue;
-        };
-        out.insert(id, serde_json::from_slice::<LeaseStatus>(&p.data)?);
+            // Finished between the list and the query: not running any more.
+            Err(e) => tracing::debug!(workflow_id = %id, error = %e, "lease not queryable"),
+        }
     }
     Ok(out)
 }

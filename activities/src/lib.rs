@@ -4,9 +4,13 @@
 //! the policy in force, the request limits); each activity is one method. Policy decisions
 //! happen here, never in workflow code: at request time ([`TicketActivities::evaluate`]), for
 //! each vote ([`TicketActivities::check_voter`]) and again when it matters
-//! ([`TicketActivities::recheck`] at a scheduled start and on extension). Expected outcomes are *values* ([`Evaluation::Rejected`],
-//! [`GrantOutcome::Failed`]) so the workflow never parses error strings; transient failures
-//! are errors the retry policy retries.
+//! ([`TicketActivities::recheck`] at a scheduled start and on extension). Expected outcomes
+//! are *values* ([`Evaluation::Rejected`], [`GrantOutcome::Failed`]) so the workflow never
+//! parses error strings; transient failures are errors the retry policy retries.
+//!
+//! Every activity implements its definition in `jit_contract::activity`
+//! (`#[activity(definition = ..)]`): the name comes from there and the compiler checks the
+//! input and output types.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -23,75 +27,16 @@ pub mod chat;
 pub mod directory;
 pub mod lease;
 
-pub use chat::{Announcement, Chat, ChatEvent};
+pub use chat::Chat;
 pub use directory::DirectoryCache;
-pub use lease::{Drift, Held, LeaseActivities, ReconcileInput, Scan};
-use serde::{Deserialize, Serialize};
+use jit_contract::activity;
+use jit_contract::catalog::{Catalog, CatalogEntry};
+use jit_contract::chat::Announcement;
+use jit_contract::ticket::{Checked, Evaluation, GrantOutcome, Notification, Recheck};
+pub use lease::LeaseActivities;
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-
-/// What the evaluate step decided.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Evaluation {
-    /// The request resolves to real AWS ids and an approval plan.
-    Resolved(Box<Evaluated>),
-    /// The request cannot be honoured; the reason names what is wrong.
-    Rejected { reason: String },
-}
-
-/// What the grant step achieved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum GrantOutcome {
-    /// Created (or found created by an earlier attempt), confirmed by listing.
-    Granted,
-    /// AWS refused for good (asynchronous FAILED with its reason, validation, access denied).
-    Failed { reason: String },
-}
-
-/// Something to tell people about a ticket (chat integrations deliver these later; for now
-/// the worker logs them).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Notification {
-    pub ticket_id: String,
-    /// `reminder`, `escalation`, ...
-    pub kind: String,
-    pub to: Vec<UserName>,
-    pub text: String,
-}
-
-/// A decision taken again on a running ticket, with the policy in force now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Recheck {
-    pub requester: UserName,
-    pub principal: Principal,
-    pub targets: Vec<ResolvedTarget>,
-}
-
-/// The answer of a check: allowed (by which policy) or refused (why).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Checked {
-    Allowed { policy: String },
-    Refused { reason: String },
-}
-
-/// What someone may request: every (account, permission set) an eligibility rule allows
-/// them, with the rule and the plan a request for it would get, and the bundles whose every
-/// target they may request.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Catalog {
-    pub targets: Vec<CatalogEntry>,
-    pub bundles: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CatalogEntry {
-    pub account_id: String,
-    pub account_name: String,
-    pub permission_set: String,
-    pub rule: String,
-    pub plan: String,
-}
 
 /// The activities of a ticket.
 #[derive(Debug)]
@@ -182,49 +127,32 @@ async fn standing_delegations(
     client: &temporalio_client::Client,
     approvers: &BTreeSet<UserName>,
 ) -> Vec<jit_domain::Delegation> {
-    use temporalio_client::{UntypedQuery, UntypedWorkflow, WorkflowQueryOptions};
-    use temporalio_common::data_converters::RawValue;
+    use jit_contract::delegation;
+    use temporalio_client::WorkflowQueryOptions;
     let now = jiff::Timestamp::now();
     let mut out = Vec::new();
     for a in approvers {
         let id = jit_domain::DelegationEntity::workflow_id(a);
-        let handle = client.get_workflow_handle::<UntypedWorkflow>(id.clone());
+        let handle = client.get_workflow_handle::<delegation::Workflow>(id.clone());
         // Only a running entity holds delegations (and only a running one has a worker to
         // answer the query without delay).
         match handle.describe(Default::default()).await {
             Ok(d) if d.status() == temporalio_client::WorkflowExecutionStatus::Running => {}
             _ => continue,
         }
-        let query = handle.query(
-            UntypedQuery::<UntypedWorkflow>::new("delegations"),
-            RawValue::new(vec![]),
-            WorkflowQueryOptions::default(),
-        );
-        let raw = match tokio::time::timeout(std::time::Duration::from_secs(5), query).await {
-            Ok(Ok(raw)) => raw,
-            Ok(Err(e)) => {
-                tracing::warn!(workflow_id = %id, error = %e, "standing delegations not readable");
-                continue;
-            }
-            Err(_) => {
-                tracing::warn!(workflow_id = %id, "standing delegations: query timed out");
-                continue;
-            }
-        };
-        let Some(p) = raw.payloads.first() else {
-            continue;
-        };
-        match serde_json::from_slice::<Vec<jit_domain::StandingDelegation>>(&p.data) {
-            Ok(list) => {
+        let query = handle.query(delegation::Delegations, (), WorkflowQueryOptions::default());
+        match tokio::time::timeout(std::time::Duration::from_secs(5), query).await {
+            Ok(Ok(list)) => {
                 let entity = jit_domain::DelegationEntity {
                     owner: a.clone(),
                     delegations: list,
                 };
                 out.extend(entity.active(now));
             }
-            Err(e) => {
-                tracing::warn!(workflow_id = %id, error = %e, "unreadable standing delegations")
+            Ok(Err(e)) => {
+                tracing::warn!(workflow_id = %id, error = %e, "standing delegations not readable");
             }
+            Err(_) => tracing::warn!(workflow_id = %id, "standing delegations: query timed out"),
         }
     }
     out
@@ -528,7 +456,7 @@ impl TicketActivities {
     /// Validates the request and resolves it: requester and principal in the identity store,
     /// the on-behalf rule when they differ, targets (explicit and from the bundle) in the
     /// organization, permission sets, and the approval plan with its approvers.
-    #[activity(name = "evaluate")]
+    #[activity(definition = activity::Evaluate)]
     pub async fn evaluate(
         self: Arc<Self>,
         ctx: ActivityContext,
@@ -547,7 +475,7 @@ impl TicketActivities {
 
     /// Whether a vote still counts: the person casting it and the approver it counts for
     /// exist, and the approver is still in a group the ticket's plan names for the step.
-    #[activity(name = "check_voter")]
+    #[activity(definition = activity::CheckVoter)]
     pub async fn check_voter(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -558,7 +486,7 @@ impl TicketActivities {
 
     /// The request's decision taken again with the policy and directory of now (at a
     /// scheduled start, on extension): requester and principal exist, on-behalf, eligibility.
-    #[activity(name = "recheck")]
+    #[activity(definition = activity::Recheck)]
     pub async fn recheck(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -568,7 +496,7 @@ impl TicketActivities {
     }
 
     /// What `user` may request now (policy and directory of now).
-    #[activity(name = "catalog")]
+    #[activity(definition = activity::Catalog)]
     pub async fn catalog(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -578,7 +506,7 @@ impl TicketActivities {
     }
 
     /// Tells people about a ticket through chat (see [`Chat`]); the messages it posted.
-    #[activity(name = "announce")]
+    #[activity(definition = activity::Announce)]
     pub async fn announce(
         self: Arc<Self>,
         ctx: ActivityContext,
@@ -597,7 +525,7 @@ impl TicketActivities {
     }
 
     /// What user has this email in the identity store (for chat clicks).
-    #[activity(name = "user_by_email")]
+    #[activity(definition = activity::UserByEmail)]
     pub async fn user_by_email(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -611,7 +539,7 @@ impl TicketActivities {
 
     /// Tells people about a ticket. Idempotent per ticket and event (the workflow gives each
     /// notification its own activity id).
-    #[activity(name = "notify")]
+    #[activity(definition = activity::Notify)]
     pub async fn notify(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -624,7 +552,7 @@ impl TicketActivities {
 
     /// Whether the assignment exists now. Called before the stack records intent: an
     /// assignment that exists then is standing access and never the ticket's.
-    #[activity(name = "assignment_exists")]
+    #[activity(definition = activity::AssignmentExists)]
     pub async fn assignment_exists(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -637,7 +565,7 @@ impl TicketActivities {
     }
 
     /// Creates the assignment, polls until AWS settles, verifies by listing.
-    #[activity(name = "grant")]
+    #[activity(definition = activity::Grant)]
     pub async fn grant(
         self: Arc<Self>,
         ctx: ActivityContext,
@@ -659,7 +587,7 @@ impl TicketActivities {
 
     /// Deletes the assignment, polls until AWS settles, verifies it is gone. Every failure
     /// is retryable here: a revocation is never abandoned.
-    #[activity(name = "revoke")]
+    #[activity(definition = activity::Revoke)]
     pub async fn revoke(
         self: Arc<Self>,
         ctx: ActivityContext,

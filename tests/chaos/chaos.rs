@@ -11,14 +11,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
-use jit_activities::ReconcileInput;
+use jit_contract::reconcile;
+use jit_contract::reconcile::ReconcileInput;
+use jit_contract::ticket::{self, ExtendInput, TicketOutcome};
 use jit_devstack::{AsyncOutcome, Fault, Rule};
 use jit_domain::{AccountId, Phase};
-use jit_workflows::{ExtendInput, ReconcileWorkflow, TicketOutcome, TicketWorkflow};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use temporalio_client::{
-    Client, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowStartOptions,
+    WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowStartOptions,
 };
 
 use crate::harness::{AWS, Handle, Stack, request, user};
@@ -143,8 +144,8 @@ pub async fn run() {
         let (start_after, script, act_after) = (p.start_after, p.script, p.act_after);
         drivers.push(tokio::spawn(async move {
             tokio::time::sleep(start_after).await;
-            start(&client, &tq, &req).await;
-            let h = client.get_workflow_handle::<TicketWorkflow>(req.ticket_id.workflow_id());
+            // Through server restarts: a start that cannot reach the server is tried again.
+            let h = jit_e2e::start_ticket(&client, &req, &tq, Duration::from_secs(600)).await;
             drive(&h, script, act_after, req.requester.as_str()).await
         }));
     }
@@ -288,24 +289,6 @@ pub async fn run() {
     assert!(stack.proxy.peak_outstanding() <= AWS.outstanding);
 }
 
-async fn start(client: &Client, tq: &str, req: &jit_domain::TicketRequest) {
-    loop {
-        match client
-            .start_workflow(
-                TicketWorkflow::run,
-                req.clone().into(),
-                jit_workflows::start_options(req, tq),
-            )
-            .await
-        {
-            Ok(_) | Err(temporalio_client::errors::WorkflowStartError::AlreadyStarted { .. }) => {
-                return;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
-        }
-    }
-}
-
 /// Plays the ticket's script and returns its outcome, retrying through outages.
 async fn drive(h: &Handle, script: Script, act_after: Duration, by: &str) -> TicketOutcome {
     if script != Script::Expire {
@@ -318,7 +301,7 @@ async fn drive(h: &Handle, script: Script, act_after: Duration, by: &str) -> Tic
                 let r = match script {
                     Script::Extend => h
                         .execute_update(
-                            TicketWorkflow::extend,
+                            ticket::Extend,
                             ExtendInput {
                                 by: user(by),
                                 extra: SignedDuration::from_mins(1),
@@ -330,8 +313,8 @@ async fn drive(h: &Handle, script: Script, act_after: Duration, by: &str) -> Tic
                         .map(|_| ()),
                     _ => h
                         .execute_update(
-                            TicketWorkflow::relinquish,
-                            jit_workflows::EndInput {
+                            ticket::Relinquish,
+                            jit_contract::ticket::EndInput {
                                 by: user(by),
                                 reason: Some("chaos".into()),
                             },
@@ -360,10 +343,7 @@ async fn drive(h: &Handle, script: Script, act_after: Duration, by: &str) -> Tic
 /// Waits until the ticket is active (true) or has ended (false).
 async fn wait_active(h: &Handle) -> bool {
     loop {
-        match h
-            .query(TicketWorkflow::status, (), Default::default())
-            .await
-        {
+        match h.query(ticket::Status, (), Default::default()).await {
             Ok(t) if t.phase == Phase::Active => return true,
             Ok(t) if t.phase.is_terminal() => return false,
             Ok(_) => {}
@@ -401,11 +381,11 @@ async fn extend_some(stack: &Stack, plans: &[Plan], account: &AccountId, rng: &m
         let p = &plans[i];
         let h = stack
             .client
-            .get_workflow_handle::<TicketWorkflow>(format!("ticket-{}", p.id));
+            .get_workflow_handle::<ticket::Workflow>(format!("ticket-{}", p.id));
         let active = matches!(
             tokio::time::timeout(
                 Duration::from_millis(500),
-                h.query(TicketWorkflow::status, (), Default::default())
+                h.query(ticket::Status, (), Default::default())
             )
             .await,
             Ok(Ok(t)) if t.phase == Phase::Active
@@ -415,7 +395,7 @@ async fn extend_some(stack: &Stack, plans: &[Plan], account: &AccountId, rng: &m
             tokio::spawn(async move {
                 let _ = h
                     .execute_update(
-                        TicketWorkflow::extend,
+                        ticket::Extend,
                         ExtendInput {
                             by: user(by),
                             extra: SignedDuration::from_mins(1),
@@ -432,7 +412,7 @@ async fn extend_some(stack: &Stack, plans: &[Plan], account: &AccountId, rng: &m
     false
 }
 
-async fn reconcile(stack: &Stack, account: &AccountId) -> jit_workflows::ReconcileReport {
+async fn reconcile(stack: &Stack, account: &AccountId) -> jit_contract::reconcile::ReconcileReport {
     let input = ReconcileInput {
         // ReadOnly holds the standing assignment: it is not JIT-managed here.
         permission_sets: vec!["Developer".into()],
@@ -442,7 +422,7 @@ async fn reconcile(stack: &Stack, account: &AccountId) -> jit_workflows::Reconci
     let h = stack
         .client
         .start_workflow(
-            ReconcileWorkflow::run,
+            reconcile::Workflow,
             input,
             WorkflowStartOptions::new(stack.task_queue.clone(), "chaos-reconcile").build(),
         )

@@ -4,37 +4,18 @@
 //! again.
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::SignedDuration;
-use jit_aws::{AwsSettings, IdentityCenter};
+use jit_aws::IdentityCenter;
+use jit_contract::ticket::{self, TicketOutcome};
 use jit_devstack::{
     AwsLimits, FaultProxy, ManagedChild, Sandbox, TemporalServer, Tools, ensure_tools, free_port,
     repo_root,
 };
-use jit_domain::{
-    AccountId, AssignmentRef, Justification, PermissionSetName, Phase, Principal, PrincipalType,
-    Target, TicketId, TicketRequest, UserName,
-};
-use jit_workflows::{TicketOutcome, TicketWorkflow, start_options};
-use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowHandle};
-
-pub type Handle = WorkflowHandle<Client, TicketWorkflow>;
-
-/// Every seeded user may ask for any permission set in any account; no approval needed.
-pub const POLICY: &str = r#"
-eligibility:
-  - { name: anyone, groups: [engineers, sre, security], accounts: ["*"], permission_sets: ["*"] }
-plans:
-  - name: self-service
-    accounts: ["*"]
-    permission_sets: ["*"]
-    steps: []
-    max_duration: 2h
-    max_total: 4h
-    approval_timeout: 1h
-"#;
+use jit_domain::{AccountId, AssignmentRef, Phase, TicketRequest};
+pub use jit_e2e::{Handle, SELF_SERVICE_POLICY as POLICY, user};
+use temporalio_client::Client;
 
 /// AWS's documented limits, kept by the proxy.
 pub const AWS: AwsLimits = AwsLimits {
@@ -111,19 +92,13 @@ impl Stack {
             .await
             .expect("seeded");
         let proxy = FaultProxy::start(&sandbox.url()).await.expect("proxy");
-        let client = jit_devstack::temporal_client::connect(
+        let client = jit_e2e::connect(
             &format!("http://{}", temporal_server.address()),
             &temporal_server.namespace,
             "jit-chaos",
         )
-        .await
-        .expect("client");
-        let aws = IdentityCenter::connect(&AwsSettings {
-            region: sandbox.region.clone(),
-            endpoint_url: Some(sandbox.url()),
-            requests_per_second: 0.0,
-        })
         .await;
+        let aws = jit_e2e::sandbox(&sandbox.url(), &sandbox.region).await;
         let task_queue = format!("jit-{name}");
         let policy_file = logs.join("policy.yaml");
         std::fs::write(&policy_file, POLICY).expect("policy");
@@ -149,24 +124,18 @@ impl Stack {
     }
 
     pub fn start_worker(&mut self, i: usize) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_e2e-worker"));
-        cmd.arg("--config")
-            .arg(repo_root().join("temporal-dev.yaml"))
-            .env(
-                "JIT_TEMPORAL_ADDRESS",
-                format!("http://{}", self.temporal_server.address()),
-            )
-            .env("JIT_TEMPORAL_NAMESPACE", &self.temporal_server.namespace)
-            .env("JIT_TASK_QUEUE", &self.task_queue)
-            .env("JIT_AWS_ENDPOINT_URL", self.proxy.url())
-            .env("JIT_AWS_REGION", "us-east-1")
-            .env("JIT_POLICY_FILE", &self.policy_file)
-            .env("JIT_RECONCILE_PERMISSION_SETS", "")
-            .env("RUST_LOG", "info,temporalio_sdk_core=warn")
-            .env_remove("AWS_ACCESS_KEY_ID");
-        for (k, v) in &self.worker_env {
-            cmd.env(k, v);
-        }
+        let address = format!("http://{}", self.temporal_server.address());
+        let setup = jit_e2e::WorkerSetup {
+            temporal_address: &address,
+            namespace: &self.temporal_server.namespace,
+            task_queue: &self.task_queue,
+            aws_url: &self.proxy.url(),
+            region: "us-east-1",
+            policy_file: &self.policy_file,
+            rust_log: "info,temporalio_sdk_core=warn",
+        };
+        let cmd =
+            jit_e2e::worker_command(env!("CARGO_BIN_EXE_e2e-worker"), &setup, &self.worker_env);
         let log = self.logs.join(format!("worker-{i}.log"));
         self.workers[i] = Some(ManagedChild::spawn("worker", cmd, &log, true).expect("worker"));
     }
@@ -214,80 +183,33 @@ impl Stack {
     }
 
     pub async fn assignment(&self, account: &AccountId, who: &str, ps: &str) -> AssignmentRef {
-        let instance = self.aws.instance().await.expect("instance").clone();
-        AssignmentRef {
-            instance_arn: instance.arn,
-            account: account.clone(),
-            permission_set_arn: self
-                .aws
-                .permission_set_arn(&PermissionSetName::parse(ps).expect("name"))
-                .await
-                .expect("lookup")
-                .expect("seeded"),
-            principal_type: PrincipalType::User,
-            principal_id: self
-                .aws
-                .user_id(&user(who))
-                .await
-                .expect("lookup")
-                .expect("seeded user"),
-        }
+        jit_e2e::assignment(&self.aws, account, who, ps).await
     }
 
     /// Starts a ticket, retrying while the server is away.
     pub async fn start_ticket(&self, req: &TicketRequest) -> Handle {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            match self
-                .client
-                .start_workflow(
-                    TicketWorkflow::run,
-                    req.clone().into(),
-                    start_options(req, &self.task_queue),
-                )
-                .await
-            {
-                Ok(_) => break,
-                Err(temporalio_client::errors::WorkflowStartError::AlreadyStarted { .. }) => break,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "cannot start a ticket: {e}");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
-        }
-        self.client
-            .get_workflow_handle::<TicketWorkflow>(req.ticket_id.workflow_id())
+        jit_e2e::start_ticket(
+            &self.client,
+            req,
+            &self.task_queue,
+            Duration::from_secs(120),
+        )
+        .await
     }
 
     /// The ticket's end, waiting through server restarts.
     pub async fn outcome(&self, h: &Handle, within: Duration) -> TicketOutcome {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, h.get_result(WorkflowGetResultOptions::default()))
-                .await
-            {
-                Ok(Ok(o)) => return o,
-                Ok(Err(e)) if Instant::now() < deadline => {
-                    tracing_free_note(&format!("waiting for {}: {e}", h.info().workflow_id));
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                other => panic!(
-                    "{} did not end within {within:?}: {other:?}\n{}",
-                    h.info().workflow_id,
-                    self.worker_log_tail()
-                ),
-            }
-        }
+        jit_e2e::outcome(h, within, || self.worker_log_tail()).await
     }
 
     /// Tickets whose `JitStatus` is `phase` now (visibility: answers without a worker).
     pub async fn in_phase(&self, phase: Phase) -> usize {
         let cond = format!(
-            "JitStatus = '{}' AND ExecutionStatus = 'Running'",
+            "{} = '{}' AND ExecutionStatus = 'Running'",
+            jit_contract::search_attributes::STATUS.name(),
             phase.as_str()
         );
-        self.count("TicketWorkflow", &cond).await.unwrap_or(0)
+        self.count(ticket::Workflow::NAME, &cond).await.unwrap_or(0)
     }
 
     /// Closed workflows of `workflow_type` on this stack's queue.
@@ -319,16 +241,6 @@ impl Stack {
     }
 }
 
-fn tracing_free_note(line: &str) {
-    if std::env::var_os("JIT_CHAOS_VERBOSE").is_some() {
-        eprintln!("{line}");
-    }
-}
-
-pub fn user(name: &str) -> UserName {
-    UserName::parse(name).expect("user name")
-}
-
 /// A self-service request: `who` for `ps` in `account` for `duration`.
 pub fn request(
     id: &str,
@@ -337,18 +249,7 @@ pub fn request(
     ps: &str,
     duration: SignedDuration,
 ) -> TicketRequest {
-    TicketRequest {
-        ticket_id: TicketId::parse(id).expect("ticket id"),
-        requester: user(who),
-        principal: Principal::User(user(who)),
-        targets: vec![Target {
-            account: account.clone(),
-            permission_set: PermissionSetName::parse(ps).expect("name"),
-        }],
-        bundle: None,
-        duration,
-        justification: Justification::parse("chaos test").expect("text"),
-        start_at: None,
-        break_glass: false,
-    }
+    let mut r = jit_e2e::request(id, who, who, account, ps, duration);
+    r.justification = jit_domain::Justification::parse("chaos test").expect("text");
+    r
 }

@@ -63,6 +63,7 @@ impl ApiServer {
             task_queue: app.task_queue.clone(),
             policy_file: app.policy_file.clone(),
             limits: Limits {
+                min_duration: SignedDuration::from_mins(1),
                 max_duration: SignedDuration::from_hours(12),
                 max_approval_timeout: SignedDuration::from_hours(72),
             },
@@ -209,7 +210,10 @@ async fn a_python_client_from_the_proto_alone_drives_a_ticket_and_meets_every_er
     );
     let h = app
         .client
-        .get_workflow_handle::<jit_workflows::TicketWorkflow>(format!("ticket-{}", s("ticket_id")));
+        .get_workflow_handle::<jit_contract::ticket::Workflow>(format!(
+            "ticket-{}",
+            s("ticket_id")
+        ));
     assert_eq!(app.outcome(&h, T).await.phase, Phase::Relinquished);
     assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
 }
@@ -438,7 +442,7 @@ async fn a_service_asks_for_users_only_with_a_policy_grant() {
     assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
     let h = app
         .client
-        .get_workflow_handle::<jit_workflows::TicketWorkflow>(format!("ticket-{}", t.ticket_id));
+        .get_workflow_handle::<jit_contract::ticket::Workflow>(format!("ticket-{}", t.ticket_id));
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
     c.cancel(as_user(
@@ -534,7 +538,7 @@ async fn the_cli_covers_the_whole_lifecycle() {
     // carol sees it waiting for her, approves; bob watches it become active.
     let h = app
         .client
-        .get_workflow_handle::<jit_workflows::TicketWorkflow>(format!("ticket-{id}"));
+        .get_workflow_handle::<jit_contract::ticket::Workflow>(format!("ticket-{id}"));
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
     crate::wait_listed(
@@ -646,7 +650,7 @@ async fn the_cli_covers_the_whole_lifecycle() {
         .to_owned();
     let h2 = app
         .client
-        .get_workflow_handle::<jit_workflows::TicketWorkflow>(format!("ticket-{id2}"));
+        .get_workflow_handle::<jit_contract::ticket::Workflow>(format!("ticket-{id2}"));
     app.wait_for(&h2, T, |t| t.phase == Phase::PendingApproval)
         .await;
     let (code, _, err) = jit(
@@ -722,7 +726,7 @@ async fn the_cli_covers_the_whole_lifecycle() {
     assert_eq!(code, 0, "admins revoke: {err}");
     let h3 = app
         .client
-        .get_workflow_handle::<jit_workflows::TicketWorkflow>(format!("ticket-{id3}"));
+        .get_workflow_handle::<jit_contract::ticket::Workflow>(format!("ticket-{id3}"));
     assert_eq!(app.outcome(&h3, T).await.phase, Phase::Revoked);
 }
 

@@ -623,8 +623,8 @@ async fn break_glass_is_announced_in_the_audit_channel() {
         .wait_for(&h, T, |t| t.ratify_by.is_none() && t.phase == Phase::Active)
         .await;
     h.execute_update(
-        jit_workflows::TicketWorkflow::relinquish,
-        jit_workflows::EndInput {
+        jit_contract::ticket::Relinquish,
+        jit_contract::ticket::EndInput {
             by: crate::support::user("bob"),
             reason: None,
         },

@@ -4,18 +4,19 @@
 
 use std::time::Duration;
 
-use jit_activities::ReconcileInput;
+use jit_contract::reconcile::ReconcileInput;
+use jit_contract::reconcile::{self, ReconcileReport};
+use jit_contract::{lease, ticket};
 use jit_domain::lease::lease_id;
 use jit_domain::{Finding, LeaseStatus, Ownership, Phase};
-use jit_workflows::{AssignmentLease, ReconcileReport, ReconcileWorkflow, TicketWorkflow};
 use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions};
 
 use crate::support::{TestApp, user};
 
 const T: Duration = Duration::from_secs(60);
 
-fn end_input(by: &str) -> jit_workflows::EndInput {
-    jit_workflows::EndInput {
+fn end_input(by: &str) -> jit_contract::ticket::EndInput {
+    jit_contract::ticket::EndInput {
         by: user(by),
         reason: Some("done".into()),
     }
@@ -85,9 +86,9 @@ async fn overlapping_tickets_share_the_assignment_until_the_last_one_ends() {
     let a = app.assignment("bob", "ReadOnly").await;
     let lease = app
         .client
-        .get_workflow_handle::<AssignmentLease>(lease_id(&a));
+        .get_workflow_handle::<lease::Workflow>(lease_id(&a));
     let s: LeaseStatus = lease
-        .query(AssignmentLease::state, (), WorkflowQueryOptions::default())
+        .query(lease::State, (), WorkflowQueryOptions::default())
         .await
         .expect("lease state");
     assert_eq!(s.state.owned, Ownership::Created);
@@ -95,7 +96,7 @@ async fn overlapping_tickets_share_the_assignment_until_the_last_one_ends() {
 
     // The second one ends: now it is deleted, and the lease is done.
     h2.execute_update(
-        TicketWorkflow::relinquish,
+        ticket::Relinquish,
         end_input("bob"),
         temporalio_client::WorkflowExecuteUpdateOptions::default(),
     )
@@ -137,7 +138,7 @@ async fn reconcile(app: &TestApp, dry_run: bool, n: u32) -> ReconcileReport {
     let h = app
         .client
         .start_workflow(
-            ReconcileWorkflow::run,
+            reconcile::Workflow,
             input,
             WorkflowStartOptions::new(app.task_queue.clone(), id.clone()).build(),
         )

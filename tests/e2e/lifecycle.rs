@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use jit_contract::ticket::{self, DelegateInput, EndInput, ExtendInput};
 use jit_devstack::{AsyncOutcome, Fault, Rule};
 use jit_domain::{BundleName, Decision, GroupName, Phase, Principal, PrincipalType};
-use jit_workflows::{DelegateInput, EndInput, ExtendInput, TicketWorkflow};
 use temporalio_client::WorkflowExecuteUpdateOptions;
 
 use crate::support::{Handle, TestApp, user};
@@ -74,7 +74,7 @@ where
 impl TestApp {
     async fn delegate(&self, h: &Handle, from: &str, to: &str) -> Result<(), String> {
         h.execute_update(
-            TicketWorkflow::delegate,
+            ticket::Delegate,
             DelegateInput {
                 from: user(from),
                 to: user(to),
@@ -94,7 +94,7 @@ impl TestApp {
         extra: SignedDuration,
     ) -> Result<bool, String> {
         h.execute_update(
-            TicketWorkflow::extend,
+            ticket::Extend,
             ExtendInput {
                 by: user(by),
                 extra,
@@ -113,9 +113,9 @@ impl TestApp {
         };
         let o = WorkflowExecuteUpdateOptions::default();
         let r = match kind {
-            "relinquish" => h.execute_update(TicketWorkflow::relinquish, input, o).await,
-            "revoke" => h.execute_update(TicketWorkflow::revoke, input, o).await,
-            _ => h.execute_update(TicketWorkflow::cancel, input, o).await,
+            "relinquish" => h.execute_update(ticket::Relinquish, input, o).await,
+            "revoke" => h.execute_update(ticket::Revoke, input, o).await,
+            _ => h.execute_update(ticket::Cancel, input, o).await,
         };
         r.map_err(|e| jit_devstack::temporal_client::update_error_message(&e))
     }
@@ -582,11 +582,11 @@ async fn a_long_history_continues_as_new_carrying_the_ticket() {
     let t = app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
     let first_run = app.history(&h).await.len();
     // A flood of refused signals (each one an event and an audit line).
-    let n = jit_workflows::CONTINUE_AS_NEW_AFTER_EVENTS as usize;
+    let n = jit_contract::ticket::CONTINUE_AS_NEW_AFTER_EVENTS as usize;
     for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
         let sends = chunk.iter().map(|_| {
             h.signal(
-                TicketWorkflow::extend_signal,
+                ticket::ExtendSignal,
                 ExtendInput {
                     by: user("zed"),
                     extra: SignedDuration::from_hours(1),
@@ -690,8 +690,8 @@ plans:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standing_delegation_lets_the_delegate_vote_on_every_ticket() {
+    use jit_contract::delegation::{self, SetDelegation};
     use jit_domain::DelegationEntity;
-    use jit_workflows::{DelegationWorkflow, SetDelegation};
     use temporalio_client::WorkflowStartOptions;
 
     const SECURITY: &str = r#"
@@ -714,7 +714,7 @@ plans:
     let entity = app
         .client
         .start_workflow(
-            DelegationWorkflow::run,
+            delegation::Workflow,
             DelegationEntity::new(gina.clone()),
             WorkflowStartOptions::new(app.task_queue.clone(), entity_id.clone()).build(),
         )
@@ -722,7 +722,7 @@ plans:
         .expect("entity started");
     let e = entity
         .execute_update(
-            DelegationWorkflow::set,
+            delegation::Set,
             SetDelegation {
                 to: gina.clone(),
                 until: Timestamp::now() + SignedDuration::from_mins(10),
@@ -735,7 +735,7 @@ plans:
     assert!(jit_devstack::temporal_client::update_error_message(&e).contains("themselves"));
     entity
         .execute_update(
-            DelegationWorkflow::set,
+            delegation::Set,
             SetDelegation {
                 to: user("frank"),
                 until: Timestamp::now() + SignedDuration::from_mins(10),
@@ -773,7 +773,7 @@ plans:
     // Back from holiday: cleared, the entity ends; new tickets see no delegation.
     entity
         .execute_update(
-            DelegationWorkflow::clear,
+            delegation::Clear,
             (),
             WorkflowExecuteUpdateOptions::default(),
         )
@@ -801,19 +801,7 @@ plans:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_without_steps_is_approved_at_once() {
-    const AUTO: &str = r#"
-eligibility:
-  - { name: anyone, groups: [engineers, sre, security], accounts: ["*"], permission_sets: ["*"] }
-plans:
-  - name: self-service
-    accounts: ["*"]
-    permission_sets: ["*"]
-    steps: []
-    max_duration: 1h
-    max_total: 2h
-    approval_timeout: 1h
-"#;
-    let app = TestApp::with_policy("auto", AUTO).await;
+    let app = TestApp::with_policy("auto", jit_e2e::SELF_SERVICE_POLICY).await;
     let mut req = request(&app, "auto", "bob", "bob");
     req.duration = SignedDuration::from_mins(30);
     let h = app.start(&req).await;

@@ -518,11 +518,7 @@ async fn unresolvable_requests_are_rejected_with_the_field_named() {
     for (h, _) in &cases {
         let t = tokio::time::timeout(
             T,
-            h.query(
-                jit_workflows::TicketWorkflow::status,
-                (),
-                Default::default(),
-            ),
+            h.query(jit_contract::ticket::Status, (), Default::default()),
         )
         .await
         .expect("answered")
@@ -547,9 +543,9 @@ async fn a_ticket_id_is_never_started_twice() {
     let again = app
         .client
         .start_workflow(
-            jit_workflows::TicketWorkflow::run,
+            jit_contract::ticket::Workflow,
             req.clone().into(),
-            jit_workflows::start_options(&req, &app.task_queue),
+            jit_temporal::ticket_start_options(&req, &app.task_queue),
         )
         .await;
     let e = again.err().expect("a second start is refused");

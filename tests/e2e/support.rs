@@ -3,25 +3,20 @@
 //! and a direct line to the sandbox to check what really exists.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
-use jit_aws::{AwsSettings, IdentityCenter};
+use jit_aws::IdentityCenter;
+use jit_contract::ticket::{self, TicketOutcome, VoteInput};
 use jit_devstack::{ManagedChild, TestStack};
-use jit_domain::{
-    AccountId, AssignmentRef, Justification, PermissionSetName, Principal, PrincipalType, Target,
-    Ticket, TicketId, TicketRequest, UserName,
-};
-use jit_workflows::{TicketOutcome, TicketWorkflow, VoteInput, start_options};
+use jit_domain::{AccountId, AssignmentRef, Target, Ticket, TicketRequest};
+pub use jit_e2e::{Handle, count, event_types, user};
 use temporalio_client::{
-    Client, WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
-    WorkflowHandle, WorkflowQueryOptions, WorkflowSignalOptions,
+    Client, WorkflowExecuteUpdateOptions, WorkflowFetchHistoryOptions, WorkflowQueryOptions,
+    WorkflowSignalOptions,
 };
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
-
-pub type Handle = WorkflowHandle<Client, TicketWorkflow>;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -62,10 +57,6 @@ plans:
     approval_timeout: 24h
 "#;
 
-pub fn user(name: &str) -> UserName {
-    UserName::parse(name).expect("valid user name")
-}
-
 impl TestApp {
     /// A fresh account and a worker of its own for the test called `name`, with
     /// [`DEFAULT_POLICY`].
@@ -82,23 +73,12 @@ impl TestApp {
     /// Like [`TestApp::with_policy`], the worker started with `env` too.
     pub async fn with_policy_env(name: &str, policy: &str, env: Vec<(String, String)>) -> TestApp {
         let stack = TestStack::shared();
-        let aws = IdentityCenter::connect(&AwsSettings {
-            region: stack.region.clone(),
-            endpoint_url: Some(stack.sandbox_url.clone()),
-            requests_per_second: 0.0,
-        })
-        .await;
+        let aws = jit_e2e::sandbox(&stack.sandbox_url, &stack.region).await;
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let account_name = format!("{name}-{n}");
         let account = AccountId::parse(&aws.create_account(&account_name).await.expect("account"))
             .expect("sandbox account id");
-        let client = jit_devstack::temporal_client::connect(
-            &stack.temporal_address,
-            &stack.namespace,
-            "jit-e2e",
-        )
-        .await
-        .expect("connected to Temporal");
+        let client = jit_e2e::connect(&stack.temporal_address, &stack.namespace, "jit-e2e").await;
         let task_queue = format!("jit-test-{name}-{n}");
         let policy_file = stack.logs.join(format!("policy-{task_queue}.yaml"));
         std::fs::write(&policy_file, policy.replace("{account}", account.as_str()))
@@ -125,25 +105,21 @@ impl TestApp {
     }
 
     pub fn start_worker(&mut self) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_e2e-worker"));
-        cmd.arg("--config")
-            .arg(jit_devstack::repo_root().join("temporal-dev.yaml"))
-            .env("JIT_TEMPORAL_ADDRESS", &self.stack.temporal_address)
-            .env("JIT_TEMPORAL_NAMESPACE", &self.stack.namespace)
-            .env("JIT_TASK_QUEUE", &self.task_queue)
-            .env("JIT_AWS_ENDPOINT_URL", self.stack.proxy.url())
-            .env("JIT_AWS_REGION", &self.stack.region)
-            .env("RUST_LOG", "info,temporalio_sdk_core=warn,jit_aws=debug")
-            .env("JIT_POLICY_FILE", &self.policy_file)
+        let setup = jit_e2e::WorkerSetup {
+            temporal_address: &self.stack.temporal_address,
+            namespace: &self.stack.namespace,
+            task_queue: &self.task_queue,
+            aws_url: &self.stack.proxy.url(),
+            region: &self.stack.region,
+            policy_file: &self.policy_file,
+            rust_log: "info,temporalio_sdk_core=warn,jit_aws=debug",
+        };
+        let mut env = vec![
             // Directory changes made by a test show within a second.
-            .env("JIT_DIRECTORY_TTL", "1s")
-            // No reconcile schedule: tests share one namespace and one organization, and
-            // reconcile tests run the workflow themselves, scoped to their account.
-            .env("JIT_RECONCILE_PERMISSION_SETS", "")
-            .env_remove("AWS_ACCESS_KEY_ID");
-        for (k, v) in &self.worker_env {
-            cmd.env(k, v);
-        }
+            ("JIT_DIRECTORY_TTL".to_owned(), "1s".to_owned()),
+        ];
+        env.extend(self.worker_env.iter().cloned());
+        let cmd = jit_e2e::worker_command(env!("CARGO_BIN_EXE_e2e-worker"), &setup, &env);
         let child = ManagedChild::spawn("worker", cmd, &self.worker_log(), true)
             .expect("the worker starts");
         self.worker = Some(child);
@@ -184,25 +160,19 @@ impl TestApp {
     /// A valid request for this test's account; adjust fields as needed.
     pub fn request(&self, suffix: &str, requester: &str, principal: &str) -> TicketRequest {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        TicketRequest {
-            ticket_id: TicketId::parse(&format!("{}-{suffix}-{n}", self.name.replace('_', "-")))
-                .expect("ticket id"),
-            requester: user(requester),
-            principal: Principal::User(user(principal)),
-            targets: vec![self.target(&self.account, "ReadOnly")],
-            bundle: None,
-            duration: SignedDuration::from_hours(8),
-            justification: Justification::parse("investigating incident INC-42").expect("text"),
-            start_at: None,
-            break_glass: false,
-        }
+        let id = format!("{}-{suffix}-{n}", self.name.replace('_', "-"));
+        jit_e2e::request(
+            &id,
+            requester,
+            principal,
+            &self.account,
+            "ReadOnly",
+            SignedDuration::from_hours(8),
+        )
     }
 
     pub fn target(&self, account: &AccountId, permission_set: &str) -> Target {
-        Target {
-            account: account.clone(),
-            permission_set: PermissionSetName::parse(permission_set).expect("name"),
-        }
+        jit_e2e::target(account, permission_set)
     }
 
     /// One more fresh account for this test.
@@ -219,24 +189,11 @@ impl TestApp {
     }
 
     pub async fn start(&self, req: &TicketRequest) -> Handle {
-        self.client
-            .start_workflow(
-                TicketWorkflow::run,
-                req.clone().into(),
-                start_options(req, &self.task_queue),
-            )
-            .await
-            .expect("the ticket starts");
-        self.handle(req)
-    }
-
-    pub fn handle(&self, req: &TicketRequest) -> Handle {
-        self.client
-            .get_workflow_handle::<TicketWorkflow>(req.ticket_id.workflow_id())
+        jit_e2e::start_ticket(&self.client, req, &self.task_queue, Duration::ZERO).await
     }
 
     pub async fn status(&self, h: &Handle) -> Ticket {
-        h.query(TicketWorkflow::status, (), WorkflowQueryOptions::default())
+        h.query(ticket::Status, (), WorkflowQueryOptions::default())
             .await
             .expect("status query")
     }
@@ -251,7 +208,7 @@ impl TestApp {
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(t) = h
-                .query(TicketWorkflow::status, (), WorkflowQueryOptions::default())
+                .query(ticket::Status, (), WorkflowQueryOptions::default())
                 .await
             {
                 if pred(&t) {
@@ -284,18 +241,14 @@ impl TestApp {
         };
         let r = if approve {
             h.execute_update(
-                TicketWorkflow::approve,
+                ticket::Approve,
                 input,
                 WorkflowExecuteUpdateOptions::default(),
             )
             .await
         } else {
-            h.execute_update(
-                TicketWorkflow::deny,
-                input,
-                WorkflowExecuteUpdateOptions::default(),
-            )
-            .await
+            h.execute_update(ticket::Deny, input, WorkflowExecuteUpdateOptions::default())
+                .await
         };
         r.map(|_| ())
             .map_err(|e| jit_devstack::temporal_client::update_error_message(&e))
@@ -303,7 +256,7 @@ impl TestApp {
 
     pub async fn approve_by_signal(&self, h: &Handle, approver: &str) {
         h.signal(
-            TicketWorkflow::approve_signal,
+            ticket::ApproveSignal,
             VoteInput {
                 approver: user(approver),
                 comment: None,
@@ -315,15 +268,10 @@ impl TestApp {
     }
 
     pub async fn outcome(&self, h: &Handle, timeout: Duration) -> TicketOutcome {
-        tokio::time::timeout(timeout, h.get_result(WorkflowGetResultOptions::default()))
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "the ticket did not end within {timeout:?}\nworker log:\n{}",
-                    self.worker_log_text()
-                )
-            })
-            .expect("the workflow completes")
+        jit_e2e::outcome(h, timeout, || {
+            format!("worker log:\n{}", self.worker_log_text())
+        })
+        .await
     }
 
     /// The assignment this test's requests resolve to, for `principal` and `permission_set`.
@@ -338,24 +286,7 @@ impl TestApp {
         principal: &str,
         permission_set: &str,
     ) -> AssignmentRef {
-        let instance = self.aws.instance().await.expect("instance").clone();
-        AssignmentRef {
-            instance_arn: instance.arn,
-            account: account.clone(),
-            permission_set_arn: self
-                .aws
-                .permission_set_arn(&PermissionSetName::parse(permission_set).expect("name"))
-                .await
-                .expect("lookup")
-                .expect("seeded permission set"),
-            principal_type: PrincipalType::User,
-            principal_id: self
-                .aws
-                .user_id(&user(principal))
-                .await
-                .expect("lookup")
-                .expect("seeded user"),
-        }
+        jit_e2e::assignment(&self.aws, account, principal, permission_set).await
     }
 
     /// How many assignments of the account's ReadOnly permission set exist for `principal`
@@ -372,7 +303,10 @@ impl TestApp {
         permission_set: &str,
     ) -> usize {
         let a = self.assignment_in(account, principal, permission_set).await;
-        count_assignments(&self.stack.sandbox_url, &a).await
+        self.aws
+            .count_assignments(&a)
+            .await
+            .expect("list assignments")
     }
 
     /// Lets the dev server skip time for this workflow (skips whenever nothing is in flight).
@@ -431,32 +365,4 @@ impl Drop for TestApp {
             );
         }
     }
-}
-
-/// Counts matching rows of ListAccountAssignments straight from the sandbox.
-async fn count_assignments(sandbox_url: &str, a: &AssignmentRef) -> usize {
-    let aws = IdentityCenter::connect(&AwsSettings {
-        region: "us-east-1".into(),
-        endpoint_url: Some(sandbox_url.to_owned()),
-        requests_per_second: 0.0,
-    })
-    .await;
-    aws.count_assignments(a).await.expect("list assignments")
-}
-
-/// Names of the history's event types, in order (e.g. `TimerStarted`).
-pub fn event_types(events: &[HistoryEvent]) -> Vec<String> {
-    use temporalio_common::protos::temporal::api::enums::v1::EventType;
-    events
-        .iter()
-        .map(|e| {
-            EventType::try_from(e.event_type)
-                .map(|t| t.as_str_name().trim_start_matches("EVENT_TYPE_").to_owned())
-                .unwrap_or_else(|_| e.event_type.to_string())
-        })
-        .collect()
-}
-
-pub fn count(types: &[String], name: &str) -> usize {
-    types.iter().filter(|t| *t == name).count()
 }

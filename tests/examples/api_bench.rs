@@ -75,6 +75,7 @@ fn main() -> anyhow::Result<()> {
             task_queue,
             policy_file,
             limits: Limits {
+                min_duration: SignedDuration::from_mins(1),
                 max_duration: SignedDuration::from_hours(12),
                 max_approval_timeout: SignedDuration::from_hours(72),
             },

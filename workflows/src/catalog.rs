@@ -4,13 +4,11 @@
 
 use std::time::Duration;
 
-use jit_activities::{Catalog, TicketActivities};
+use jit_contract::catalog::{self, Catalog};
+use jit_contract::{activity, user_lookup};
 use jit_domain::UserName;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{LocalActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult};
-
-/// The workflow type name.
-pub const CATALOG_WORKFLOW: &str = "CatalogWorkflow";
 
 #[workflow]
 pub struct CatalogWorkflow {
@@ -24,7 +22,7 @@ impl CatalogWorkflow {
         Self { user }
     }
 
-    #[run(name = "CatalogWorkflow")]
+    #[run(name = catalog::Workflow::NAME)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<Catalog> {
         let user = ctx.state(|s| s.user.clone());
         let options = LocalActivityOptions::builder()
@@ -32,7 +30,7 @@ impl CatalogWorkflow {
             .summary(format!("what {user} may request"))
             .build();
         Ok(ctx
-            .execute_local_activity(TicketActivities::catalog, user, options)
+            .execute_local_activity(activity::Catalog, user, options)
             .await?)
     }
 }
@@ -50,7 +48,7 @@ impl UserLookupWorkflow {
         Self { email }
     }
 
-    #[run(name = "UserLookupWorkflow")]
+    #[run(name = user_lookup::Workflow::NAME)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<Option<UserName>> {
         let email = ctx.state(|s| s.email.clone());
         let options = LocalActivityOptions::builder()
@@ -58,7 +56,7 @@ impl UserLookupWorkflow {
             .summary("who has this email".to_owned())
             .build();
         Ok(ctx
-            .execute_local_activity(TicketActivities::user_by_email, email, options)
+            .execute_local_activity(activity::UserByEmail, email, options)
             .await?)
     }
 }

@@ -3,23 +3,15 @@
 //! a delegate can vote as the approver on every ticket of the period.
 
 use jiff::Timestamp;
-use jit_domain::{DelegationEntity, StandingDelegation, UserName};
-use serde::{Deserialize, Serialize};
+use jit_contract::delegation::{self, SetDelegation};
+use jit_contract::refusal::Refusal;
+use jit_domain::{DelegationEntity, StandingDelegation};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
-use crate::to_timestamp;
-
-/// Hand my approvals to `to` until `until`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SetDelegation {
-    pub to: UserName,
-    pub until: Timestamp,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
+use crate::options::to_timestamp;
 
 /// The entity runs until `clear`, continuing as new when its history grows.
 #[workflow]
@@ -46,7 +38,7 @@ impl DelegationWorkflow {
         }
     }
 
-    #[run(name = "DelegationWorkflow")]
+    #[run(name = delegation::Workflow::NAME)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
         loop {
             let now = to_timestamp(ctx.workflow_time());
@@ -86,7 +78,7 @@ impl DelegationWorkflow {
     }
 
     /// The standing delegations (expired ones included until pruned).
-    #[query]
+    #[query(name = delegation::Delegations::NAME)]
     pub fn delegations(&self, _ctx: &WorkflowContextView) -> Vec<StandingDelegation> {
         self.entity.delegations.clone()
     }
@@ -97,25 +89,29 @@ impl DelegationWorkflow {
         _ctx: &WorkflowContextView,
         input: &SetDelegation,
     ) -> Result<(), HandlerError> {
-        self.entity.check_set(&input.to, input.until, self.clock)?;
+        self.entity
+            .check_set(&input.to, input.until, self.clock)
+            .map_err(Refusal::from)?;
         Ok(())
     }
 
     /// Sets (or replaces) a delegation.
-    #[update]
+    #[update(name = delegation::Set::NAME)]
     pub fn set(
         &mut self,
         ctx: &mut SyncWorkflowContext<Self>,
         input: SetDelegation,
     ) -> Result<(), HandlerError> {
         let now = to_timestamp(ctx.workflow_time());
-        self.entity.set(input.to, input.until, input.reason, now)?;
+        self.entity
+            .set(input.to, input.until, input.reason, now)
+            .map_err(Refusal::from)?;
         self.version += 1;
         Ok(())
     }
 
     /// Ends every delegation now, and the entity with them.
-    #[update]
+    #[update(name = delegation::Clear::NAME)]
     pub fn clear(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _input: ()) {
         self.entity.clear();
         self.closing = true;

@@ -14,11 +14,9 @@ use temporalio_sdk::{
     WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
-use crate::lease::AssignmentLease;
-use crate::to_timestamp;
+use jit_contract::{governor, lease};
 
-/// The workflow type name (the activities name it too: `jit_activities::lease::wire`).
-pub const GOVERNOR_WORKFLOW: &str = "AwsGovernor";
+use crate::options::to_timestamp;
 
 const CONTINUE_AFTER_EVENTS: u32 = 4000;
 
@@ -45,7 +43,7 @@ impl AwsGovernor {
         }
     }
 
-    #[run(name = "AwsGovernor")]
+    #[run(name = governor::Workflow::NAME)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<()> {
         loop {
             let now = to_timestamp(ctx.workflow_time());
@@ -65,7 +63,7 @@ impl AwsGovernor {
                     .collect();
                 let sends = handles.iter().zip(&outbox).map(|(h, p)| {
                     h.signal(
-                        AssignmentLease::permit,
+                        lease::Permit,
                         p.op.clone(),
                         SignalWorkflowOptions::default(),
                     )
@@ -113,13 +111,13 @@ impl AwsGovernor {
     }
 
     /// Limit, permits held, requests waiting, totals.
-    #[query]
+    #[query(name = governor::State::NAME)]
     pub fn state(&self, _ctx: &WorkflowContextView) -> Governor {
         self.g.clone()
     }
 
     /// A lease asks for a permit (idempotent per op).
-    #[signal]
+    #[signal(name = governor::Request::NAME)]
     pub fn request(&mut self, _ctx: &mut SyncWorkflowContext<Self>, r: PermitRequest) {
         if let jit_domain::lease::Requested::AlreadyHeld(p) = self.g.request(r) {
             self.outbox.push_back(p);
@@ -128,7 +126,7 @@ impl AwsGovernor {
     }
 
     /// A lease returns its permit.
-    #[signal]
+    #[signal(name = governor::Release::NAME)]
     pub fn release(&mut self, _ctx: &mut SyncWorkflowContext<Self>, r: PermitRelease) {
         self.g.release(&r.op);
         self.version += 1;

@@ -11,7 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
-use jit_activities::{GrantOutcome, LeaseActivities, TicketActivities};
+use jit_contract::ticket::GrantOutcome;
+use jit_contract::{activity, lease};
 use jit_domain::lease::{lease_id, serial_key};
 use jit_domain::{
     Acquired, AssignmentRef, Finding, LeaseCall, LeaseInput, LeaseState, LeaseStatus, Ownership,
@@ -19,14 +20,10 @@ use jit_domain::{
 };
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext,
-    WorkflowContextView, WorkflowResult,
+    ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
-use crate::{failure_message, grant_options, retry, revoke_options, to_timestamp};
-
-/// The workflow type name (the activities name it too: `jit_activities::lease::wire`).
-pub const LEASE_WORKFLOW: &str = "AssignmentLease";
+use crate::options::{failure_message, grant_options, revoke_options, short_options, to_timestamp};
 
 const CONTINUE_AFTER_EVENTS: u32 = 2000;
 
@@ -82,8 +79,18 @@ impl AssignmentLease {
         ctx.state_mut(|s| s.state.note(now, line));
     }
 
-    /// Queues `job` and waits for the main loop's answer under `key`.
-    async fn ask(ctx: &WorkflowContext<Self>, key: String, job: Job) -> Option<Answer> {
+    /// Queues `job` (an acquire or a release) and waits for the main loop's answer; `pick`
+    /// takes the answer it expects, else the lease stopped before answering.
+    async fn ask<T>(
+        ctx: &WorkflowContext<Self>,
+        job: Job,
+        pick: fn(Answer) -> Option<T>,
+    ) -> Result<T, HandlerError> {
+        let key = match &job {
+            Job::Acquire(holder) => format!("acquire:{holder}"),
+            Job::Release(holder) => format!("release:{holder}"),
+            Job::Reconcile(_) => return Err("reconcile findings are signals".into()),
+        };
         ctx.state_mut(|s| {
             s.handlers += 1;
             s.pending.push_back(job);
@@ -96,6 +103,8 @@ impl AssignmentLease {
             s.handlers -= 1;
             waited.ok().and_then(|()| s.answers.remove(&key))
         })
+        .and_then(pick)
+        .ok_or_else(|| "the lease stopped before answering".into())
     }
 
     async fn process(ctx: &WorkflowContext<Self>, job: Job) {
@@ -259,7 +268,7 @@ impl AssignmentLease {
     async fn exists(ctx: &WorkflowContext<Self>) -> Result<bool, String> {
         let a = ctx.state(|s| s.assignment.clone());
         ctx.execute_activity(
-            TicketActivities::assignment_exists,
+            activity::AssignmentExists,
             a,
             short_options("is the assignment there?"),
         )
@@ -272,7 +281,7 @@ impl AssignmentLease {
         let (a, label) = ctx.state(|s| (s.assignment.clone(), s.label()));
         let op = Self::take_permit(ctx).await;
         let out = ctx
-            .execute_activity(TicketActivities::grant, a, grant_options(&label))
+            .execute_activity(activity::Grant, a, grant_options(&label))
             .await;
         Self::return_permit(ctx, op).await;
         match out {
@@ -288,7 +297,7 @@ impl AssignmentLease {
         loop {
             let op = Self::take_permit(ctx).await;
             let out = ctx
-                .execute_activity(TicketActivities::revoke, a.clone(), revoke_options(&label))
+                .execute_activity(activity::Revoke, a.clone(), revoke_options(&label))
                 .await;
             Self::return_permit(ctx, op).await;
             match out {
@@ -321,7 +330,7 @@ impl AssignmentLease {
         // Retried until the governor has it (it may be starting).
         while let Err(e) = ctx
             .execute_activity(
-                LeaseActivities::request_permit,
+                activity::RequestPermit,
                 request.clone(),
                 short_options("ask the governor for a permit"),
             )
@@ -344,7 +353,7 @@ impl AssignmentLease {
         ctx.state_mut(|s| s.permits.remove(&op));
         while let Err(e) = ctx
             .execute_activity(
-                LeaseActivities::return_permit,
+                activity::ReturnPermit,
                 PermitRelease { op: op.clone() },
                 short_options("return the permit"),
             )
@@ -357,15 +366,6 @@ impl AssignmentLease {
             ctx.timer(Duration::from_secs(5)).await;
         }
     }
-}
-
-/// Short activities (ordinary ones: local activities proved fragile in replay after worker
-/// restarts, see `FEATURES_AT_START` in the ticket workflow).
-fn short_options(summary: &str) -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
-        .retry_policy(retry(10, Duration::from_secs(5)))
-        .summary(summary.to_owned())
-        .build()
 }
 
 #[workflow_methods]
@@ -382,7 +382,7 @@ impl AssignmentLease {
         }
     }
 
-    #[run(name = "AssignmentLease")]
+    #[run(name = lease::Workflow::NAME)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<LeaseState> {
         loop {
             ctx.wait_condition(|s| !s.pending.is_empty() || s.idle())
@@ -415,7 +415,7 @@ impl AssignmentLease {
     }
 
     /// The assignment, its holders, who owns it, and what the lease did lately.
-    #[query]
+    #[query(name = lease::State::NAME)]
     pub fn state(&self, _ctx: &WorkflowContextView) -> LeaseStatus {
         LeaseStatus {
             assignment: self.assignment.clone(),
@@ -433,16 +433,16 @@ impl AssignmentLease {
     }
 
     /// Hold the lease: returns once access is in place (or AWS refused it).
-    #[update]
+    #[update(name = lease::Acquire::NAME)]
     pub async fn acquire(
         ctx: &mut WorkflowContext<Self>,
         call: LeaseCall,
     ) -> Result<Acquired, HandlerError> {
-        let key = format!("acquire:{}", call.holder);
-        match Self::ask(ctx, key, Job::Acquire(call.holder)).await {
-            Some(Answer::Acquired(a)) => Ok(a),
-            _ => Err("the lease stopped before answering".into()),
-        }
+        Self::ask(ctx, Job::Acquire(call.holder), |a| match a {
+            Answer::Acquired(a) => Some(a),
+            Answer::Released(_) => None,
+        })
+        .await
     }
 
     #[update_validator(release)]
@@ -455,26 +455,26 @@ impl AssignmentLease {
     }
 
     /// Leave the lease: returns once the assignment is deleted (last holder) or kept.
-    #[update]
+    #[update(name = lease::Release::NAME)]
     pub async fn release(
         ctx: &mut WorkflowContext<Self>,
         call: LeaseCall,
     ) -> Result<Released, HandlerError> {
-        let key = format!("release:{}", call.holder);
-        match Self::ask(ctx, key, Job::Release(call.holder)).await {
-            Some(Answer::Released(r)) => Ok(r),
-            _ => Err("the lease stopped before answering".into()),
-        }
+        Self::ask(ctx, Job::Release(call.holder), |a| match a {
+            Answer::Released(r) => Some(r),
+            Answer::Acquired(_) => None,
+        })
+        .await
     }
 
     /// The governor grants the permit for operation `op`.
-    #[signal]
+    #[signal(name = lease::Permit::NAME)]
     pub fn permit(&mut self, _ctx: &mut SyncWorkflowContext<Self>, op: String) {
         self.permits.insert(op);
     }
 
     /// The reconciler found this assignment out of place.
-    #[signal]
+    #[signal(name = lease::Reconcile::NAME)]
     pub fn reconcile(&mut self, _ctx: &mut SyncWorkflowContext<Self>, finding: Finding) {
         self.pending.push_back(Job::Reconcile(finding));
     }
@@ -493,27 +493,4 @@ fn check_call(mine: &AssignmentRef, call: &LeaseCall) -> Result<(), HandlerError
         return Err("holder: must name the ticket".into());
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use jit_activities::lease::wire;
-    use temporalio_common::{SignalDefinition, UpdateDefinition, WorkflowDefinition};
-
-    use crate::governor::AwsGovernor;
-
-    use super::AssignmentLease;
-
-    /// The activities name the lease's and the governor's workflow, updates and signals by
-    /// hand: they must be the names the workflows register.
-    #[test]
-    fn the_hand_written_wire_names_match_the_workflows() {
-        assert_eq!(wire::Lease.name(), AssignmentLease::run.name());
-        assert_eq!(wire::GovernorWf.name(), AwsGovernor::run.name());
-        assert_eq!(wire::Acquire.name(), AssignmentLease::acquire.name());
-        assert_eq!(wire::Release.name(), AssignmentLease::release.name());
-        assert_eq!(wire::Reconcile.name(), AssignmentLease::reconcile.name());
-        assert_eq!(wire::RequestPermit.name(), AwsGovernor::request.name());
-        assert_eq!(wire::ReturnPermit.name(), AwsGovernor::release.name());
-    }
 }

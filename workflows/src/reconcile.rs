@@ -7,38 +7,14 @@
 
 use std::time::Duration;
 
-use jiff::Timestamp;
-use jit_activities::{Drift, LeaseActivities, ReconcileInput, Scan};
+use jit_contract::activity;
+use jit_contract::reconcile::{self, Drift, ReconcileInput, ReconcileReport, Scan};
 use jit_domain::Finding;
-use serde::{Deserialize, Serialize};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult};
 
-use crate::{failure_message, retry, search_attributes, to_timestamp};
-
-/// The workflow type name.
-pub const RECONCILE_WORKFLOW: &str = "ReconcileWorkflow";
-
-/// What one reconcile run found and did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReconcileReport {
-    pub at: Option<Timestamp>,
-    pub dry_run: bool,
-    /// Assignment rows of managed permission sets in AWS.
-    pub assignments: usize,
-    /// Leases running.
-    pub leases: usize,
-    pub orphans: usize,
-    pub missing: usize,
-    /// Orphans whose AWS listing has duplicate rows.
-    pub duplicates: usize,
-    /// Findings handed to their lease for repair.
-    pub repairs_requested: usize,
-    pub drift: Vec<Drift>,
-    pub unknown_permission_sets: Vec<String>,
-    /// Set when the scan could not be done.
-    pub error: Option<String>,
-}
+use crate::options::{failure_message, retry, to_timestamp};
+use crate::search_attributes;
 
 #[workflow]
 pub struct ReconcileWorkflow {
@@ -59,12 +35,12 @@ impl ReconcileWorkflow {
         }
     }
 
-    #[run(name = "ReconcileWorkflow")]
+    #[run(name = reconcile::Workflow::NAME)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<ReconcileReport> {
         let input = ctx.state(|s| s.input.clone());
         let scan = ctx
             .execute_activity(
-                LeaseActivities::reconcile_scan,
+                activity::ReconcileScan,
                 input.clone(),
                 ActivityOptions::with_start_to_close_timeout(Duration::from_secs(600))
                     .heartbeat_timeout(Duration::from_secs(10))
@@ -107,7 +83,7 @@ impl ReconcileWorkflow {
             for d in scan.drift {
                 let sent = ctx
                     .execute_activity(
-                        LeaseActivities::reconcile_signal,
+                        activity::ReconcileSignal,
                         d,
                         ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
                             .retry_policy(retry(5, Duration::from_secs(10)))
@@ -124,7 +100,7 @@ impl ReconcileWorkflow {
     }
 
     /// What this run found (and asked to repair).
-    #[query]
+    #[query(name = reconcile::Report::NAME)]
     pub fn report(&self, _ctx: &WorkflowContextView) -> ReconcileReport {
         self.report.clone()
     }

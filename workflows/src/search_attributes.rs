@@ -1,58 +1,10 @@
-//! The search attributes of a ticket (registered on the server from `temporal-dev.yaml`).
-//!
-//! Requester, principal and explicit targets are set when the ticket starts (part of the
-//! start event, no extra history event); the resolved targets (bundles expanded) go with the
-//! first phase change; status, expiry and pending approvers are upserted together when they
-//! change.
+//! Upserting the contract's search attributes from a workflow (the keys and values are
+//! `jit_contract::search_attributes`'): one command per change.
 
 use jiff::Timestamp;
-use jit_domain::{Phase, Principal, ResolvedTarget, TicketRequest, UserName};
-use temporalio_common::search_attributes::{
-    SearchAttributeKey, SearchAttributeUpdate, SearchAttributes, Timestamp as SaTimestamp,
-};
+use jit_contract::search_attributes as sa;
+use jit_domain::{Phase, ResolvedTarget, UserName};
 use temporalio_sdk::WorkflowContext;
-
-pub const STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("JitStatus");
-pub const REQUESTER: SearchAttributeKey<String> = SearchAttributeKey::keyword("JitRequester");
-pub const PRINCIPAL: SearchAttributeKey<String> = SearchAttributeKey::keyword("JitPrincipal");
-pub const ACCOUNTS: SearchAttributeKey<Vec<String>> =
-    SearchAttributeKey::keyword_list("JitAccounts");
-pub const PERMISSION_SETS: SearchAttributeKey<Vec<String>> =
-    SearchAttributeKey::keyword_list("JitPermissionSets");
-pub const EXPIRES_AT: SearchAttributeKey<SaTimestamp> =
-    SearchAttributeKey::datetime("JitExpiresAt");
-pub const PENDING_APPROVERS: SearchAttributeKey<Vec<String>> =
-    SearchAttributeKey::keyword_list("JitPendingApprovers");
-
-fn principal(p: &Principal) -> String {
-    match p {
-        Principal::User(u) => u.to_string(),
-        Principal::Group(g) => format!("group:{g}"),
-    }
-}
-
-fn sorted_unique(it: impl Iterator<Item = String>) -> Vec<String> {
-    let set: std::collections::BTreeSet<String> = it.collect();
-    set.into_iter().collect()
-}
-
-/// The attributes a ticket starts with.
-pub fn initial(req: &TicketRequest) -> SearchAttributes {
-    let mut updates = vec![
-        STATUS.value_set(Phase::Evaluating.as_str().to_owned()),
-        REQUESTER.value_set(req.requester.to_string()),
-        PRINCIPAL.value_set(principal(&req.principal)),
-    ];
-    if !req.targets.is_empty() {
-        updates.push(ACCOUNTS.value_set(sorted_unique(
-            req.targets.iter().map(|t| t.account.to_string()),
-        )));
-        updates.push(PERMISSION_SETS.value_set(sorted_unique(
-            req.targets.iter().map(|t| t.permission_set.to_string()),
-        )));
-    }
-    SearchAttributes::new(updates)
-}
 
 /// Upserts the status, and the expiry, pending approvers and resolved targets (a bundle's
 /// included) when given, in one command.
@@ -63,39 +15,15 @@ pub(crate) fn upsert_phase<W>(
     pending: Option<&[UserName]>,
     targets: Option<&[ResolvedTarget]>,
 ) {
-    let mut updates: Vec<SearchAttributeUpdate> = vec![STATUS.value_set(phase.as_str().to_owned())];
-    if let Some(t) = targets {
-        updates.push(ACCOUNTS.value_set(sorted_unique(
-            t.iter().map(|x| x.target.account.to_string()),
-        )));
-        updates.push(PERMISSION_SETS.value_set(sorted_unique(
-            t.iter().map(|x| x.target.permission_set.to_string()),
-        )));
-    }
-    if let Some(t) = expires {
-        updates.push(EXPIRES_AT.value_set(SaTimestamp::new(t.as_second(), t.subsec_nanosecond())));
-    }
-    if let Some(p) = pending {
-        updates.push(PENDING_APPROVERS.value_set(p.iter().map(ToString::to_string).collect()));
-    }
-    ctx.upsert_search_attributes(updates);
+    ctx.upsert_search_attributes(sa::phase(phase, expires, pending, targets));
 }
 
 /// Upserts who can act on the open approval now.
 pub(crate) fn upsert_pending<W>(ctx: &WorkflowContext<W>, pending: &[UserName]) {
-    ctx.upsert_search_attributes([
-        PENDING_APPROVERS.value_set(pending.iter().map(ToString::to_string).collect())
-    ]);
+    ctx.upsert_search_attributes([sa::pending_approvers(pending)]);
 }
-
-/// Reconcile reports: assignments in AWS without a lease, and leases without their assignment.
-pub const ORPHANS: SearchAttributeKey<i64> = SearchAttributeKey::int("JitOrphans");
-pub const MISSING: SearchAttributeKey<i64> = SearchAttributeKey::int("JitMissing");
 
 /// Upserts a reconcile run's counts.
 pub(crate) fn upsert_drift<W>(ctx: &WorkflowContext<W>, orphans: usize, missing: usize) {
-    ctx.upsert_search_attributes([
-        ORPHANS.value_set(orphans as i64),
-        MISSING.value_set(missing as i64),
-    ]);
+    ctx.upsert_search_attributes(sa::drift(orphans, missing));
 }

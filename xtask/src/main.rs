@@ -4,11 +4,12 @@
 //!   the seeded AWS sandbox, the worker and the gRPC API; foreground until Ctrl-C.
 //! - `down [--wipe]`: stop what `up --detach` left running; `--wipe` also deletes the state.
 //! - `demo`: drive one ticket through its life against the running stack, through the API.
-//! - `test`: every check CI runs (format, lints, all tests).
+//! - `test`: every check CI runs (format, lints, the dependency graph's invariants, all tests).
 //! - `bench policy`: policy decisions per second with 10, 100 and 1,000 rules, written to
 //!   `docs/benchmarks/policy.md`; `bench api`: GetTicket p50/p99 and CreateTicket throughput
 //!   through the real stack, written to `docs/benchmarks/api.md`.
 
+mod checks;
 mod demo;
 mod stack;
 
@@ -175,6 +176,8 @@ fn test(root: &std::path::Path, args: &[String], chaos_long: bool) -> anyhow::Re
             "warnings",
         ],
     )?;
+    eprintln!("==> architecture: the dependency graph's invariants");
+    checks::dependency_graph(root)?;
     let mut test_args = vec!["test", "--workspace", "--all-targets"];
     if !args.is_empty() {
         test_args.push("--");

@@ -5,48 +5,6 @@ use jiff::{SignedDuration, Timestamp};
 use jit_domain::{Decision, Phase, Principal, Ticket};
 use jit_proto::v1 as pb;
 
-pub fn status(p: Phase) -> pb::TicketStatus {
-    use pb::TicketStatus as S;
-    match p {
-        Phase::Evaluating => S::Evaluating,
-        Phase::PendingApproval => S::PendingApproval,
-        Phase::Scheduled => S::Scheduled,
-        Phase::Provisioning => S::Provisioning,
-        Phase::Active => S::Active,
-        Phase::Revoking => S::Revoking,
-        Phase::Expired => S::Expired,
-        Phase::Denied => S::Denied,
-        Phase::ApprovalExpired => S::ApprovalExpired,
-        Phase::Rejected => S::Rejected,
-        Phase::Failed => S::Failed,
-        Phase::Revoked => S::Revoked,
-        Phase::Relinquished => S::Relinquished,
-        Phase::Cancelled => S::Cancelled,
-    }
-}
-
-/// The phase a status filter means (`None` for unspecified).
-pub fn phase(s: pb::TicketStatus) -> Option<Phase> {
-    use pb::TicketStatus as S;
-    Some(match s {
-        S::Unspecified => return None,
-        S::Evaluating => Phase::Evaluating,
-        S::PendingApproval => Phase::PendingApproval,
-        S::Scheduled => Phase::Scheduled,
-        S::Provisioning => Phase::Provisioning,
-        S::Active => Phase::Active,
-        S::Revoking => Phase::Revoking,
-        S::Expired => Phase::Expired,
-        S::Denied => Phase::Denied,
-        S::ApprovalExpired => Phase::ApprovalExpired,
-        S::Rejected => Phase::Rejected,
-        S::Failed => Phase::Failed,
-        S::Revoked => Phase::Revoked,
-        S::Relinquished => Phase::Relinquished,
-        S::Cancelled => Phase::Cancelled,
-    })
-}
-
 pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.as_second(),
@@ -141,7 +99,7 @@ pub fn ticket(t: &Ticket, now: Timestamp) -> pb::Ticket {
         .unwrap_or_default();
     pb::Ticket {
         ticket_id: r.ticket_id.to_string(),
-        status: status(t.phase) as i32,
+        status: jit_proto::status::of(t.phase) as i32,
         requester: r.requester.to_string(),
         principal: Some(principal(&r.principal)),
         targets,

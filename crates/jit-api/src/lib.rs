@@ -194,44 +194,13 @@ async fn watch_policy(store: Arc<PolicyStore>, path: std::path::PathBuf) {
 
 /// Connects a Temporal client, retrying for up to a minute while the server starts.
 async fn connect_temporal(settings: &Settings) -> anyhow::Result<temporalio_client::Client> {
-    use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
-    let url = url::Url::parse(&settings.temporal_address)
-        .with_context(|| format!("temporal address {:?}", settings.temporal_address))?;
-    let mut attempt = 0;
-    let connection = loop {
-        match Connection::connect(
-            ConnectionOptions::new(url.clone())
-                .identity(format!("jit-api@{}", std::process::id()))
-                .build(),
-        )
-        .await
-        {
-            Ok(c) => break c,
-            Err(e) if attempt < 60 => {
-                attempt += 1;
-                tracing::debug!(error = %e, "Temporal not reachable yet");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
-            Err(e) => return Err(e).with_context(|| format!("connecting to Temporal at {url}")),
-        }
-    };
-    Ok(Client::new(
-        connection,
-        ClientOptions::new(settings.namespace.clone()).build(),
-    )?)
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    Ok(jit_temporal::connect(&jit_temporal::Target {
+        address: settings.temporal_address.clone(),
+        namespace: settings.namespace.clone(),
+        role: "jit-api".to_owned(),
+        patience: std::time::Duration::from_secs(60),
+    })
+    .await?)
 }
 
 /// The binary's main: `jit-api --config FILE`.
@@ -251,5 +220,5 @@ pub async fn main_with_args(args: impl IntoIterator<Item = String>) -> anyhow::R
     let settings = load_settings(&args.config)?;
     let api = Api::build(settings).await?;
     println!("jit-api listening on {}", api.local_addr()?);
-    api.run_until_stopped(shutdown_signal()).await
+    api.run_until_stopped(jit_temporal::shutdown_signal()).await
 }

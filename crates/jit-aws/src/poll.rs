@@ -1,7 +1,10 @@
 //! The polling schedule for asynchronous assignment operations: fast at first (most answers
-//! come within tens of milliseconds), then backing off, and bounded.
+//! come within tens of milliseconds), then backing off, and bounded. The delays are
+//! `backon`'s exponential backoff (no jitter: a poll is one request of one operation).
 
 use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PollSchedule {
@@ -27,10 +30,17 @@ impl Default for PollSchedule {
 }
 
 impl PollSchedule {
-    /// Delay before poll number `attempt` (0-based): doubling from `first`, capped.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
-        self.first.saturating_mul(factor).min(self.max_interval)
+    /// The delays before each poll: doubling from `first`, capped at `max_interval`, endless
+    /// (the caller stops at `bound`).
+    pub fn delays(&self) -> impl Iterator<Item = Duration> + use<> {
+        let max = self.max_interval;
+        ExponentialBuilder::default()
+            .with_min_delay(self.first)
+            .with_factor(2.0)
+            .with_max_delay(max)
+            .without_max_times()
+            .build()
+            .chain(std::iter::repeat(max))
     }
 }
 
@@ -41,12 +51,14 @@ mod tests {
     #[test]
     fn fast_first_then_backing_off_then_capped() {
         let s = PollSchedule::default();
-        assert_eq!(s.delay(0), Duration::from_millis(20));
-        assert_eq!(s.delay(1), Duration::from_millis(40));
-        assert_eq!(s.delay(4), Duration::from_millis(320));
-        assert_eq!(s.delay(8), Duration::from_secs(5));
-        assert_eq!(s.delay(1000), Duration::from_secs(5));
-        let total: Duration = (0..100).map(|a| s.delay(a)).sum();
+        let d: Vec<Duration> = s.delays().take(1000).collect();
+        // Milliseconds, rounded (the backoff computes in floating point).
+        let ms = |i: usize| (d[i].as_secs_f64() * 1000.0).round() as u64;
+        assert_eq!(
+            [ms(0), ms(1), ms(4), ms(8), ms(999)],
+            [20, 40, 320, 5000, 5000]
+        );
+        let total: Duration = d[..100].iter().sum();
         assert!(total > s.bound, "100 polls outlast the bound");
     }
 }

@@ -47,7 +47,7 @@ pub fn verify(
         return Err(SignatureError::Stale(age));
     }
     let hex = sig.strip_prefix("v0=").ok_or(SignatureError::Malformed)?;
-    let expected = decode_hex(hex).ok_or(SignatureError::Malformed)?;
+    let expected = hex::decode(hex).map_err(|_| SignatureError::Malformed)?;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| SignatureError::Malformed)?;
     mac.update(b"v0:");
     mac.update(ts.as_bytes());
@@ -64,20 +64,7 @@ pub fn sign(secret: &[u8], ts: i64, body: &[u8]) -> String {
     mac.update(format!("v0:{ts}:").as_bytes());
     mac.update(body);
     let bytes = mac.finalize().into_bytes();
-    format!(
-        "v0={}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    format!("v0={}", hex::encode(bytes))
 }
 
 /// Remembers the signatures of accepted requests for [`MAX_AGE`]: the same request twice is a

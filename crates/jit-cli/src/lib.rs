@@ -13,6 +13,8 @@
 //! The ticket commands ([`tickets`]) talk to jit-api over gRPC: `request`, `status`, `list`,
 //! `pending`, `approve`, `deny`, `delegate`, `extend`, `done`, `revoke`, `cancel`, `watch`,
 //! `whoami`, `catalog`. Every command takes `--output json`.
+//!
+//! `jit completions bash|zsh|fish|elvish|powershell` prints shell completions.
 
 use std::process::ExitCode;
 
@@ -37,6 +39,11 @@ enum Command {
     Policy(policy_cmd::PolicyCommand),
     #[command(flatten)]
     Ticket(tickets::TicketCommand),
+    /// Print shell completions (e.g. `jit completions bash > /etc/bash_completion.d/jit`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Runs `jit` with `args` (the first is the program name); the process exit code.
@@ -52,6 +59,11 @@ pub fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
             };
         }
     };
+    if let Command::Completions { shell } = cli.command {
+        use clap::CommandFactory;
+        clap_complete::generate(shell, &mut Cli::command(), "jit", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -66,6 +78,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
         match cli.command {
             Command::Policy(c) => policy_cmd::run(c, cli.connect.output()).await,
             Command::Ticket(c) => tickets::run(&cli.connect, c).await,
+            Command::Completions { .. } => Ok(ExitCode::SUCCESS),
         }
     });
     match out {

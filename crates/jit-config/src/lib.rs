@@ -270,10 +270,17 @@ fn default_reconcile_every() -> SignedDuration {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
+    /// The shortest access a request may ask for (default 1m; JIT_MIN_DURATION).
+    #[serde(default = "one_minute", deserialize_with = "duration")]
+    pub min_duration: SignedDuration,
     #[serde(deserialize_with = "duration")]
     pub max_duration: SignedDuration,
     #[serde(deserialize_with = "duration")]
     pub max_approval_timeout: SignedDuration,
+}
+
+fn one_minute() -> SignedDuration {
+    SignedDuration::from_mins(1)
 }
 
 /// Parses `90s`, `15m`, `8h`, `1h30m` or ISO 8601 (`PT8H`).
@@ -479,6 +486,7 @@ impl StackConfig {
                 .or_else(|| self.sandbox.as_ref().map(|s| s.region.clone()))
                 .unwrap_or_else(|| "us-east-1".to_owned()),
             limits: Limits {
+                min_duration: w.limits.min_duration,
                 max_duration: w.limits.max_duration,
                 max_approval_timeout: w.limits.max_approval_timeout,
             },
@@ -560,6 +568,23 @@ impl StackConfig {
                 problem,
             })?;
         }
+        if let Some(v) = env("JIT_MIN_DURATION") {
+            s.limits.min_duration = parse_duration(&v).map_err(|problem| ConfigError::Env {
+                var: "JIT_MIN_DURATION".into(),
+                problem,
+            })?;
+        }
+        if s.limits.min_duration <= SignedDuration::ZERO
+            || s.limits.min_duration > s.limits.max_duration
+        {
+            return Err(ConfigError::Env {
+                var: "JIT_MIN_DURATION".into(),
+                problem: format!(
+                    "the minimum duration {:#} must be positive and at most the maximum {:#}",
+                    s.limits.min_duration, s.limits.max_duration
+                ),
+            });
+        }
         Ok(s)
     }
 }
@@ -612,6 +637,21 @@ mod tests {
         assert_eq!(s.temporal_address, "http://127.0.0.1:7233");
         assert_eq!(s.aws_endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
         assert_eq!(s.limits.max_duration, SignedDuration::from_hours(12));
+    }
+
+    #[test]
+    fn the_minimum_duration_defaults_to_a_minute_and_can_be_lowered_for_benchmarks() {
+        let c = repo_file();
+        let s = c.worker_settings(&|_| None).unwrap();
+        assert_eq!(s.limits.min_duration, SignedDuration::from_mins(1));
+        let env = |k: &str| (k == "JIT_MIN_DURATION").then(|| "5s".to_owned());
+        let s = c.worker_settings(&env).unwrap();
+        assert_eq!(s.limits.min_duration, SignedDuration::from_secs(5));
+        for bad in ["0s", "13h"] {
+            let env = |k: &str| (k == "JIT_MIN_DURATION").then(|| bad.to_owned());
+            let e = c.worker_settings(&env).unwrap_err().to_string();
+            assert!(e.contains("JIT_MIN_DURATION"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -1,24 +1,7 @@
 //! Temporal client helpers for the tools around the stack (demo, tests).
 
 use anyhow::Context;
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
-
-/// Connects a client to `address` (`http://host:port`) in `namespace`.
-pub async fn connect(address: &str, namespace: &str, identity: &str) -> anyhow::Result<Client> {
-    let url = temporalio_client::Url::parse(address)
-        .with_context(|| format!("Temporal address {address:?}"))?;
-    let conn = Connection::connect(
-        ConnectionOptions::new(url)
-            .identity(identity.to_owned())
-            .build(),
-    )
-    .await
-    .with_context(|| format!("connecting to Temporal at {address}"))?;
-    Ok(Client::new(
-        conn,
-        ClientOptions::new(namespace.to_owned()).build(),
-    )?)
-}
+use temporalio_client::Client;
 
 /// Lets the dev server skip time for one workflow (Server 1.32's experimental per-workflow
 /// time skipping; the server needs `frontend.WorkflowTimeSkippingEnabled`). Time is skipped

@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::approval::Decision;
-use crate::ticket::{Phase, Ticket};
+use crate::phase::Phase;
+use crate::ticket::Ticket;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Card {

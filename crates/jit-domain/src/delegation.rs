@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::approval::Delegation;
 use crate::ids::UserName;
-use crate::ticket::Refused;
+use crate::refusal::Refused;
 
 /// One standing delegation of an approver.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,10 +45,12 @@ impl DelegationEntity {
         now: Timestamp,
     ) -> Result<(), Refused> {
         if *to == self.owner {
-            return Err(Refused(format!("{to} cannot delegate to themselves")));
+            return Err(Refused::not_allowed(format!(
+                "{to} cannot delegate to themselves"
+            )));
         }
         if until <= now {
-            return Err(Refused("a delegation must end in the future".into()));
+            return Err(Refused::bad_value("a delegation must end in the future"));
         }
         Ok(())
     }

@@ -10,15 +10,24 @@
 //! - [`lease`]: who holds an assignment ([`LeaseState`], [`Ownership`]) and the fleet's
 //!   [`Governor`] of outstanding Identity Center operations.
 //! - [`delegation`]: standing delegations (vacations) held per approver.
-//! - [`ticket`]: the request, the lifecycle [`Phase`], extensions, early ends and the
-//!   [`Ticket`] state.
+//! - [`request`]: what someone asks for ([`TicketRequest`], [`Principal`], [`Target`],
+//!   [`Limits`]).
+//! - [`phase`]: where a ticket is ([`Phase`], the one list of phases).
+//! - [`evaluation`]: what evaluation decided ([`Evaluated`], [`ResolvedTarget`],
+//!   [`PolicyRecord`]) and what a vote needs confirmed ([`VoterCheck`]).
+//! - [`refusal`]: why an action was refused ([`Refused`] with its [`RefusalKind`]).
+//! - [`ticket`]: the [`Ticket`] state and its rules (votes, extensions, early ends).
 
 pub mod approval;
 pub mod card;
 pub mod delegation;
 pub mod duration;
+pub mod evaluation;
 pub mod ids;
 pub mod lease;
+pub mod phase;
+pub mod refusal;
+pub mod request;
 pub mod stack;
 pub mod ticket;
 
@@ -28,6 +37,7 @@ pub use approval::{
 };
 pub use card::{Card, ChatMessage};
 pub use delegation::{DelegationEntity, StandingDelegation};
+pub use evaluation::{Evaluated, PolicyRecord, ResolvedTarget, VoterCheck};
 pub use ids::{
     AccountId, BundleName, GroupName, InstanceArn, InvalidInput, Justification, PermissionSetArn,
     PermissionSetName, PrincipalId, TicketId, UserName,
@@ -36,8 +46,8 @@ pub use lease::{
     Acquired, Finding, Governor, LeaseCall, LeaseInput, LeaseState, LeaseStatus, Ownership, Permit,
     PermitRelease, PermitRequest, Released,
 };
+pub use phase::Phase;
+pub use refusal::{RefusalKind, Refused};
+pub use request::{BREAK_GLASS_MIN_JUSTIFICATION, Limits, Principal, Target, TicketRequest};
 pub use stack::{AssignmentRef, EntryState, PrincipalType, ResourceStack, StackEntry};
-pub use ticket::{
-    AuditEvent, EndKind, EndRequest, Evaluated, Extension, Limits, Phase, PolicyRecord, Principal,
-    Refused, ResolvedTarget, Target, Ticket, TicketRequest, VoterCheck,
-};
+pub use ticket::{AuditEvent, EndKind, EndRequest, Extension, Ticket};

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use jit_activities::{DirectoryCache, LeaseActivities, ReconcileInput, TicketActivities};
+use jit_activities::{DirectoryCache, LeaseActivities, TicketActivities};
+use jit_contract::reconcile::{self, ReconcileInput};
 use jit_policy::PolicyStore;
 
 pub mod policy;
@@ -21,7 +22,7 @@ use jit_workflows::{
     AssignmentLease, AwsGovernor, CatalogWorkflow, DelegationWorkflow, ReconcileWorkflow,
     TicketWorkflow, UserLookupWorkflow,
 };
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_client::Client;
 use temporalio_sdk::{Runtime, WorkerOptions};
 
 /// The worker's settings, resolved.
@@ -127,7 +128,7 @@ impl Worker {
                 .build()
         };
         let lease_options =
-            WorkerOptions::new(jit_workflows::lease_call_queue(&settings.task_queue))
+            WorkerOptions::new(jit_contract::lease::call_queue(&settings.task_queue))
                 .register_activities(lease_activities())
                 .tuner(tuner)
                 .graceful_shutdown_period(Duration::from_secs(10))
@@ -199,7 +200,7 @@ pub async fn ensure_reconcile_schedule(client: &Client, settings: &Settings) {
     };
     let action = || {
         ScheduleAction::start_workflow(
-            ReconcileWorkflow::run,
+            reconcile::Workflow,
             input.clone(),
             settings.task_queue.clone(),
             format!("reconcile-{}", settings.task_queue),
@@ -247,47 +248,13 @@ pub async fn ensure_reconcile_schedule(client: &Client, settings: &Settings) {
 
 /// Connects a Temporal client, retrying for up to a minute while the server starts.
 pub async fn connect(settings: &Settings) -> anyhow::Result<Client> {
-    let url = url::Url::parse(&settings.temporal_address)
-        .with_context(|| format!("temporal address {:?}", settings.temporal_address))?;
-    let mut attempt = 0;
-    let connection = loop {
-        match Connection::connect(
-            ConnectionOptions::new(url.clone())
-                .identity(identity())
-                .build(),
-        )
-        .await
-        {
-            Ok(c) => break c,
-            Err(e) if attempt < 60 => {
-                attempt += 1;
-                tracing::debug!(error = %e, "Temporal not reachable yet");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(e) => return Err(e).with_context(|| format!("connecting to Temporal at {url}")),
-        }
-    };
-    Ok(Client::new(
-        connection,
-        ClientOptions::new(settings.namespace.clone()).build(),
-    )?)
-}
-
-fn identity() -> String {
-    format!("jit-worker@{}", std::process::id())
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    Ok(jit_temporal::connect(&jit_temporal::Target {
+        address: settings.temporal_address.clone(),
+        namespace: settings.namespace.clone(),
+        role: "jit-worker".to_owned(),
+        patience: Duration::from_secs(60),
+    })
+    .await?)
 }
 
 /// The worker binary's main: `jit-worker --config FILE`.
@@ -307,7 +274,9 @@ pub async fn main_with_args(args: impl IntoIterator<Item = String>) -> anyhow::R
     init_tracing();
     let settings = load_settings(&args.config)?;
     let worker = Worker::build(settings).await?;
-    worker.run_until_stopped(shutdown_signal()).await
+    worker
+        .run_until_stopped(jit_temporal::shutdown_signal())
+        .await
 }
 
 fn init_tracing() {

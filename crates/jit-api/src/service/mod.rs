@@ -1,0 +1,342 @@
+//! `jit.v1.TicketService` on Temporal: each call authenticates, validates what it was sent
+//! (INVALID_ARGUMENT names the field), and turns into a workflow start, query, update or
+//! visibility query — all by `jit-contract`'s definitions. Votes and ends run as workflow
+//! *updates*: the workflow's validators decide, and their refusal's kind decides the status.
+//!
+//! - [`rpc`]: the RPCs; [`list`]: visibility queries and list rows; [`errors`]: statuses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jit_contract::ticket::{self, DelegateInput, EndInput, VoteInput};
+use jit_contract::user_lookup;
+use jit_domain::{
+    AccountId, BundleName, EndKind, GroupName, Justification, Limits, PermissionSetName, Principal,
+    Target, Ticket, TicketId, TicketRequest, UserName,
+};
+use jit_policy::PolicyStore;
+use jit_proto::v1 as pb;
+use temporalio_client::errors::{WorkflowQueryError, WorkflowUpdateError};
+use temporalio_client::{
+    Client, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowQueryOptions,
+    WorkflowStartOptions,
+};
+use tonic::{Request, Response, Status};
+
+use crate::auth::{Authenticator, Caller};
+use crate::convert;
+
+mod errors;
+mod list;
+mod rpc;
+
+pub use errors::status_for;
+use errors::{field, invalid, not_found, update_status};
+
+/// The service's state: a Temporal client and what it needs to decide who may call what.
+#[derive(Clone)]
+pub struct TicketApi {
+    pub(crate) client: Client,
+    pub(crate) namespace: String,
+    pub(crate) task_queue: String,
+    pub(crate) limits: Limits,
+    pub(crate) auth: Arc<Authenticator>,
+    pub(crate) policy: Arc<PolicyStore>,
+}
+
+type Handle = temporalio_client::WorkflowHandle<Client, ticket::Workflow>;
+
+/// `r-` and 24 hex digits of sha256(caller, request id): the same caller and request id
+/// always name the same ticket.
+pub fn ticket_id_for(caller: &str, request_id: &str) -> TicketId {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("{caller}\n{request_id}").as_bytes());
+    TicketId::parse(&format!("r-{}", hex::encode(&d[..12])))
+        .expect("r- and hex digits make a ticket id")
+}
+
+fn check_request_id(id: &str) -> Result<(), Status> {
+    let ok = (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Status::invalid_argument(format!(
+            "request_id: {id:?} must be 1 to 64 of A-Z a-z 0-9 - _ (e.g. a UUID)"
+        )))
+    }
+}
+
+impl TicketApi {
+    async fn caller<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
+        let header = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        self.auth.authenticate(header).await
+    }
+
+    fn user(caller: &Caller) -> Result<UserName, Status> {
+        UserName::parse(&caller.subject)
+            .map_err(|e| Status::unauthenticated(format!("subject: {e}")))
+    }
+
+    fn handle(&self, ticket_id: &str) -> Result<(TicketId, Handle), Status> {
+        let id = TicketId::parse(ticket_id).map_err(|e| field("ticket_id", e))?;
+        let h = self
+            .client
+            .get_workflow_handle::<ticket::Workflow>(id.workflow_id());
+        Ok((id, h))
+    }
+
+    async fn status(&self, ticket_id: &str, h: &Handle) -> Result<Ticket, Status> {
+        h.query(ticket::Status, (), WorkflowQueryOptions::default())
+            .await
+            .map_err(|e| match e {
+                WorkflowQueryError::NotFound(_) => not_found(ticket_id),
+                WorkflowQueryError::Rpc(s) if s.code() == tonic::Code::NotFound => {
+                    not_found(ticket_id)
+                }
+                other => Status::unavailable(format!("ticket {ticket_id}: {other}")),
+            })
+    }
+
+    fn is_admin(&self, user: &UserName) -> bool {
+        let mut dir = jit_policy::Directory::new();
+        dir.add_user(user.clone());
+        dir.person(user)
+            .is_some_and(|p| self.policy.current().is_admin(&p).allowed)
+    }
+
+    /// Tickets are readable by their parties, their approvers (and delegates), and admins.
+    fn may_read(&self, user: &UserName, t: &Ticket) -> Result<(), Status> {
+        let party = t.is_party(user);
+        let approver = t.plan.as_ref().is_some_and(|p| {
+            p.admins.contains(user)
+                || p.steps.iter().any(|s| s.approvers.contains(user))
+                || p.escalation
+                    .as_ref()
+                    .is_some_and(|e| e.approvers.contains(user))
+        });
+        let delegate = t
+            .approval
+            .as_ref()
+            .is_some_and(|a| a.delegations.iter().any(|d| d.to == *user));
+        if party || approver || delegate || self.is_admin(user) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(format!(
+                "{user} is neither a party, an approver nor an admin of ticket {}",
+                t.request.ticket_id
+            )))
+        }
+    }
+
+    async fn read(&self, caller: &Caller, ticket_id: &str) -> Result<pb::Ticket, Status> {
+        let user = Self::user(caller)?;
+        let (_, h) = self.handle(ticket_id)?;
+        let t = self.status(ticket_id, &h).await?;
+        self.may_read(&user, &t)?;
+        Ok(convert::ticket(&t, Timestamp::now()))
+    }
+
+    fn request_from(
+        &self,
+        caller: &Caller,
+        r: &pb::CreateTicketRequest,
+    ) -> Result<TicketRequest, Status> {
+        check_request_id(&r.request_id)?;
+        let requester = if r.requester.is_empty() || r.requester == caller.subject {
+            Self::user(caller)?
+        } else {
+            let requester = UserName::parse_field("requester", &r.requester).map_err(invalid)?;
+            let v = self
+                .policy
+                .current()
+                .may_act_as(&caller.subject, &requester);
+            if !v.allowed {
+                return Err(Status::permission_denied(v.reason));
+            }
+            requester
+        };
+        let principal = match r.principal.as_ref().and_then(|p| p.kind.as_ref()) {
+            None => Principal::User(requester.clone()),
+            Some(pb::principal::Kind::User(u)) => {
+                Principal::User(UserName::parse_field("principal.user", u).map_err(invalid)?)
+            }
+            Some(pb::principal::Kind::Group(g)) => {
+                Principal::Group(GroupName::parse(g).map_err(|e| field("principal.group", e))?)
+            }
+        };
+        let mut targets = Vec::new();
+        for (i, t) in r.targets.iter().enumerate() {
+            targets.push(Target {
+                account: AccountId::parse(&t.account_id)
+                    .map_err(|e| field(&format!("targets[{i}].account_id"), e))?,
+                permission_set: PermissionSetName::parse(&t.permission_set)
+                    .map_err(|e| field(&format!("targets[{i}].permission_set"), e))?,
+            });
+        }
+        let bundle = if r.bundle.is_empty() {
+            None
+        } else {
+            Some(BundleName::parse(&r.bundle).map_err(|e| field("bundle", e))?)
+        };
+        let Some(duration) = r.duration.as_ref() else {
+            return Err(Status::invalid_argument("duration: missing"));
+        };
+        let start_at = match &r.start_at {
+            None => None,
+            Some(t) => Some(
+                convert::from_timestamp(t)
+                    .ok_or_else(|| Status::invalid_argument("start_at: not a valid time"))?,
+            ),
+        };
+        let req = TicketRequest {
+            ticket_id: ticket_id_for(&caller.subject, &r.request_id),
+            requester,
+            principal,
+            targets,
+            bundle,
+            duration: convert::from_duration(duration),
+            justification: Justification::parse(&r.justification)
+                .map_err(|e| field("justification", e))?,
+            start_at,
+            break_glass: r.break_glass,
+        };
+        req.validate(&self.limits).map_err(invalid)?;
+        Ok(req)
+    }
+
+    /// Runs an update; the ticket after it.
+    async fn after_update<T>(
+        &self,
+        ticket_id: &str,
+        h: &Handle,
+        out: Result<T, WorkflowUpdateError>,
+    ) -> Result<(T, pb::Ticket), Status> {
+        let v = out.map_err(|e| update_status(ticket_id, e))?;
+        let t = self.status(ticket_id, h).await?;
+        Ok((v, convert::ticket(&t, Timestamp::now())))
+    }
+
+    async fn end(
+        &self,
+        request: Request<pb::EndRequest>,
+        kind: EndKind,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = self.caller(&request).await?;
+        let by = Self::user(&caller)?;
+        let r = request.into_inner();
+        let (_, h) = self.handle(&r.ticket_id)?;
+        let input = EndInput {
+            by,
+            reason: (!r.reason.is_empty()).then_some(r.reason),
+        };
+        let o = WorkflowExecuteUpdateOptions::default();
+        let out = match kind {
+            EndKind::Relinquish => h.execute_update(ticket::Relinquish, input, o).await,
+            EndKind::Revoke => h.execute_update(ticket::Revoke, input, o).await,
+            EndKind::Cancel => h.execute_update(ticket::Cancel, input, o).await,
+        };
+        let ((), t) = self.after_update(&r.ticket_id, &h, out).await?;
+        Ok(Response::new(t))
+    }
+
+    async fn vote(
+        &self,
+        request: Request<pb::VoteRequest>,
+        approve: bool,
+    ) -> Result<Response<pb::VoteResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let approver = Self::user(&caller)?;
+        let r = request.into_inner();
+        let comment = (!r.comment.is_empty()).then_some(r.comment);
+        Ok(Response::new(
+            self.vote_as(approver, &r.ticket_id, comment, approve)
+                .await?,
+        ))
+    }
+
+    /// A vote by `approver` (already authenticated), through the workflow's validators: the
+    /// one path for gRPC, Slack and Teams.
+    pub async fn vote_as(
+        &self,
+        approver: UserName,
+        ticket_id: &str,
+        comment: Option<String>,
+        approve: bool,
+    ) -> Result<pb::VoteResponse, Status> {
+        let (_, h) = self.handle(ticket_id)?;
+        let input = VoteInput { approver, comment };
+        let o = WorkflowExecuteUpdateOptions::default();
+        let out = if approve {
+            h.execute_update(ticket::Approve, input, o).await
+        } else {
+            h.execute_update(ticket::Deny, input, o).await
+        };
+        let (effect, ticket) = self.after_update(ticket_id, &h, out).await?;
+        Ok(pb::VoteResponse {
+            effect,
+            ticket: Some(ticket),
+        })
+    }
+
+    /// A delegation by `from` (already authenticated).
+    pub async fn delegate_as(
+        &self,
+        from: UserName,
+        ticket_id: &str,
+        to: UserName,
+        until: Timestamp,
+        reason: Option<String>,
+    ) -> Result<pb::Ticket, Status> {
+        let (_, h) = self.handle(ticket_id)?;
+        let out = h
+            .execute_update(
+                ticket::Delegate,
+                DelegateInput {
+                    from,
+                    to,
+                    until,
+                    reason,
+                },
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await;
+        let ((), t) = self.after_update(ticket_id, &h, out).await?;
+        Ok(t)
+    }
+
+    /// The identity-store user with this email, asked of a worker.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserName>, Status> {
+        let id = format!("user-lookup-{}", Timestamp::now().as_nanosecond());
+        let h = self
+            .client
+            .start_workflow(
+                user_lookup::Workflow,
+                email.to_owned(),
+                WorkflowStartOptions::new(self.task_queue.clone(), id).build(),
+            )
+            .await
+            .map_err(|e| Status::unavailable(format!("asking the worker: {e}")))?;
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            h.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .map_err(|_| Status::deadline_exceeded("the worker did not answer within 30 s"))?
+        .map_err(|e| Status::unavailable(format!("the worker could not answer: {e}")))
+    }
+
+    /// Authenticates an `authorization` header value (for the HTTP endpoints).
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Caller, Status> {
+        self.auth.authenticate(header).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,334 @@
+//! The RPCs of `jit.v1.TicketService`, each: authenticate, validate, act on Temporal.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use jiff::Timestamp;
+use jit_contract::catalog;
+use jit_contract::search_attributes as sa;
+use jit_contract::ticket::{self, ExtendInput};
+use jit_domain::{Phase, Ticket, UserName};
+use jit_proto::v1 as pb;
+use jit_proto::v1::ticket_service_server::TicketService;
+use temporalio_client::errors::WorkflowStartError;
+use temporalio_client::{
+    WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowStartOptions,
+};
+use tonic::{Request, Response, Status};
+
+use super::errors::invalid;
+use super::list::query_value;
+use super::{EndKind, TicketApi};
+use crate::convert;
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::Ticket, Status>> + Send>>;
+
+/// How often a watch looks at its ticket.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+
+#[tonic::async_trait]
+impl TicketService for TicketApi {
+    async fn create_ticket(
+        &self,
+        request: Request<pb::CreateTicketRequest>,
+    ) -> Result<Response<pb::CreateTicketResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let r = request.into_inner();
+        let req = self.request_from(&caller, &r)?;
+        let ticket_id = req.ticket_id.to_string();
+        let started = self
+            .client
+            .start_workflow(
+                ticket::Workflow,
+                req.clone().into(),
+                jit_temporal::ticket_start_options(&req, &self.task_queue),
+            )
+            .await;
+        match started {
+            Ok(_) => {
+                tracing::info!(ticket = %ticket_id, caller = %caller.subject, "ticket created");
+                let t = Ticket::new(req, Timestamp::now());
+                Ok(Response::new(pb::CreateTicketResponse {
+                    ticket: Some(convert::ticket(&t, Timestamp::now())),
+                    created: true,
+                }))
+            }
+            Err(WorkflowStartError::AlreadyStarted { .. }) => {
+                // A retry, or a request id used twice: the stored request decides.
+                let (_, h) = self.handle(&ticket_id)?;
+                let t = self.status(&ticket_id, &h).await?;
+                if t.request == req {
+                    Ok(Response::new(pb::CreateTicketResponse {
+                        ticket: Some(convert::ticket(&t, Timestamp::now())),
+                        created: false,
+                    }))
+                } else {
+                    Err(Status::already_exists(format!(
+                        "request_id: {:?} was already used for another request (ticket {ticket_id})",
+                        r.request_id
+                    )))
+                }
+            }
+            Err(e) => Err(Status::unavailable(format!("starting the ticket: {e}"))),
+        }
+    }
+
+    async fn get_ticket(
+        &self,
+        request: Request<pb::GetTicketRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = self.caller(&request).await?;
+        let t = self.read(&caller, &request.get_ref().ticket_id).await?;
+        Ok(Response::new(t))
+    }
+
+    async fn list_tickets(
+        &self,
+        request: Request<pb::ListTicketsRequest>,
+    ) -> Result<Response<pb::ListTicketsResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let user = Self::user(&caller)?;
+        let r = request.into_inner();
+        let mut clauses = vec![format!("WorkflowType = '{}'", ticket::Workflow::NAME)];
+        let status = pb::TicketStatus::try_from(r.status).map_err(|_| {
+            Status::invalid_argument(format!("status: {} is not a status", r.status))
+        })?;
+        if let Some(p) = jit_proto::status::phase(status) {
+            clauses.push(format!("{} = '{}'", sa::STATUS.name(), p.as_str()));
+        }
+        for (name, key, v) in [
+            ("requester", sa::REQUESTER.name(), &r.requester),
+            ("principal", sa::PRINCIPAL.name(), &r.principal),
+            ("account_id", sa::ACCOUNTS.name(), &r.account_id),
+            (
+                "permission_set",
+                sa::PERMISSION_SETS.name(),
+                &r.permission_set,
+            ),
+        ] {
+            if !v.is_empty() {
+                clauses.push(format!("{key} = {}", query_value(name, v)?));
+            }
+        }
+        if !self.is_admin(&user) {
+            let me = query_value("subject", user.as_str())?;
+            clauses.push(format!(
+                "({} = {me} OR {} = {me} OR {} = {me})",
+                sa::REQUESTER.name(),
+                sa::PRINCIPAL.name(),
+                sa::PENDING_APPROVERS.name()
+            ));
+        }
+        let query = clauses.join(" AND ");
+        Ok(Response::new(
+            self.list(query, r.page_size, &r.page_token).await?,
+        ))
+    }
+
+    async fn approve(
+        &self,
+        request: Request<pb::VoteRequest>,
+    ) -> Result<Response<pb::VoteResponse>, Status> {
+        self.vote(request, true).await
+    }
+
+    async fn deny(
+        &self,
+        request: Request<pb::VoteRequest>,
+    ) -> Result<Response<pb::VoteResponse>, Status> {
+        self.vote(request, false).await
+    }
+
+    async fn delegate(
+        &self,
+        request: Request<pb::DelegateRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        let caller = self.caller(&request).await?;
+        let from = Self::user(&caller)?;
+        let r = request.into_inner();
+        let to = UserName::parse_field("to", &r.to).map_err(invalid)?;
+        let until = r
+            .until
+            .as_ref()
+            .and_then(convert::from_timestamp)
+            .ok_or_else(|| Status::invalid_argument("until: missing or not a valid time"))?;
+        let reason = (!r.reason.is_empty()).then_some(r.reason);
+        Ok(Response::new(
+            self.delegate_as(from, &r.ticket_id, to, until, reason)
+                .await?,
+        ))
+    }
+
+    async fn extend(
+        &self,
+        request: Request<pb::ExtendRequest>,
+    ) -> Result<Response<pb::ExtendResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let by = Self::user(&caller)?;
+        let r = request.into_inner();
+        let (_, h) = self.handle(&r.ticket_id)?;
+        let extra = r
+            .extra
+            .as_ref()
+            .map(convert::from_duration)
+            .filter(|d| d.is_positive())
+            .ok_or_else(|| Status::invalid_argument("extra: missing or not positive"))?;
+        let input = ExtendInput {
+            by,
+            extra,
+            reason: (!r.reason.is_empty()).then_some(r.reason),
+        };
+        let out = h
+            .execute_update(
+                ticket::Extend,
+                input,
+                WorkflowExecuteUpdateOptions::default(),
+            )
+            .await;
+        let (applied, t) = self.after_update(&r.ticket_id, &h, out).await?;
+        Ok(Response::new(pb::ExtendResponse {
+            applied,
+            ticket: Some(t),
+        }))
+    }
+
+    async fn relinquish(
+        &self,
+        request: Request<pb::EndRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        self.end(request, EndKind::Relinquish).await
+    }
+
+    async fn revoke(
+        &self,
+        request: Request<pb::EndRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        self.end(request, EndKind::Revoke).await
+    }
+
+    async fn cancel(
+        &self,
+        request: Request<pb::EndRequest>,
+    ) -> Result<Response<pb::Ticket>, Status> {
+        self.end(request, EndKind::Cancel).await
+    }
+
+    type WatchTicketStream = WatchStream;
+
+    async fn watch_ticket(
+        &self,
+        request: Request<pb::GetTicketRequest>,
+    ) -> Result<Response<Self::WatchTicketStream>, Status> {
+        let caller = self.caller(&request).await?;
+        let ticket_id = request.into_inner().ticket_id;
+        // The first answer also checks the caller may read it.
+        let first = self.read(&caller, &ticket_id).await?;
+        let api = self.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tokio::spawn(async move {
+            let mut last = first.version;
+            let mut done = terminal(&first);
+            if tx.send(Ok(first)).await.is_err() {
+                return;
+            }
+            while !done {
+                tokio::time::sleep(WATCH_EVERY).await;
+                let t = match api.read(&caller, &ticket_id).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                if t.version != last {
+                    last = t.version;
+                    done = terminal(&t);
+                    if tx.send(Ok(t)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn list_requestable(
+        &self,
+        request: Request<pb::ListRequestableRequest>,
+    ) -> Result<Response<pb::ListRequestableResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let user = Self::user(&caller)?;
+        // The worker answers (it holds the directory and AWS); a short workflow carries it.
+        let id = format!("catalog-{user}-{}", Timestamp::now().as_nanosecond());
+        let h = self
+            .client
+            .start_workflow(
+                catalog::Workflow,
+                user,
+                WorkflowStartOptions::new(self.task_queue.clone(), id).build(),
+            )
+            .await
+            .map_err(|e| Status::unavailable(format!("asking the worker: {e}")))?;
+        let catalog = tokio::time::timeout(
+            Duration::from_secs(30),
+            h.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .map_err(|_| Status::deadline_exceeded("the worker did not answer within 30 s"))?
+        .map_err(|e| Status::unavailable(format!("the worker could not answer: {e}")))?;
+        Ok(Response::new(pb::ListRequestableResponse {
+            targets: catalog
+                .targets
+                .into_iter()
+                .map(|e| pb::RequestableTarget {
+                    account_id: e.account_id,
+                    account_name: e.account_name,
+                    permission_set: e.permission_set,
+                    rule: e.rule,
+                    plan: e.plan,
+                })
+                .collect(),
+            bundles: catalog.bundles,
+        }))
+    }
+
+    async fn list_pending_approvals(
+        &self,
+        request: Request<pb::ListPendingApprovalsRequest>,
+    ) -> Result<Response<pb::ListTicketsResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let user = Self::user(&caller)?;
+        let r = request.into_inner();
+        let query = format!(
+            "WorkflowType = '{}' AND ExecutionStatus = 'Running' AND {} = {}",
+            ticket::Workflow::NAME,
+            sa::PENDING_APPROVERS.name(),
+            query_value("subject", user.as_str())?
+        );
+        Ok(Response::new(
+            self.list(query, r.page_size, &r.page_token).await?,
+        ))
+    }
+
+    async fn who_am_i(
+        &self,
+        request: Request<pb::WhoAmIRequest>,
+    ) -> Result<Response<pb::WhoAmIResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        Ok(Response::new(pb::WhoAmIResponse {
+            may_act_for: self.policy.current().acts_for(&caller.subject),
+            subject: caller.subject,
+            authenticated_by: caller.by.to_owned(),
+        }))
+    }
+}
+
+fn terminal(t: &pb::Ticket) -> bool {
+    pb::TicketStatus::try_from(t.status)
+        .ok()
+        .and_then(jit_proto::status::phase)
+        .is_some_and(Phase::is_terminal)
+}

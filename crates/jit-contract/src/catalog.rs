@@ -1,0 +1,28 @@
+//! `CatalogWorkflow`: "what may this user request?", asked by the API (which holds no AWS
+//! credentials) and answered by a worker.
+
+use jit_domain::UserName;
+use serde::{Deserialize, Serialize};
+
+workflow!(
+    /// One question, one short workflow.
+    Workflow = "CatalogWorkflow", UserName => Catalog
+);
+
+/// What someone may request: every (account, permission set) an eligibility rule allows
+/// them, with the rule and the plan a request for it would get, and the bundles whose every
+/// target they may request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub targets: Vec<CatalogEntry>,
+    pub bundles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    pub account_id: String,
+    pub account_name: String,
+    pub permission_set: String,
+    pub rule: String,
+    pub plan: String,
+}

@@ -1,0 +1,49 @@
+//! How a ticket's workflow is started: a pure function of the request, so every starter
+//! (the API, the demo, the tests) starts tickets the same way. The client side turns a
+//! [`TicketStart`] into the SDK's start options (id reuse rejected: a ticket id is never
+//! started twice).
+
+use jit_domain::TicketRequest;
+use temporalio_common::search_attributes::SearchAttributes;
+
+use crate::search_attributes;
+
+/// Everything a ticket starts with besides its input.
+#[derive(Debug, Clone)]
+pub struct TicketStart {
+    /// `ticket-<id>`.
+    pub workflow_id: String,
+    /// One line for the Temporal UI's list.
+    pub summary: String,
+    /// Markdown for the Temporal UI's details.
+    pub details: String,
+    pub search_attributes: SearchAttributes,
+}
+
+/// The start of the ticket `req`.
+pub fn ticket(req: &TicketRequest) -> TicketStart {
+    let mut what: Vec<String> = req.targets.iter().map(ToString::to_string).collect();
+    if let Some(b) = &req.bundle {
+        what.push(format!("bundle {b}"));
+    }
+    let what = what.join(", ");
+    let summary = format!(
+        "{}{what} for {} ({:#})",
+        if req.break_glass { "BREAK-GLASS: " } else { "" },
+        req.principal,
+        req.duration
+    );
+    let mut details = format!(
+        "**Requester:** {}\n\n**Principal:** {}\n\n**Targets:** {what}\n\n**Duration:** {:#}\n\n**Justification:** {}",
+        req.requester, req.principal, req.duration, req.justification
+    );
+    if let Some(s) = req.start_at {
+        details.push_str(&format!("\n\n**Starts:** {s}"));
+    }
+    TicketStart {
+        workflow_id: req.ticket_id.workflow_id(),
+        summary,
+        details,
+        search_attributes: search_attributes::initial(req),
+    }
+}

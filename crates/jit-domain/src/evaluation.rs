@@ -1,0 +1,57 @@
+//! What evaluation decided (the targets resolved to AWS ids, the plan, the policy record),
+//! and what the directory must confirm before a vote counts.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::approval::{ApprovalPlan, Delegation};
+use crate::ids::UserName;
+use crate::request::Target;
+use crate::stack::AssignmentRef;
+
+/// One target resolved to AWS ids by the evaluate step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedTarget {
+    pub target: Target,
+    pub account_name: String,
+    pub assignment: AssignmentRef,
+    /// The principal already had it before the ticket: never created, never removed.
+    #[serde(default)]
+    pub standing: bool,
+}
+
+/// What evaluation decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evaluated {
+    pub plan: ApprovalPlan,
+    pub targets: Vec<ResolvedTarget>,
+    /// The approvers' standing delegations in force at evaluation.
+    #[serde(default)]
+    pub delegations: Vec<Delegation>,
+    /// Which policy decided, and how.
+    #[serde(default)]
+    pub policy: Option<PolicyRecord>,
+}
+
+/// The policy decision on a ticket, as recorded in its history: the policy's content hash
+/// and one line per decision (eligibility of each target, on-behalf, the plan chosen).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    /// `sha256:<hex>` of the rules file.
+    pub hash: String,
+    pub decisions: Vec<String>,
+}
+
+/// What the directory must confirm before a vote counts: that the person casting it still
+/// exists, and that the approver it counts for is still a member of a group the recorded plan
+/// names for the step (or is named in it). Votes from people no longer eligible are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoterCheck {
+    pub cast_by: UserName,
+    /// Whose approval the vote counts as (the delegator when a delegate votes).
+    pub voter: UserName,
+    pub step: String,
+    pub groups: Vec<String>,
+    pub users: BTreeSet<UserName>,
+}

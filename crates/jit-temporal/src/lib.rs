@@ -1,0 +1,125 @@
+//! The client side of Temporal for jit's processes (worker, API, tools, tests).
+//!
+//! - [`connect`]: a client for a frontend, retried with exponential backoff while it starts.
+//! - [`ticket_start_options`]: how a ticket's workflow is started (the contract's
+//!   [`TicketStart`](jit_contract::start::TicketStart) as the SDK's options).
+//! - [`shutdown_signal`]: resolves on SIGINT or SIGTERM.
+//! - [`identity`]: `<role>@<host>:<pid>`, what a process tells Temporal it is.
+
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use jit_domain::TicketRequest;
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions, WorkflowIdConflictPolicy,
+    WorkflowIdReusePolicy, WorkflowStartOptions,
+};
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `http://host:port`.
+    pub address: String,
+    pub namespace: String,
+    /// What this process is (`jit-worker`, `jit-api`, ...): the identity is derived from it.
+    pub role: String,
+    /// How long to keep trying while the server is not up yet (zero: once).
+    pub patience: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("temporal address {address:?}: {problem}")]
+    Address { address: String, problem: String },
+    #[error("connecting to Temporal at {address}: {source}")]
+    Connect {
+        address: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// `<role>@<host>:<pid>`: which process on which machine (containers all have pid 1).
+pub fn identity(role: &str) -> String {
+    format!("{role}@{}:{}", host_name(), std::process::id())
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "unknown-host".to_owned())
+}
+
+/// Connects a client, retrying with exponential backoff (100 ms doubling to 2 s) for up to
+/// `target.patience` while the frontend is not reachable yet.
+pub async fn connect(target: &Target) -> Result<Client, ConnectError> {
+    let url =
+        temporalio_client::Url::parse(&target.address).map_err(|e| ConnectError::Address {
+            address: target.address.clone(),
+            problem: e.to_string(),
+        })?;
+    let identity = identity(&target.role);
+    let attempt = || async {
+        Connection::connect(
+            ConnectionOptions::new(url.clone())
+                .identity(identity.clone())
+                .build(),
+        )
+        .await
+    };
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(2))
+        .with_total_delay(Some(target.patience))
+        .without_max_times();
+    let connection = attempt
+        .retry(backoff)
+        .notify(|e, wait| tracing::debug!(error = %e, ?wait, "Temporal not reachable yet"))
+        .await
+        .map_err(|e| ConnectError::Connect {
+            address: target.address.clone(),
+            source: Box::new(e),
+        })?;
+    Client::new(
+        connection,
+        ClientOptions::new(target.namespace.clone()).build(),
+    )
+    .map_err(|e| ConnectError::Connect {
+        address: target.address.clone(),
+        source: e.into(),
+    })
+}
+
+/// Start options for the ticket `req` on `task_queue`: workflow id `ticket-<id>` (a ticket
+/// id is never reused: starting it again fails instead of creating a second ticket), the UI
+/// summary and details, and the initial search attributes.
+pub fn ticket_start_options(req: &TicketRequest, task_queue: &str) -> WorkflowStartOptions {
+    let s = jit_contract::start::ticket(req);
+    WorkflowStartOptions::new(task_queue, s.workflow_id)
+        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
+        .static_summary(s.summary)
+        .static_details(s.details)
+        .search_attributes(s.search_attributes)
+        .build()
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,221 @@
+//! The test kit shared by the end-to-end suite (`e2e/`) and the burst and chaos suites
+//! (`chaos/`): requests, the truth about AWS, worker processes, tickets started and awaited
+//! through the contract's definitions, history helpers and the policies tests use.
+//!
+//! Each suite keeps only what is its own: `e2e`'s `TestApp` (one test's view of the shared
+//! stack), `chaos`'s `Stack` (a stack of its own that can be restarted).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use jiff::SignedDuration;
+use jit_aws::{AwsSettings, IdentityCenter};
+use jit_contract::ticket::{self, TicketOutcome};
+use jit_domain::{
+    AccountId, AssignmentRef, Justification, PermissionSetName, Principal, PrincipalType, Target,
+    TicketId, TicketRequest, UserName,
+};
+use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowHandle};
+use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
+
+/// A ticket's handle, typed by the contract.
+pub type Handle = WorkflowHandle<Client, ticket::Workflow>;
+
+/// Every seeded user may ask for any permission set in any account; no approval needed.
+pub const SELF_SERVICE_POLICY: &str = r#"
+eligibility:
+  - { name: anyone, groups: [engineers, sre, security], accounts: ["*"], permission_sets: ["*"] }
+plans:
+  - name: self-service
+    accounts: ["*"]
+    permission_sets: ["*"]
+    steps: []
+    max_duration: 2h
+    max_total: 4h
+    approval_timeout: 1h
+"#;
+
+pub fn user(name: &str) -> UserName {
+    UserName::parse(name).expect("valid user name")
+}
+
+pub fn target(account: &AccountId, permission_set: &str) -> Target {
+    Target {
+        account: account.clone(),
+        permission_set: PermissionSetName::parse(permission_set).expect("permission set name"),
+    }
+}
+
+/// A valid request: `requester` asks for `principal` to get `permission_set` in `account`
+/// for `duration`.
+pub fn request(
+    id: &str,
+    requester: &str,
+    principal: &str,
+    account: &AccountId,
+    permission_set: &str,
+    duration: SignedDuration,
+) -> TicketRequest {
+    TicketRequest {
+        ticket_id: TicketId::parse(id).expect("ticket id"),
+        requester: user(requester),
+        principal: Principal::User(user(principal)),
+        targets: vec![target(account, permission_set)],
+        bundle: None,
+        duration,
+        justification: Justification::parse("investigating incident INC-42").expect("text"),
+        start_at: None,
+        break_glass: false,
+    }
+}
+
+/// A client straight to the sandbox at `url` (no proxy, no rate limit): the truth about AWS.
+pub async fn sandbox(url: &str, region: &str) -> IdentityCenter {
+    IdentityCenter::connect(&AwsSettings {
+        region: region.to_owned(),
+        endpoint_url: Some(url.to_owned()),
+        requests_per_second: 0.0,
+    })
+    .await
+}
+
+/// The assignment a request of `principal` for `permission_set` in `account` resolves to.
+pub async fn assignment(
+    aws: &IdentityCenter,
+    account: &AccountId,
+    principal: &str,
+    permission_set: &str,
+) -> AssignmentRef {
+    let instance = aws.instance().await.expect("instance").clone();
+    AssignmentRef {
+        instance_arn: instance.arn,
+        account: account.clone(),
+        permission_set_arn: aws
+            .permission_set_arn(&PermissionSetName::parse(permission_set).expect("name"))
+            .await
+            .expect("lookup")
+            .expect("seeded permission set"),
+        principal_type: PrincipalType::User,
+        principal_id: aws
+            .user_id(&user(principal))
+            .await
+            .expect("lookup")
+            .expect("seeded user"),
+    }
+}
+
+/// Where a worker process connects and what it reads.
+pub struct WorkerSetup<'a> {
+    pub temporal_address: &'a str,
+    pub namespace: &'a str,
+    pub task_queue: &'a str,
+    pub aws_url: &'a str,
+    pub region: &'a str,
+    pub policy_file: &'a Path,
+    pub rust_log: &'a str,
+}
+
+/// The command line of a worker process (`bin`: the test package's `e2e-worker`), with
+/// `extra` environment: no reconcile schedule (tests run reconcile themselves, scoped), no
+/// ambient AWS credentials.
+pub fn worker_command(bin: &str, w: &WorkerSetup<'_>, extra: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.arg("--config")
+        .arg(jit_devstack::repo_root().join("temporal-dev.yaml"))
+        .env("JIT_TEMPORAL_ADDRESS", w.temporal_address)
+        .env("JIT_TEMPORAL_NAMESPACE", w.namespace)
+        .env("JIT_TASK_QUEUE", w.task_queue)
+        .env("JIT_AWS_ENDPOINT_URL", w.aws_url)
+        .env("JIT_AWS_REGION", w.region)
+        .env("JIT_POLICY_FILE", w.policy_file)
+        .env("JIT_RECONCILE_PERMISSION_SETS", "")
+        .env("RUST_LOG", w.rust_log)
+        .env_remove("AWS_ACCESS_KEY_ID");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Connects to the Temporal frontend at `address` (no waiting: the tests' servers are up).
+pub async fn connect(address: &str, namespace: &str, role: &str) -> Client {
+    jit_temporal::connect(&jit_temporal::Target {
+        address: address.to_owned(),
+        namespace: namespace.to_owned(),
+        role: role.to_owned(),
+        patience: Duration::from_secs(10),
+    })
+    .await
+    .expect("connected to Temporal")
+}
+
+/// Starts the ticket `req` on `task_queue`; while the server is away (a restart), retries
+/// for up to `patience`. A ticket already started counts as started.
+pub async fn start_ticket(
+    client: &Client,
+    req: &TicketRequest,
+    task_queue: &str,
+    patience: Duration,
+) -> Handle {
+    let deadline = Instant::now() + patience;
+    loop {
+        match client
+            .start_workflow(
+                ticket::Workflow,
+                req.clone().into(),
+                jit_temporal::ticket_start_options(req, task_queue),
+            )
+            .await
+        {
+            Ok(_) | Err(temporalio_client::errors::WorkflowStartError::AlreadyStarted { .. }) => {
+                break;
+            }
+            Err(e) => {
+                assert!(Instant::now() < deadline, "cannot start a ticket: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    client.get_workflow_handle::<ticket::Workflow>(req.ticket_id.workflow_id())
+}
+
+/// The ticket's end, waiting through server restarts for up to `within`; on timeout panics
+/// with `context()` (e.g. the workers' logs).
+pub async fn outcome(h: &Handle, within: Duration, context: impl Fn() -> String) -> TicketOutcome {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, h.get_result(WorkflowGetResultOptions::default())).await {
+            Ok(Ok(o)) => return o,
+            Ok(Err(e)) if Instant::now() < deadline => {
+                if std::env::var_os("JIT_TEST_VERBOSE").is_some() {
+                    eprintln!("waiting for {}: {e}", h.info().workflow_id);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            other => panic!(
+                "{} did not end within {within:?}: {other:?}\n{}",
+                h.info().workflow_id,
+                context()
+            ),
+        }
+    }
+}
+
+/// Names of the history's event types, in order (e.g. `TimerStarted`).
+pub fn event_types(events: &[HistoryEvent]) -> Vec<String> {
+    use temporalio_common::protos::temporal::api::enums::v1::EventType;
+    events
+        .iter()
+        .map(|e| {
+            EventType::try_from(e.event_type)
+                .map(|t| t.as_str_name().trim_start_matches("EVENT_TYPE_").to_owned())
+                .unwrap_or_else(|_| e.event_type.to_string())
+        })
+        .collect()
+}
+
+pub fn count(types: &[String], name: &str) -> usize {
+    types.iter().filter(|t| *t == name).count()
+}
