@@ -30,7 +30,7 @@ pub mod lease;
 pub use chat::Chat;
 pub use directory::DirectoryCache;
 use jit_contract::activity;
-use jit_contract::catalog::{Catalog, CatalogEntry};
+use jit_contract::catalog::{Catalog, CatalogEntry, Known};
 use jit_contract::chat::Announcement;
 use jit_contract::ticket::{Checked, Evaluation, GrantOutcome, Notification, Recheck};
 pub use lease::LeaseActivities;
@@ -503,6 +503,28 @@ impl TicketActivities {
         user: UserName,
     ) -> Result<Catalog, ActivityError> {
         self.catalog_inner(&user).await.map_err(to_activity_error)
+    }
+
+    /// The organization's accounts and the instance's permission sets.
+    #[activity(definition = activity::KnownTargets)]
+    pub async fn known_targets(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        _input: (),
+    ) -> Result<Known, ActivityError> {
+        let accounts = self.aws.accounts().await.map_err(to_activity_error)?;
+        let permission_sets = self
+            .aws
+            .permission_set_names()
+            .await
+            .map_err(to_activity_error)?;
+        Ok(Known {
+            accounts: accounts
+                .into_iter()
+                .map(|(id, name)| (id.to_string(), name))
+                .collect(),
+            permission_sets,
+        })
     }
 
     /// Tells people about a ticket through chat (see [`Chat`]); the messages it posted.

@@ -6,6 +6,7 @@
 
 mod api;
 mod chat;
+mod door;
 mod leases;
 mod lifecycle;
 mod policy;

@@ -1,10 +1,11 @@
 //! Questions the API (which holds no AWS credentials) asks a worker, each a short workflow
-//! running one local activity: [`CatalogWorkflow`] ("what may this user request?") and
-//! [`UserLookupWorkflow`] ("which user has this email?", for chat clicks).
+//! running one local activity: [`CatalogWorkflow`] ("what may this user request?"),
+//! [`KnownTargetsWorkflow`] ("which accounts and permission sets exist?", cached by the API)
+//! and [`UserLookupWorkflow`] ("which user has this email?", for chat clicks).
 
 use std::time::Duration;
 
-use jit_contract::catalog::{self, Catalog};
+use jit_contract::catalog::{self, Catalog, Known};
 use jit_contract::{activity, user_lookup};
 use jit_domain::UserName;
 use temporalio_macros::{workflow, workflow_methods};
@@ -57,6 +58,29 @@ impl UserLookupWorkflow {
             .build();
         Ok(ctx
             .execute_local_activity(activity::UserByEmail, email, options)
+            .await?)
+    }
+}
+
+/// Which accounts and permission sets exist (the API refuses requests for others at once).
+#[workflow]
+pub struct KnownTargetsWorkflow;
+
+#[workflow_methods]
+impl KnownTargetsWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, _input: ()) -> Self {
+        Self
+    }
+
+    #[run(name = catalog::KnownWorkflow::NAME)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<Known> {
+        let options = LocalActivityOptions::builder()
+            .start_to_close_timeout(Duration::from_secs(30))
+            .summary("which accounts and permission sets exist".to_owned())
+            .build();
+        Ok(ctx
+            .execute_local_activity(activity::KnownTargets, (), options)
             .await?)
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! - [`TicketWorkflow`] ([`ticket`]): one access ticket, from request to revocation.
 //! - [`DelegationWorkflow`]: one approver's standing delegations (`delegation-<user>`).
-//! - [`CatalogWorkflow`], [`UserLookupWorkflow`]: questions the API asks a worker.
+//! - [`CatalogWorkflow`], [`KnownTargetsWorkflow`], [`UserLookupWorkflow`]: questions the API
+//!   asks a worker.
 //! - [`AssignmentLease`]: the one owner of a real assignment; tickets acquire and release it.
 //! - [`AwsGovernor`]: permits for asynchronous Identity Center operations, fleet-wide.
 //! - [`ReconcileWorkflow`]: AWS against the leases, on a Temporal Schedule.
@@ -20,7 +21,7 @@ pub mod reconcile;
 mod search_attributes;
 pub mod ticket;
 
-pub use catalog::{CatalogWorkflow, UserLookupWorkflow};
+pub use catalog::{CatalogWorkflow, KnownTargetsWorkflow, UserLookupWorkflow};
 pub use delegation::DelegationWorkflow;
 pub use governor::AwsGovernor;
 pub use lease::AssignmentLease;

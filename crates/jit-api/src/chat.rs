@@ -170,12 +170,14 @@ async fn slack_interaction(
                 Some("deny") => {
                     let reason = values["reason"]["reason"]["value"]
                         .as_str()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_owned();
-                    if reason.is_empty() {
-                        return modal_error("reason", "say why (the requester sees it)");
-                    }
+                        .unwrap_or_default();
+                    let reason = match crate::door::note("reason", reason) {
+                        Ok(Some(r)) => r,
+                        Ok(None) => {
+                            return modal_error("reason", "say why (the requester sees it)");
+                        }
+                        Err(s) => return modal_error("reason", s.message()),
+                    };
                     match chat
                         .inner
                         .api
@@ -192,8 +194,9 @@ async fn slack_interaction(
                         .as_str()
                         .and_then(|h| h.trim().parse().ok())
                         .unwrap_or(0);
-                    let Ok(to) = UserName::parse_field("to", to.trim()) else {
-                        return modal_error("to", "not a user name");
+                    let to = match crate::door::user("to", to.trim()) {
+                        Ok(to) => to,
+                        Err(s) => return modal_error("to", s.message()),
                     };
                     if !(1..=720).contains(&hours) {
                         return modal_error("hours", "between 1 and 720 hours");

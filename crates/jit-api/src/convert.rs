@@ -1,5 +1,5 @@
 //! Domain <-> wire: `Ticket` to `jit.v1.Ticket`, phases to `TicketStatus`, times and
-//! durations to the well-known types.
+//! durations to the well-known types (the other way, checked, is [`crate::door`]).
 
 use jiff::{SignedDuration, Timestamp};
 use jit_domain::{Decision, Phase, Principal, Ticket};
@@ -12,19 +12,11 @@ pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
     }
 }
 
-pub fn from_timestamp(t: &prost_types::Timestamp) -> Option<Timestamp> {
-    Timestamp::new(t.seconds, t.nanos).ok()
-}
-
 pub fn duration(d: SignedDuration) -> prost_types::Duration {
     prost_types::Duration {
         seconds: d.as_secs(),
         nanos: d.subsec_nanos(),
     }
-}
-
-pub fn from_duration(d: &prost_types::Duration) -> SignedDuration {
-    SignedDuration::new(d.seconds, d.nanos)
 }
 
 pub fn principal(p: &Principal) -> pb::Principal {

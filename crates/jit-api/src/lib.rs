@@ -7,6 +7,9 @@
 //! workflow.
 //!
 //! - [`auth`]: JWT (JWKS, issuer, audience, expiry) or, in dev mode only, `dev:<user>`.
+//! - [`door`]: every request field checked (AWS's model rules, the well-known types'
+//!   ranges) before anything reaches Temporal; [`known`]: the organization's accounts and
+//!   permission sets, cached, so requests for what does not exist are refused at once.
 //! - [`service`]: the RPCs on Temporal; refusals mapped to status codes.
 //! - [`convert`]: domain <-> wire.
 //! - [`chat`]: HTTP for chat (when `api.http_port` is set): Slack interactions, Teams vote
@@ -26,6 +29,8 @@ use jit_proto::v1::ticket_service_server::TicketServiceServer;
 pub mod auth;
 pub mod chat;
 pub mod convert;
+pub mod door;
+pub mod known;
 pub mod service;
 
 pub use service::TicketApi;
@@ -64,6 +69,10 @@ impl Api {
             ),
         };
         let service = TicketApi {
+            known: Arc::new(known::KnownTargets::new(
+                client.clone(),
+                settings.task_queue.clone(),
+            )),
             client,
             namespace: settings.namespace.clone(),
             task_queue: settings.task_queue.clone(),

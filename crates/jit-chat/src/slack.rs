@@ -87,6 +87,15 @@ impl ReplayGuard {
     }
 }
 
+/// A `chat.postMessage` / `chat.update` body: `head` (channel, ts) with the card's blocks and
+/// its `text`, the fallback Slack shows in notifications — escaped like every block, or a
+/// justification could ping a channel there.
+fn message(mut head: Value, card: &Card) -> Value {
+    head["text"] = Value::String(escape(&card.fallback()));
+    head["blocks"] = blocks(card);
+    head
+}
+
 /// Text as Slack shows it: `&`, `<` and `>` escaped, so a justification cannot ping
 /// `<!channel>` or fake a link.
 pub fn escape(s: &str) -> String {
@@ -173,7 +182,7 @@ impl SlackClient {
         let v = self
             .call(
                 "chat.postMessage",
-                json!({ "channel": channel, "text": card.fallback(), "blocks": blocks(card) }),
+                message(json!({ "channel": channel }), card),
             )
             .await?;
         Ok(ChatMessage {
@@ -186,7 +195,7 @@ impl SlackClient {
     pub async fn update(&self, at: &ChatMessage, card: &Card) -> Result<(), SlackError> {
         self.call(
             "chat.update",
-            json!({ "channel": at.channel, "ts": at.ts, "text": card.fallback(), "blocks": blocks(card) }),
+            message(json!({ "channel": at.channel, "ts": at.ts }), card),
         )
         .await
         .map(|_| ())
@@ -228,7 +237,7 @@ impl SlackClient {
     ) -> Result<(), SlackError> {
         self.http
             .post(response_url)
-            .json(&json!({ "response_type": "ephemeral", "replace_original": false, "text": text }))
+            .json(&json!({ "response_type": "ephemeral", "replace_original": false, "text": escape(text) }))
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
@@ -351,6 +360,39 @@ mod tests {
         assert_eq!(g.check("v0=ab", now), Ok(()));
         assert_eq!(g.check("v0=ab", now), Err(SignatureError::Replayed));
         assert_eq!(g.check("v0=cd", now), Ok(()));
+    }
+
+    #[test]
+    fn no_field_of_a_message_carries_user_text_raw() {
+        let card = Card {
+            title: "Access for <@U123>".into(),
+            fields: vec![(
+                "Why".into(),
+                "<!channel> see <http://evil|docs> & more".into(),
+            )],
+            lines: vec!["<!here>".into()],
+            ticket_id: "t-1".into(),
+            actions: true,
+        };
+        let m = message(json!({ "channel": "C1" }), &card);
+        // Every string anywhere in the body: no raw control sequence of Slack's markup.
+        fn strings(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::String(s) => out.push(s.clone()),
+                Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+                Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        strings(&m, &mut all);
+        assert!(
+            all.iter().any(|s| s.contains("&lt;!channel&gt;")),
+            "{all:?}"
+        );
+        for s in &all {
+            assert!(!s.contains('<') && !s.contains('>'), "raw markup in {s:?}");
+        }
     }
 
     #[test]

@@ -127,13 +127,29 @@ impl UsedLinks {
     }
 }
 
+/// Text as an Adaptive Card shows it: the characters of its Markdown (emphasis, links and
+/// images, code, HTML-looking tags) escaped with CommonMark's backslash, so a justification
+/// cannot make a link that says one thing and goes elsewhere, or shout in bold.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '*' | '_' | '[' | ']' | '`' | '<' | '>' | '~') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// An Adaptive Card for `card`; `links` are (label, url) actions (each approver's own).
+/// Every text the card carries is escaped ([`escape`]); the links are ours.
 pub fn adaptive_card(card: &Card, links: &[(String, String)]) -> Value {
-    let mut body =
-        vec![json!({"type": "TextBlock", "text": card.title, "weight": "Bolder", "wrap": true})];
-    body.push(json!({"type": "FactSet", "facts": card.fields.iter().map(|(k, v)| json!({"title": k, "value": v})).collect::<Vec<_>>()}));
+    let mut body = vec![
+        json!({"type": "TextBlock", "text": escape(&card.title), "weight": "Bolder", "wrap": true}),
+    ];
+    body.push(json!({"type": "FactSet", "facts": card.fields.iter().map(|(k, v)| json!({"title": escape(k), "value": escape(v)})).collect::<Vec<_>>()}));
     for l in &card.lines {
-        body.push(json!({"type": "TextBlock", "text": l, "wrap": true, "isSubtle": true}));
+        body.push(json!({"type": "TextBlock", "text": escape(l), "wrap": true, "isSubtle": true}));
     }
     json!({
         "type": "message",
@@ -180,6 +196,35 @@ impl TeamsClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn card_text_cannot_make_links_or_markup() {
+        let card = Card {
+            ticket_id: "t-1".into(),
+            title: "**urgent** [approve](http://evil)".into(),
+            fields: vec![("Why".into(), "see [docs](http://evil) <at>all</at>".into())],
+            lines: vec!["`code` _x_".into()],
+            actions: true,
+        };
+        let v = adaptive_card(&card, &[("Approve".into(), "https://jit/ok".into())]);
+        let body = v["attachments"][0]["content"]["body"].to_string();
+        for raw in [
+            "**urgent**",
+            "[docs](",
+            "<at>",
+            "`code`",
+            "_x_",
+            "[approve](",
+        ] {
+            assert!(!body.contains(raw), "{raw} raw in {body}");
+        }
+        assert!(body.contains(r"\\[docs\\](http://evil)"), "{body}");
+        // Our own links stay links.
+        assert_eq!(
+            v["attachments"][0]["content"]["actions"][0]["url"],
+            "https://jit/ok"
+        );
+    }
 
     fn link() -> VoteLink {
         VoteLink {

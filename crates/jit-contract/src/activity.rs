@@ -7,7 +7,7 @@ use jit_domain::{
     UserName, VoterCheck,
 };
 
-use crate::catalog::Catalog as CatalogAnswer;
+use crate::catalog::{Catalog as CatalogAnswer, Known};
 use crate::chat::Announcement;
 use crate::lease::Held;
 use crate::reconcile::{Drift, ReconcileInput, Scan};
@@ -30,6 +30,10 @@ activity!(
 activity!(
     /// What a user may request now.
     Catalog = "catalog", UserName => CatalogAnswer
+);
+activity!(
+    /// The organization's accounts and the instance's permission sets.
+    KnownTargets = "known_targets", () => Known
 );
 activity!(
     /// Tells people through chat; the messages it posted.

@@ -26,3 +26,17 @@ pub struct CatalogEntry {
     pub rule: String,
     pub plan: String,
 }
+
+workflow!(
+    /// "Which accounts and permission sets exist?": the API caches the answer and refuses at
+    /// once a request for something that does not exist.
+    KnownWorkflow = "KnownTargetsWorkflow", () => Known
+);
+
+/// The organization's accounts and the Identity Center instance's permission sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Known {
+    /// (account id, account name).
+    pub accounts: Vec<(String, String)>,
+    pub permission_sets: Vec<String>,
+}

@@ -5,8 +5,12 @@ use serde::{Deserialize, Deserializer};
 
 /// Parses `90s`, `15m`, `8h`, `1h30m` (jiff's friendly format).
 pub fn parse(s: &str) -> Result<SignedDuration, String> {
-    s.parse::<SignedDuration>()
-        .map_err(|e| format!("{s:?} is not a duration like 90s, 15m or 8h ({e})"))
+    s.parse::<SignedDuration>().map_err(|e| {
+        format!(
+            "{} is not a duration like 90s, 15m or 8h ({e})",
+            crate::quoted(s)
+        )
+    })
 }
 
 /// `#[serde(deserialize_with = "jit_domain::duration::de")]`

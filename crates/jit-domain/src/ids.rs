@@ -28,6 +28,22 @@ impl InvalidInput {
     }
 }
 
+/// At most this many characters of an offending value are quoted back in a message.
+pub const QUOTED_CHARS: usize = 40;
+
+/// `s` as a message quotes it: escaped like `{:?}` (control and invisible characters show as
+/// `\u{…}`), and cut to its first [`QUOTED_CHARS`] characters with its length when longer, so
+/// a 100,000-character value cannot become a 100 KB error.
+pub fn quoted(s: &str) -> String {
+    let n = s.chars().count();
+    if n <= QUOTED_CHARS {
+        format!("{s:?}")
+    } else {
+        let head: String = s.chars().take(QUOTED_CHARS).collect();
+        format!("{head:?}… ({n} characters)")
+    }
+}
+
 macro_rules! string_newtype {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
@@ -83,7 +99,10 @@ impl AccountId {
         } else {
             Err(InvalidInput::new(
                 "account",
-                format!("{s:?} is not an AWS account id (exactly 12 digits 0-9)"),
+                format!(
+                    "{} is not an AWS account id (exactly 12 digits 0-9)",
+                    quoted(s)
+                ),
             ))
         }
     }
@@ -101,13 +120,16 @@ impl PermissionSetName {
         if n == 0 || n > 32 {
             return Err(InvalidInput::new(
                 "permission_set",
-                format!("{s:?} must be 1 to 32 characters long, not {n}"),
+                format!("{} must be 1 to 32 characters long, not {n}", quoted(s)),
             ));
         }
         if let Some(bad) = s.chars().find(|c| !ok_char(*c)) {
             return Err(InvalidInput::new(
                 "permission_set",
-                format!("{s:?} contains {bad:?}; allowed are A-Z a-z 0-9 and _+=,.@-"),
+                format!(
+                    "{} contains {bad:?}; allowed are A-Z a-z 0-9 and _+=,.@-",
+                    quoted(s)
+                ),
             ));
         }
         Ok(Self(s.to_owned()))
@@ -147,7 +169,8 @@ impl UserName {
             return Err(InvalidInput::new(
                 field,
                 format!(
-                    "{s:?} contains {bad:?}; user names have no spaces or invisible characters"
+                    "{} contains {bad:?}; user names have no spaces or invisible characters",
+                    quoted(s)
                 ),
             ));
         }
@@ -167,13 +190,16 @@ impl GroupName {
         if n == 0 || n > 128 || s.trim() != s {
             return Err(InvalidInput::new(
                 "group",
-                format!("{s:?} must be 1 to 128 characters without leading or trailing spaces"),
+                format!(
+                    "{} must be 1 to 128 characters without leading or trailing spaces",
+                    quoted(s)
+                ),
             ));
         }
         if let Some(bad) = s.chars().find(|c| *c != ' ' && is_invisible(*c)) {
             return Err(InvalidInput::new(
                 "group",
-                format!("{s:?} contains the invisible character {bad:?}"),
+                format!("{} contains the invisible character {bad:?}", quoted(s)),
             ));
         }
         Ok(Self(s.to_owned()))
@@ -196,7 +222,7 @@ impl BundleName {
         } else {
             Err(InvalidInput::new(
                 "bundle",
-                format!("{s:?} must be 1 to 64 of a-z 0-9 - _"),
+                format!("{} must be 1 to 64 of a-z 0-9 - _", quoted(s)),
             ))
         }
     }
@@ -222,7 +248,8 @@ impl TicketId {
             Err(InvalidInput::new(
                 "ticket_id",
                 format!(
-                    "{s:?} must be 1 to 64 of a-z 0-9 and '-', not starting or ending with '-'"
+                    "{} must be 1 to 64 of a-z 0-9 and '-', not starting or ending with '-'",
+                    quoted(s)
                 ),
             ))
         }
@@ -275,7 +302,7 @@ macro_rules! opaque_id {
             /// Accepts any non-empty value without whitespace: AWS's shape is not ours to judge.
             pub fn parse(s: &str) -> Result<Self, InvalidInput> {
                 if s.is_empty() || s.chars().any(char::is_whitespace) {
-                    Err(InvalidInput::new($field, format!("{s:?} is empty or contains whitespace")))
+                    Err(InvalidInput::new($field, format!("{} is empty or contains whitespace", $crate::ids::quoted(s))))
                 } else {
                     Ok(Self(s.to_owned()))
                 }
@@ -303,6 +330,18 @@ opaque_id!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_quote_a_short_prefix_only() {
+        let long = "1".repeat(100_000);
+        let e = AccountId::parse(&long).unwrap_err();
+        assert!(e.problem.len() < 200, "{} bytes", e.problem.len());
+        assert!(e.problem.contains("(100000 characters)"), "{}", e.problem);
+        // Invisible characters show escaped, never raw.
+        let e = PermissionSetName::parse("Read\u{E0041}Only").unwrap_err();
+        assert!(e.problem.contains("\\u{e0041}"), "{}", e.problem);
+        assert_eq!(quoted("short"), "\"short\"");
+    }
 
     #[test]
     fn account_ids_are_twelve_ascii_digits() {

@@ -40,7 +40,7 @@ pub use delegation::{DelegationEntity, StandingDelegation};
 pub use evaluation::{Evaluated, PolicyRecord, ResolvedTarget, VoterCheck};
 pub use ids::{
     AccountId, BundleName, GroupName, InstanceArn, InvalidInput, Justification, PermissionSetArn,
-    PermissionSetName, PrincipalId, TicketId, UserName,
+    PermissionSetName, PrincipalId, QUOTED_CHARS, TicketId, UserName, quoted,
 };
 pub use lease::{
     Acquired, Finding, Governor, LeaseCall, LeaseInput, LeaseState, LeaseStatus, Ownership, Permit,

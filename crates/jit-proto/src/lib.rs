@@ -7,6 +7,8 @@
     clippy::large_enum_variant
 )]
 
+pub mod codec;
+
 pub mod v1 {
     tonic::include_proto!("jit.v1");
 }

@@ -19,8 +19,8 @@ pub mod policy;
 use jit_aws::{AwsSettings, IdentityCenter};
 use jit_config::{StackConfig, WorkerSettings};
 use jit_workflows::{
-    AssignmentLease, AwsGovernor, CatalogWorkflow, DelegationWorkflow, ReconcileWorkflow,
-    TicketWorkflow, UserLookupWorkflow,
+    AssignmentLease, AwsGovernor, CatalogWorkflow, DelegationWorkflow, KnownTargetsWorkflow,
+    ReconcileWorkflow, TicketWorkflow, UserLookupWorkflow,
 };
 use temporalio_client::Client;
 use temporalio_sdk::{Runtime, WorkerOptions};
@@ -107,6 +107,7 @@ impl Worker {
             .register_workflow::<TicketWorkflow>()?
             .register_workflow::<DelegationWorkflow>()?
             .register_workflow::<CatalogWorkflow>()?
+            .register_workflow::<KnownTargetsWorkflow>()?
             .register_workflow::<UserLookupWorkflow>()?
             .register_workflow::<AssignmentLease>()?
             .register_workflow::<AwsGovernor>()?

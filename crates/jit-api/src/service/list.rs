@@ -11,14 +11,61 @@ use tonic::Status;
 use super::TicketApi;
 use crate::convert;
 
-/// A value for a visibility query: refused if it could break out of the quotes.
+/// A value for a visibility query, in quotes. Refused (INVALID_ARGUMENT) if it holds a
+/// quote, a backslash or a control character: the query language's escapes differ between
+/// visibility stores (SQLite, PostgreSQL, Elasticsearch), so nothing that needs one goes in.
+/// Callers check the value by its field's rule first; this is the last line.
 pub(crate) fn query_value(name: &str, v: &str) -> Result<String, Status> {
-    if v.contains(['\'', '"', '\\']) {
+    if let Some(c) = v
+        .chars()
+        .find(|c| matches!(c, '\'' | '"' | '\\') || c.is_control())
+    {
         return Err(Status::invalid_argument(format!(
-            "{name}: {v:?} contains a quote or backslash"
+            "{name}: {} contains {c:?}, which a ticket filter cannot hold",
+            jit_domain::quoted(v)
         )));
     }
     Ok(format!("'{v}'"))
+}
+
+/// How many bytes of the query's digest lead a page token.
+const TOKEN_TAG: usize = 8;
+
+/// The digest a page token of `query` starts with: a token holds for the filters it was
+/// given out for only.
+fn token_tag(query: &str) -> [u8; TOKEN_TAG] {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(query.as_bytes());
+    let mut tag = [0; TOKEN_TAG];
+    tag.copy_from_slice(&d[..TOKEN_TAG]);
+    tag
+}
+
+/// Our page token for Temporal's `next`: hex of the query's tag and Temporal's token.
+pub(crate) fn our_token(query: &str, next: &[u8]) -> String {
+    if next.is_empty() {
+        return String::new();
+    }
+    let mut b = token_tag(query).to_vec();
+    b.extend_from_slice(next);
+    hex::encode(b)
+}
+
+/// Temporal's token inside `token`, if it is one we gave out for `query`.
+pub(crate) fn temporal_token(query: &str, token: &str) -> Result<Vec<u8>, Status> {
+    if token.is_empty() {
+        return Ok(Vec::new());
+    }
+    let refused = || {
+        Status::invalid_argument(
+            "page_token: not a token this list gave out (a token holds for the same filters only)",
+        )
+    };
+    let b = hex::decode(token).map_err(|_| refused())?;
+    match b.split_at_checked(TOKEN_TAG) {
+        Some((tag, rest)) if tag == token_tag(query) && !rest.is_empty() => Ok(rest.to_vec()),
+        _ => Err(refused()),
+    }
 }
 
 impl TicketApi {
@@ -30,8 +77,7 @@ impl TicketApi {
         page_token: &str,
     ) -> Result<pb::ListTicketsResponse, Status> {
         use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowExecutionsRequest;
-        let token = hex::decode(page_token)
-            .map_err(|_| Status::invalid_argument("page_token: not a token we gave out"))?;
+        let token = temporal_token(&query, page_token)?;
         let size = match page_size {
             0 => 50,
             n if (1..=500).contains(&n) => n,
@@ -48,15 +94,26 @@ impl TicketApi {
             .list_workflow_executions(tonic::Request::new(ListWorkflowExecutionsRequest {
                 namespace: self.namespace.clone(),
                 page_size: size,
-                next_page_token: token,
-                query,
+                next_page_token: token.clone(),
+                query: query.clone(),
             }))
-            .await?
+            .await
+            .map_err(|s| {
+                // The server's words (SQL, store names) are for our log, not for callers.
+                tracing::warn!(%query, code = ?s.code(), message = s.message(), "listing tickets failed");
+                if s.code() == tonic::Code::InvalidArgument && !token.is_empty() {
+                    Status::invalid_argument(
+                        "page_token: no longer valid (the list moved on); start again without it",
+                    )
+                } else {
+                    Status::unavailable("listing tickets failed; retry later")
+                }
+            })?
             .into_inner();
         let tickets = resp.executions.iter().map(summary).collect();
         Ok(pb::ListTicketsResponse {
             tickets,
-            next_page_token: hex::encode(&resp.next_page_token),
+            next_page_token: our_token(&query, &resp.next_page_token),
         })
     }
 }
@@ -100,5 +157,41 @@ fn summary(
         }),
         expires_at,
         pending_approvers: list(&sa::PENDING_APPROVERS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+
+    use super::*;
+
+    #[test]
+    fn page_tokens_hold_for_their_query_only() {
+        let q = "WorkflowType = 'TicketWorkflow'";
+        let t = our_token(q, b"temporal");
+        assert_eq!(temporal_token(q, &t).unwrap(), b"temporal");
+        assert_eq!(temporal_token(q, "").unwrap(), b"");
+        assert_eq!(our_token(q, b""), "");
+        for bad in [
+            "deadbeef".to_owned(),
+            "zz".to_owned(),
+            hex::encode(token_tag(q)),
+            our_token("another query", b"temporal"),
+        ] {
+            let e = temporal_token(q, &bad).unwrap_err();
+            assert_eq!(e.code(), Code::InvalidArgument);
+            assert!(e.message().starts_with("page_token: "), "{}", e.message());
+        }
+    }
+
+    #[test]
+    fn query_values_never_leave_their_quotes() {
+        assert_eq!(query_value("f", "ReadOnly").unwrap(), "'ReadOnly'");
+        for bad in ["a'b", "a\"b", "a\\b", "Read\0Only", "x\n", "' OR 1=1 --"] {
+            let e = query_value("permission_set", bad).unwrap_err();
+            assert_eq!(e.code(), Code::InvalidArgument);
+            assert!(e.message().starts_with("permission_set: "));
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! visibility query — all by `jit-contract`'s definitions. Votes and ends run as workflow
 //! *updates*: the workflow's validators decide, and their refusal's kind decides the status.
 //!
-//! - [`rpc`]: the RPCs; [`list`]: visibility queries and list rows; [`errors`]: statuses.
+//! - [`rpc`]: the RPCs; [`list`]: visibility queries and list rows; [`errors`]: statuses;
+//!   [`semantic`]: refusals decided without a ticket (what does not exist, over the cap).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +13,8 @@ use jiff::Timestamp;
 use jit_contract::ticket::{self, DelegateInput, EndInput, VoteInput};
 use jit_contract::user_lookup;
 use jit_domain::{
-    AccountId, BundleName, EndKind, GroupName, Justification, Limits, PermissionSetName, Principal,
-    Target, Ticket, TicketId, TicketRequest, UserName,
+    AccountId, BundleName, EndKind, Limits, PermissionSetName, Principal, Target, Ticket, TicketId,
+    TicketRequest, UserName,
 };
 use jit_policy::PolicyStore;
 use jit_proto::v1 as pb;
@@ -25,11 +26,12 @@ use temporalio_client::{
 use tonic::{Request, Response, Status};
 
 use crate::auth::{Authenticator, Caller};
-use crate::convert;
+use crate::{convert, door};
 
 mod errors;
 mod list;
 mod rpc;
+mod semantic;
 
 pub use errors::status_for;
 use errors::{field, invalid, not_found, update_status};
@@ -43,6 +45,7 @@ pub struct TicketApi {
     pub(crate) limits: Limits,
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) policy: Arc<PolicyStore>,
+    pub(crate) known: Arc<crate::known::KnownTargets>,
 }
 
 type Handle = temporalio_client::WorkflowHandle<Client, ticket::Workflow>;
@@ -143,6 +146,7 @@ impl TicketApi {
         Ok(convert::ticket(&t, Timestamp::now()))
     }
 
+    /// The request as the domain knows it, every field checked at the door (see [`door`]).
     fn request_from(
         &self,
         caller: &Caller,
@@ -152,7 +156,7 @@ impl TicketApi {
         let requester = if r.requester.is_empty() || r.requester == caller.subject {
             Self::user(caller)?
         } else {
-            let requester = UserName::parse_field("requester", &r.requester).map_err(invalid)?;
+            let requester = door::user("requester", &r.requester)?;
             let v = self
                 .policy
                 .current()
@@ -162,13 +166,19 @@ impl TicketApi {
             }
             requester
         };
-        let principal = match r.principal.as_ref().and_then(|p| p.kind.as_ref()) {
+        let principal = match r.principal.as_ref().map(|p| p.kind.as_ref()) {
+            // Left out: the requester.
             None => Principal::User(requester.clone()),
-            Some(pb::principal::Kind::User(u)) => {
-                Principal::User(UserName::parse_field("principal.user", u).map_err(invalid)?)
+            Some(None) => {
+                return Err(Status::invalid_argument(
+                    "principal: set user or group (leave principal out to mean the requester)",
+                ));
             }
-            Some(pb::principal::Kind::Group(g)) => {
-                Principal::Group(GroupName::parse(g).map_err(|e| field("principal.group", e))?)
+            Some(Some(pb::principal::Kind::User(u))) => {
+                Principal::User(door::user("principal.user", u)?)
+            }
+            Some(Some(pb::principal::Kind::Group(g))) => {
+                Principal::Group(door::group("principal.group", g)?)
             }
         };
         let mut targets = Vec::new();
@@ -179,6 +189,11 @@ impl TicketApi {
                 permission_set: PermissionSetName::parse(&t.permission_set)
                     .map_err(|e| field(&format!("targets[{i}].permission_set"), e))?,
             });
+            if !t.account_name.is_empty() {
+                return Err(Status::invalid_argument(format!(
+                    "targets[{i}].account_name: set by the server; send account_id only"
+                )));
+            }
         }
         let bundle = if r.bundle.is_empty() {
             None
@@ -188,22 +203,23 @@ impl TicketApi {
         let Some(duration) = r.duration.as_ref() else {
             return Err(Status::invalid_argument("duration: missing"));
         };
-        let start_at = match &r.start_at {
-            None => None,
-            Some(t) => Some(
-                convert::from_timestamp(t)
-                    .ok_or_else(|| Status::invalid_argument("start_at: not a valid time"))?,
-            ),
-        };
+        let duration = door::duration("duration", duration)?;
+        let now = Timestamp::now();
+        let start_at = r
+            .start_at
+            .as_ref()
+            .map(|t| door::start_at(t, now))
+            .transpose()?
+            // A time a moment ago (clocks differ) means now.
+            .filter(|t| *t > now);
         let req = TicketRequest {
             ticket_id: ticket_id_for(&caller.subject, &r.request_id),
             requester,
             principal,
             targets,
             bundle,
-            duration: convert::from_duration(duration),
-            justification: Justification::parse(&r.justification)
-                .map_err(|e| field("justification", e))?,
+            duration,
+            justification: door::justification(&r.justification)?,
             start_at,
             break_glass: r.break_glass,
         };
@@ -234,7 +250,7 @@ impl TicketApi {
         let (_, h) = self.handle(&r.ticket_id)?;
         let input = EndInput {
             by,
-            reason: (!r.reason.is_empty()).then_some(r.reason),
+            reason: door::note("reason", &r.reason)?,
         };
         let o = WorkflowExecuteUpdateOptions::default();
         let out = match kind {
@@ -254,7 +270,7 @@ impl TicketApi {
         let caller = self.caller(&request).await?;
         let approver = Self::user(&caller)?;
         let r = request.into_inner();
-        let comment = (!r.comment.is_empty()).then_some(r.comment);
+        let comment = door::note("comment", &r.comment)?;
         Ok(Response::new(
             self.vote_as(approver, &r.ticket_id, comment, approve)
                 .await?,

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use jit_contract::catalog;
 use jit_contract::search_attributes as sa;
 use jit_contract::ticket::{self, ExtendInput};
-use jit_domain::{Phase, Ticket, UserName};
+use jit_domain::{AccountId, PermissionSetName, Phase, Ticket};
 use jit_proto::v1 as pb;
 use jit_proto::v1::ticket_service_server::TicketService;
 use temporalio_client::errors::WorkflowStartError;
@@ -17,10 +17,10 @@ use temporalio_client::{
 };
 use tonic::{Request, Response, Status};
 
-use super::errors::invalid;
+use super::errors::field;
 use super::list::query_value;
 use super::{EndKind, TicketApi};
-use crate::convert;
+use crate::{convert, door};
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::Ticket, Status>> + Send>>;
 
@@ -36,6 +36,7 @@ impl TicketService for TicketApi {
         let caller = self.caller(&request).await?;
         let r = request.into_inner();
         let req = self.request_from(&caller, &r)?;
+        self.refuse_what_cannot_be(&req).await?;
         let ticket_id = req.ticket_id.to_string();
         let started = self
             .client
@@ -97,19 +98,43 @@ impl TicketService for TicketApi {
         if let Some(p) = jit_proto::status::phase(status) {
             clauses.push(format!("{} = '{}'", sa::STATUS.name(), p.as_str()));
         }
-        for (name, key, v) in [
-            ("requester", sa::REQUESTER.name(), &r.requester),
-            ("principal", sa::PRINCIPAL.name(), &r.principal),
-            ("account_id", sa::ACCOUNTS.name(), &r.account_id),
-            (
-                "permission_set",
+        // Each filter is checked by its field's rule first: what reaches the query is a
+        // valid name, and then quoted.
+        if !r.requester.is_empty() {
+            let v = door::user("requester", &r.requester)?;
+            clauses.push(format!(
+                "{} = {}",
+                sa::REQUESTER.name(),
+                query_value("requester", v.as_str())?
+            ));
+        }
+        if !r.principal.is_empty() {
+            let v = match r.principal.strip_prefix("group:") {
+                Some(g) => format!("group:{}", door::group("principal", g)?),
+                None => door::user("principal", &r.principal)?.to_string(),
+            };
+            clauses.push(format!(
+                "{} = {}",
+                sa::PRINCIPAL.name(),
+                query_value("principal", &v)?
+            ));
+        }
+        if !r.account_id.is_empty() {
+            let v = AccountId::parse(&r.account_id).map_err(|e| field("account_id", e))?;
+            clauses.push(format!(
+                "{} = {}",
+                sa::ACCOUNTS.name(),
+                query_value("account_id", v.as_str())?
+            ));
+        }
+        if !r.permission_set.is_empty() {
+            let v = PermissionSetName::parse(&r.permission_set)
+                .map_err(|e| field("permission_set", e))?;
+            clauses.push(format!(
+                "{} = {}",
                 sa::PERMISSION_SETS.name(),
-                &r.permission_set,
-            ),
-        ] {
-            if !v.is_empty() {
-                clauses.push(format!("{key} = {}", query_value(name, v)?));
-            }
+                query_value("permission_set", v.as_str())?
+            ));
         }
         if !self.is_admin(&user) {
             let me = query_value("subject", user.as_str())?;
@@ -147,13 +172,9 @@ impl TicketService for TicketApi {
         let caller = self.caller(&request).await?;
         let from = Self::user(&caller)?;
         let r = request.into_inner();
-        let to = UserName::parse_field("to", &r.to).map_err(invalid)?;
-        let until = r
-            .until
-            .as_ref()
-            .and_then(convert::from_timestamp)
-            .ok_or_else(|| Status::invalid_argument("until: missing or not a valid time"))?;
-        let reason = (!r.reason.is_empty()).then_some(r.reason);
+        let to = door::user("to", &r.to)?;
+        let until = door::until(r.until.as_ref(), Timestamp::now())?;
+        let reason = door::note("reason", &r.reason)?;
         Ok(Response::new(
             self.delegate_as(from, &r.ticket_id, to, until, reason)
                 .await?,
@@ -171,13 +192,17 @@ impl TicketService for TicketApi {
         let extra = r
             .extra
             .as_ref()
-            .map(convert::from_duration)
-            .filter(|d| d.is_positive())
-            .ok_or_else(|| Status::invalid_argument("extra: missing or not positive"))?;
+            .ok_or_else(|| Status::invalid_argument("extra: missing"))
+            .and_then(|d| door::duration("extra", d))?;
+        if !extra.is_positive() {
+            return Err(Status::invalid_argument(format!(
+                "extra: {extra:#} is not positive"
+            )));
+        }
         let input = ExtendInput {
             by,
             extra,
-            reason: (!r.reason.is_empty()).then_some(r.reason),
+            reason: door::note("reason", &r.reason)?,
         };
         let out = h
             .execute_update(
