@@ -7,15 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use jiff::SignedDuration;
-use jit_aws::IdentityCenter;
 use jit_contract::ticket::{self, TicketOutcome};
-use jit_devstack::{
-    AwsLimits, FaultProxy, ManagedChild, Sandbox, TemporalServer, Tools, ensure_tools, free_port,
-    repo_root,
-};
+use jit_devstack::{AwsLimits, ManagedChild};
 use jit_domain::{AccountId, AssignmentRef, Phase, TicketRequest};
+use jit_e2e::stack::OwnStack;
 pub use jit_e2e::{Handle, SELF_SERVICE_POLICY as POLICY, user};
-use temporalio_client::Client;
 
 /// AWS's documented limits, kept by the proxy.
 pub const AWS: AwsLimits = AwsLimits {
@@ -24,94 +20,34 @@ pub const AWS: AwsLimits = AwsLimits {
     async_polls: 1,
 };
 
+/// The test's own stack ([`OwnStack`]: server, sandbox, proxy, reached through `Deref`) and
+/// its workers on one task queue.
 pub struct Stack {
-    pub tools: Tools,
-    pub logs: PathBuf,
-    temporal_server: TemporalServer,
-    temporal: Option<ManagedChild>,
-    _moto: ManagedChild,
-    pub proxy: FaultProxy,
-    pub client: Client,
-    /// Straight to the sandbox: the truth about AWS.
-    pub aws: IdentityCenter,
+    own: OwnStack,
     pub task_queue: String,
     policy_file: PathBuf,
     workers: Vec<Option<ManagedChild>>,
     worker_env: Vec<(String, String)>,
 }
 
+impl std::ops::Deref for Stack {
+    type Target = OwnStack;
+    fn deref(&self) -> &OwnStack {
+        &self.own
+    }
+}
+
 impl Stack {
     /// Starts everything, with `workers` worker processes each allowed `rps` Identity Center
     /// requests per second.
     pub async fn start(name: &str, workers: usize, rps: f64) -> Stack {
-        let root = repo_root();
-        let tools = ensure_tools(&root).expect("tools installed");
-        let logs = root
-            .join("target/jit-test-logs")
-            .join(format!("{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&logs).expect("log dir");
-        let config =
-            jit_config::StackConfig::load(&root.join("temporal-dev.yaml")).expect("config");
-        let db = logs.join("temporal.db");
-        let _ = std::fs::remove_file(&db);
-        let temporal_server = TemporalServer {
-            ip: "127.0.0.1".into(),
-            port: free_port().expect("port"),
-            ui_port: None,
-            namespace: config.temporal.namespace.clone(),
-            db_filename: Some(db),
-            config: config.temporal.clone(),
-        };
-        let sandbox = Sandbox {
-            ip: "127.0.0.1".into(),
-            port: free_port().expect("port"),
-            region: "us-east-1".into(),
-        };
-        let temporal = ManagedChild::spawn(
-            "temporal",
-            temporal_server.command(&tools),
-            &logs.join("temporal.log"),
-            true,
-        )
-        .expect("temporal starts");
-        let moto = ManagedChild::spawn(
-            "moto",
-            sandbox.command(&tools),
-            &logs.join("moto.log"),
-            true,
-        )
-        .expect("moto starts");
-        temporal_server
-            .wait_ready(&tools, Duration::from_secs(60))
-            .expect("temporal ready");
-        sandbox
-            .wait_ready(Duration::from_secs(30))
-            .expect("moto ready");
-        sandbox
-            .reset_and_seed(&config.sandbox.expect("sandbox section").seed)
-            .await
-            .expect("seeded");
-        let proxy = FaultProxy::start(&sandbox.url()).await.expect("proxy");
-        let client = jit_e2e::connect(
-            &format!("http://{}", temporal_server.address()),
-            &temporal_server.namespace,
-            "jit-chaos",
-        )
-        .await;
-        let aws = jit_e2e::sandbox(&sandbox.url(), &sandbox.region).await;
+        let own = OwnStack::start(name).await;
         let task_queue = format!("jit-{name}");
-        let policy_file = logs.join("policy.yaml");
+        let policy_file = own.logs.join("policy.yaml");
         std::fs::write(&policy_file, POLICY).expect("policy");
         let worker_env = vec![("JIT_AWS_REQUESTS_PER_SECOND".to_owned(), rps.to_string())];
         let mut s = Stack {
-            tools,
-            logs,
-            temporal_server,
-            temporal: Some(temporal),
-            _moto: moto,
-            proxy,
-            client,
-            aws,
+            own,
             task_queue,
             policy_file,
             workers: (0..workers).map(|_| None).collect(),
@@ -124,20 +60,14 @@ impl Stack {
     }
 
     pub fn start_worker(&mut self, i: usize) {
-        let address = format!("http://{}", self.temporal_server.address());
-        let setup = jit_e2e::WorkerSetup {
-            temporal_address: &address,
-            namespace: &self.temporal_server.namespace,
-            task_queue: &self.task_queue,
-            aws_url: &self.proxy.url(),
-            region: "us-east-1",
-            policy_file: &self.policy_file,
-            rust_log: "info,temporalio_sdk_core=warn",
-        };
-        let cmd =
-            jit_e2e::worker_command(env!("CARGO_BIN_EXE_e2e-worker"), &setup, &self.worker_env);
-        let log = self.logs.join(format!("worker-{i}.log"));
-        self.workers[i] = Some(ManagedChild::spawn("worker", cmd, &log, true).expect("worker"));
+        let worker = self.own.worker(
+            std::path::Path::new(env!("CARGO_BIN_EXE_e2e-worker")),
+            &self.task_queue,
+            &self.policy_file,
+            &self.worker_env,
+            &format!("worker-{i}"),
+        );
+        self.workers[i] = Some(worker);
     }
 
     /// SIGKILL: the worker dies mid-whatever.
@@ -149,21 +79,7 @@ impl Stack {
 
     /// Stops the dev server (SIGTERM) and starts it again on the same port and database file.
     pub async fn restart_temporal(&mut self) {
-        if let Some(mut t) = self.temporal.take() {
-            t.stop(Duration::from_secs(10));
-        }
-        self.temporal = Some(
-            ManagedChild::spawn(
-                "temporal",
-                self.temporal_server.command(&self.tools),
-                &self.logs.join("temporal.log"),
-                true,
-            )
-            .expect("temporal restarts"),
-        );
-        self.temporal_server
-            .wait_ready(&self.tools, Duration::from_secs(60))
-            .expect("temporal ready again");
+        self.own.restart_temporal().await;
     }
 
     pub fn worker_log_tail(&self) -> String {

@@ -5,6 +5,9 @@
 //! Each suite keeps only what is its own: `e2e`'s `TestApp` (one test's view of the shared
 //! stack), `chaos`'s `Stack` (a stack of its own that can be restarted).
 
+pub mod bare;
+pub mod stack;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

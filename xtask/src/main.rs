@@ -64,6 +64,10 @@ enum Cmd {
     Bench {
         #[arg(value_enum)]
         what: Bench,
+        /// Extra arguments for the benchmark (tickets: --tickets N --in-flight C --runs R
+        /// --memory M --modes jit,jit-raised,bare).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Run every check CI runs: cargo fmt --check, clippy -D warnings, all tests.
     Test {
@@ -83,6 +87,8 @@ enum Bench {
     Policy,
     /// GetTicket latency and CreateTicket throughput through the real stack.
     Api,
+    /// What a ticket costs the engine, against a bare workflow of the same shape.
+    Tickets,
 }
 
 fn main() {
@@ -100,10 +106,15 @@ fn run() -> anyhow::Result<()> {
         Cmd::Down { wipe } => stack::down(&root, wipe),
         Cmd::Demo(args) => tokio::runtime::Runtime::new()?.block_on(demo::run(&root, args)),
         Cmd::Test { args, chaos_long } => test(&root, &args, chaos_long),
-        Cmd::Bench { what } => {
+        Cmd::Bench {
+            what: Bench::Tickets,
+            args,
+        } => bench_tickets(&root, &args),
+        Cmd::Bench { what, .. } => {
             let (package, example, out) = match what {
                 Bench::Policy => ("jit-policy", "policy_bench", "docs/benchmarks/policy.md"),
                 Bench::Api => ("jit-e2e", "api_bench", "docs/benchmarks/api.md"),
+                Bench::Tickets => unreachable!("handled above"),
             };
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let status = std::process::Command::new(cargo)
@@ -148,6 +159,32 @@ fn run() -> anyhow::Result<()> {
             jit_worker::main_with_args(std::iter::once("jit-worker".to_owned()).chain(args)),
         ),
     }
+}
+
+/// `bench tickets`: builds the worker and the benchmark (release), then runs it with `args`;
+/// it writes docs/benchmarks/tickets.md and tickets.jsonl.
+fn bench_tickets(root: &std::path::Path, args: &[String]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(&cargo)
+        .args(["build", "--release", "--quiet", "-p", "jit-e2e"])
+        .args(["--bin", "e2e-worker", "--example", "ticket_bench"])
+        .current_dir(root)
+        .status()?;
+    anyhow::ensure!(
+        status.success(),
+        "building the ticket benchmark failed ({status})"
+    );
+    let release = root.join("target/release");
+    let status = std::process::Command::new(release.join("examples/ticket_bench"))
+        .arg("--worker")
+        .arg(release.join("e2e-worker"))
+        .arg("--out")
+        .arg(root.join("docs/benchmarks/tickets.md"))
+        .args(args)
+        .current_dir(root)
+        .status()?;
+    anyhow::ensure!(status.success(), "the ticket benchmark failed ({status})");
+    Ok(())
 }
 
 fn test(root: &std::path::Path, args: &[String], chaos_long: bool) -> anyhow::Result<()> {
