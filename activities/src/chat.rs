@@ -45,6 +45,11 @@ impl Chat {
         }
     }
 
+    /// Whether no chat is configured (announcements only reach the log).
+    pub fn is_silent(&self) -> bool {
+        self.slack.is_none() && self.teams.is_none()
+    }
+
     /// Sends `a`; the newly posted messages (to update later). Errors are worth a retry.
     pub async fn announce(
         &self,

@@ -30,6 +30,11 @@ impl DirectoryCache {
         }
     }
 
+    /// How long an answer is reused.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     fn fresh<K: std::hash::Hash + Eq, T: Clone>(
         &self,
         map: &Mutex<HashMap<K, Entry<T>>>,

@@ -16,9 +16,10 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use jiff::SignedDuration;
 use jit_aws::{AwsError, IdentityCenter, Progress};
 use jit_domain::{
-    AccountId, AssignmentRef, Evaluated, Limits, PermissionSetName, PolicyRecord, Principal,
+    AccountId, AssignmentRef, Evaluated, Hints, Limits, PermissionSetName, PolicyRecord, Principal,
     PrincipalType, ResolvedTarget, Target, TicketRequest, UserName, VoterCheck,
 };
 use jit_policy::{PolicyStore, TargetKey};
@@ -316,6 +317,10 @@ impl TicketActivities {
                 hash: policy.hash().to_owned(),
                 decisions: decision.explanation,
             }),
+            hints: Hints {
+                quiet: self.chat.is_silent(),
+                directory_fresh_for: SignedDuration::try_from(self.directory.ttl()).ok(),
+            },
         }))
     }
 

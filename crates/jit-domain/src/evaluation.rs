@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
 use crate::approval::{ApprovalPlan, Delegation};
@@ -32,6 +33,23 @@ pub struct Evaluated {
     /// Which policy decided, and how.
     #[serde(default)]
     pub policy: Option<PolicyRecord>,
+    /// What the evaluating worker knew that spares the ticket work (read by runs that
+    /// started lean; older histories have none and ignore it).
+    #[serde(default)]
+    pub hints: Hints,
+}
+
+/// Facts about the evaluating worker that let a ticket skip activities whose answer is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hints {
+    /// No chat is configured: an announcement would tell no one.
+    #[serde(default)]
+    pub quiet: bool,
+    /// How long the worker reuses a directory answer (its cache's TTL). A vote within this
+    /// of the evaluation, by an approver the evaluation resolved, would be checked against the
+    /// same answers the evaluation used.
+    #[serde(default)]
+    pub directory_fresh_for: Option<SignedDuration>,
 }
 
 /// The policy decision on a ticket, as recorded in its history: the policy's content hash

@@ -37,7 +37,7 @@ pub use approval::{
 };
 pub use card::{Card, ChatMessage};
 pub use delegation::{DelegationEntity, StandingDelegation};
-pub use evaluation::{Evaluated, PolicyRecord, ResolvedTarget, VoterCheck};
+pub use evaluation::{Evaluated, Hints, PolicyRecord, ResolvedTarget, VoterCheck};
 pub use ids::{
     AccountId, BundleName, GroupName, InstanceArn, InvalidInput, Justification, PermissionSetArn,
     PermissionSetName, PrincipalId, QUOTED_CHARS, TicketId, UserName, quoted,

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use jiff::Timestamp;
 use jit_contract::activity;
 use jit_contract::chat::ChatEvent;
 use jit_contract::refusal::Refusal;
 use jit_contract::ticket::{Checked, Notification, VoteInput};
-use jit_domain::{Decision, RefusalKind, Ticket, UserName, VoteEffect};
+use jit_domain::{Decision, RefusalKind, Ticket, UserName, VoteEffect, VoterCheck};
 use temporalio_sdk::{ActivityOptions, WorkflowContext};
 
 use super::{Deadline, HandlerError, POLICY_CHECKS, TicketWorkflow, Waited, refused};
@@ -197,6 +198,9 @@ impl TicketWorkflow {
             let check = ctx
                 .state(|s| s.ticket.voter_check(&input.approver, now))
                 .map_err(refused)?;
+            if ctx.state(|s| s.answered_by_evaluation(&check, now)) {
+                return Self::count_vote(ctx, input, decision);
+            }
             let summary = "check the voter in the directory";
             match Self::lookup(
                 ctx,
@@ -222,6 +226,28 @@ impl TicketWorkflow {
                 }
             }
         }
+        Self::count_vote(ctx, input, decision)
+    }
+
+    /// Whether the directory check of `check` would only repeat the evaluation's answer: a
+    /// lean run, the approver votes in person, the evaluation resolved them as an approver
+    /// of this step, and the directory cache would still give the evaluation's answers.
+    fn answered_by_evaluation(&self, check: &VoterCheck, now: Timestamp) -> bool {
+        self.lean
+            && check.cast_by == check.voter
+            && self.fresh_until.is_some_and(|t| now < t)
+            && self.ticket.plan.as_ref().is_some_and(|p| {
+                p.steps
+                    .iter()
+                    .any(|s| s.name == check.step && s.approvers.contains(&check.voter))
+            })
+    }
+
+    fn count_vote(
+        ctx: &WorkflowContext<Self>,
+        input: VoteInput,
+        decision: Decision,
+    ) -> Result<String, HandlerError> {
         let now = Self::now(ctx);
         let effect = ctx
             .state_mut(|s| s.ticket.vote(&input.approver, decision, input.comment, now))

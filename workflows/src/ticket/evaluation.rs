@@ -63,6 +63,15 @@ impl TicketWorkflow {
             }
         };
         let now = Self::now(ctx);
+        let hints = evaluated.hints.clone();
+        ctx.state_mut(|s| {
+            if s.lean {
+                s.quiet = hints.quiet;
+                s.fresh_until = hints
+                    .directory_fresh_for
+                    .and_then(|d| now.checked_add(d).ok());
+            }
+        });
         if let Err(reason) = ctx.state_mut(|s| s.ticket.evaluated(*evaluated, now)) {
             return Err(Self::finish(ctx, Phase::Rejected, Some(reason)));
         }

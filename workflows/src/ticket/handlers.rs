@@ -13,7 +13,7 @@ use jit_domain::{Decision, Delegation, EndKind, Ticket};
 use temporalio_macros::workflow_methods;
 use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
 
-use super::{FEATURES_AT_START, HandlerError, TicketWorkflow, refused};
+use super::{FEATURES_AT_START, HandlerError, LEAN, TicketWorkflow, refused};
 use crate::options::to_timestamp;
 
 /// Generates the `#[workflow_methods]` block: the fixed methods (init, run, queries) as
@@ -79,13 +79,21 @@ ticket_methods! {
                 clock: now,
                 announced: 0,
                 current: false,
+                lean: false,
+                quiet: false,
+                fresh_until: None,
                 granted_at: None,
             }
         }
 
         #[run(name = ticket::Workflow::NAME)]
         pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<TicketOutcome> {
-            if ctx.patched(FEATURES_AT_START) {
+            if ctx.patched(LEAN) {
+                ctx.state_mut(|s| {
+                    s.current = true;
+                    s.lean = true;
+                });
+            } else if ctx.patched(FEATURES_AT_START) {
                 ctx.state_mut(|s| s.current = true);
             }
             let out = Self::drive(ctx).await;

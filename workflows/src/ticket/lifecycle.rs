@@ -162,7 +162,7 @@ impl TicketWorkflow {
     /// Tells people through chat (behind the `chat-v1` patch: histories from before replay
     /// without it). Never fatal: a failure is a line in the audit trail.
     pub(super) async fn announce(ctx: &WorkflowContext<Self>, event: ChatEvent, to: Vec<UserName>) {
-        if !Self::has(ctx, CHAT) {
+        if ctx.state(|s| s.quiet) || !Self::has(ctx, CHAT) {
             return;
         }
         let now = Self::now(ctx);

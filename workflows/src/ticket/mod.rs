@@ -49,6 +49,13 @@ const LEASES: &str = "leases-v1";
 /// keep their per-feature markers and local activities.
 const FEATURES_AT_START: &str = "features-at-start-v1";
 
+/// Everything [`FEATURES_AT_START`] decides, and the ticket is lean: it skips the activities
+/// whose answer the evaluation already gave — announcements when no chat is configured, the
+/// directory check of a vote cast within the directory cache's freshness by an approver the
+/// evaluation resolved (see [`jit_domain::Hints`]). Asked instead of `FEATURES_AT_START` (one
+/// marker per run); runs from before replay as they ran.
+const LEAN: &str = "lean-v1";
+
 #[workflow]
 pub struct TicketWorkflow {
     ticket: Ticket,
@@ -59,6 +66,12 @@ pub struct TicketWorkflow {
     announced: u32,
     /// This run decided its features at its start ([`FEATURES_AT_START`]).
     current: bool,
+    /// This run started [`LEAN`]; the two below come from its evaluation's hints.
+    lean: bool,
+    /// Nobody to announce to.
+    quiet: bool,
+    /// Until when a vote by an approver the evaluation resolved needs no directory check.
+    fresh_until: Option<Timestamp>,
     /// When the last lease answered (the access starts then; see `Held`).
     granted_at: Option<Timestamp>,
 }

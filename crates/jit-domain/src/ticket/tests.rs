@@ -81,6 +81,7 @@ fn evaluated(p: ApprovalPlan) -> Ticket {
             targets: vec![target()],
             delegations: vec![],
             policy: None,
+            hints: Default::default(),
         },
         t0(),
     )
@@ -145,6 +146,7 @@ fn the_plan_caps_the_duration_and_must_allow_break_glass() {
                 targets: vec![target()],
                 delegations: vec![],
                 policy: None,
+                hints: Default::default(),
             },
             t0(),
         )
@@ -160,6 +162,7 @@ fn the_plan_caps_the_duration_and_must_allow_break_glass() {
                 targets: vec![target()],
                 delegations: vec![],
                 policy: None,
+                hints: Default::default(),
             },
             t0(),
         )
@@ -184,6 +187,7 @@ fn unsatisfiable_plans_are_refused_at_evaluation() {
                 targets: vec![target()],
                 delegations: vec![],
                 policy: None,
+                hints: Default::default(),
             },
             t0(),
         )
