@@ -31,6 +31,10 @@ pub const MAX_AHEAD: SignedDuration = SignedDuration::from_hours(90 * 24);
 static NOT_NAME_CHAR: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[^\p{L}\p{M}\p{S}\p{N}\p{P}]").expect("a valid class"));
 
+/// The same for group names, which may also hold spaces.
+static NOT_GROUP_CHAR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[^\p{L}\p{M}\p{S}\p{N}\p{P} ]").expect("a valid class"));
+
 /// A character that prints nothing, reorders text or breaks lines (controls but the newline,
 /// format characters such as bidi overrides and TAG characters — the emoji joiner U+200D
 /// aside —, line and paragraph separators, private use).
@@ -47,6 +51,43 @@ fn describe(c: char) -> String {
     format!("{c:?} (U+{:04X})", u32::from(c))
 }
 
+/// The first character of `s` that `class` matches.
+fn first(class: &Regex, s: &str) -> Option<char> {
+    class.find(s).and_then(|m| m.as_str().chars().next())
+}
+
+/// Refuses a name holding a character outside `class` (`what` says what the name may hold)
+/// or one of the policy's wildcards.
+fn name_chars(field: &str, s: &str, class: &Regex, what: &str) -> Result<(), Status> {
+    if let Some(c) = first(class, s) {
+        return Err(bad(
+            field,
+            format!("{} contains {}; {what}", quoted(s), describe(c)),
+        ));
+    }
+    if let Some(c) = s.chars().find(|c| matches!(c, '*' | '?')) {
+        return Err(bad(
+            field,
+            format!("{} contains the wildcard {c:?}", quoted(s)),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses free text holding a hidden character.
+fn no_hidden(field: &str, s: &str) -> Result<(), Status> {
+    match first(&HIDDEN_CHAR, s) {
+        Some(c) => Err(bad(
+            field,
+            format!(
+                "contains {}, which hides, reorders or breaks text; write plain text",
+                describe(c)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A user name: 1 to 128 characters of the identity store's classes, without the policy's
 /// wildcards `*` and `?` (a user named `*` would read as "anyone" in a rule).
 pub fn user(field: &str, s: &str) -> Result<UserName, Status> {
@@ -57,23 +98,12 @@ pub fn user(field: &str, s: &str) -> Result<UserName, Status> {
             format!("a user name is 1 to 128 characters, not {n}"),
         ));
     }
-    if let Some(m) = NOT_NAME_CHAR.find(s) {
-        let c = m.as_str().chars().next().unwrap_or_default();
-        return Err(bad(
-            field,
-            format!(
-                "{} contains {}; a user name is letters, marks, symbols, numbers and punctuation",
-                quoted(s),
-                describe(c)
-            ),
-        ));
-    }
-    if let Some(c) = s.chars().find(|c| matches!(c, '*' | '?')) {
-        return Err(bad(
-            field,
-            format!("{} contains the wildcard {c:?}", quoted(s)),
-        ));
-    }
+    name_chars(
+        field,
+        s,
+        &NOT_NAME_CHAR,
+        "a user name is letters, marks, symbols, numbers and punctuation",
+    )?;
     UserName::parse(s).map_err(|e| bad(field, e.problem))
 }
 
@@ -90,45 +120,19 @@ pub fn group(field: &str, s: &str) -> Result<GroupName, Status> {
             ),
         ));
     }
-    if let Some(c) = s
-        .chars()
-        .find(|c| *c != ' ' && NOT_NAME_CHAR.is_match(c.encode_utf8(&mut [0; 4])))
-    {
-        return Err(bad(
-            field,
-            format!(
-                "{} contains {}; a group name is letters, marks, symbols, numbers, punctuation and spaces",
-                quoted(s),
-                describe(c)
-            ),
-        ));
-    }
-    if let Some(c) = s.chars().find(|c| matches!(c, '*' | '?')) {
-        return Err(bad(
-            field,
-            format!("{} contains the wildcard {c:?}", quoted(s)),
-        ));
-    }
+    name_chars(
+        field,
+        s,
+        &NOT_GROUP_CHAR,
+        "a group name is letters, marks, symbols, numbers, punctuation and spaces",
+    )?;
     GroupName::parse(s).map_err(|e| bad(field, e.problem))
-}
-
-/// The first hidden character of free text, if any.
-fn hidden(s: &str) -> Option<char> {
-    HIDDEN_CHAR.find(s).and_then(|m| m.as_str().chars().next())
 }
 
 /// A justification: the domain's length rule, and no hidden characters (a right-to-left
 /// override or TAG characters could show an approver other words than were sent).
 pub fn justification(s: &str) -> Result<Justification, Status> {
-    if let Some(c) = hidden(s) {
-        return Err(bad(
-            "justification",
-            format!(
-                "contains {}, which hides, reorders or breaks text; write plain text",
-                describe(c)
-            ),
-        ));
-    }
+    no_hidden("justification", s)?;
     Justification::parse(s).map_err(|e| bad("justification", e.problem))
 }
 
@@ -146,15 +150,7 @@ pub fn note(field: &str, s: &str) -> Result<Option<String>, Status> {
             format!("at most {MAX_NOTE_CHARS} characters, not {n}"),
         ));
     }
-    if let Some(c) = hidden(t) {
-        return Err(bad(
-            field,
-            format!(
-                "contains {}, which hides, reorders or breaks text; write plain text",
-                describe(c)
-            ),
-        ));
-    }
+    no_hidden(field, t)?;
     Ok(Some(t.to_owned()))
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use jit_contract::catalog::{self, Known};
-use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_client::{Client, WorkflowStartOptions};
 use tokio::sync::Mutex;
 
 /// How long an answer is used without asking again.
@@ -69,31 +69,24 @@ impl KnownTargets {
                 Some(k)
             }
             Err(e) => {
-                tracing::warn!(error = %e, "no worker said which accounts and permission sets exist; tickets will decide");
+                tracing::warn!(error = %e.message(), "no worker said which accounts and permission sets exist; tickets will decide");
                 s.failed_at = Some(Instant::now());
                 s.answer.as_ref().map(|(_, k)| k.clone())
             }
         }
     }
 
-    async fn ask(&self) -> anyhow::Result<Known> {
+    async fn ask(&self) -> Result<Known, tonic::Status> {
         let id = format!("known-targets-{}", Timestamp::now().as_nanosecond());
-        let h = self
-            .client
-            .start_workflow(
-                catalog::KnownWorkflow,
-                (),
-                WorkflowStartOptions::new(self.task_queue.clone(), id)
-                    .execution_timeout(Duration::from_secs(60))
-                    .build(),
-            )
-            .await?;
-        let known = tokio::time::timeout(
+        crate::ask::ask_worker(
+            &self.client,
+            catalog::KnownWorkflow,
+            (),
+            WorkflowStartOptions::new(self.task_queue.clone(), id)
+                .execution_timeout(Duration::from_secs(60))
+                .build(),
             ASK_TIMEOUT,
-            h.get_result(WorkflowGetResultOptions::default()),
         )
         .await
-        .map_err(|_| anyhow::anyhow!("no answer within {ASK_TIMEOUT:?}"))??;
-        Ok(known)
     }
 }

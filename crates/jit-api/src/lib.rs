@@ -26,6 +26,7 @@ use anyhow::Context;
 use jit_policy::{Policy, PolicyStore};
 use jit_proto::v1::ticket_service_server::TicketServiceServer;
 
+mod ask;
 pub mod auth;
 pub mod chat;
 pub mod convert;

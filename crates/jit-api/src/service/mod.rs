@@ -20,8 +20,7 @@ use jit_policy::PolicyStore;
 use jit_proto::v1 as pb;
 use temporalio_client::errors::{WorkflowQueryError, WorkflowUpdateError};
 use temporalio_client::{
-    Client, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowQueryOptions,
-    WorkflowStartOptions,
+    Client, WorkflowExecuteUpdateOptions, WorkflowQueryOptions, WorkflowStartOptions,
 };
 use tonic::{Request, Response, Status};
 
@@ -330,22 +329,14 @@ impl TicketApi {
     /// The identity-store user with this email, asked of a worker.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserName>, Status> {
         let id = format!("user-lookup-{}", Timestamp::now().as_nanosecond());
-        let h = self
-            .client
-            .start_workflow(
-                user_lookup::Workflow,
-                email.to_owned(),
-                WorkflowStartOptions::new(self.task_queue.clone(), id).build(),
-            )
-            .await
-            .map_err(|e| Status::unavailable(format!("asking the worker: {e}")))?;
-        tokio::time::timeout(
+        crate::ask::ask_worker(
+            &self.client,
+            user_lookup::Workflow,
+            email.to_owned(),
+            WorkflowStartOptions::new(self.task_queue.clone(), id).build(),
             Duration::from_secs(30),
-            h.get_result(WorkflowGetResultOptions::default()),
         )
         .await
-        .map_err(|_| Status::deadline_exceeded("the worker did not answer within 30 s"))?
-        .map_err(|e| Status::unavailable(format!("the worker could not answer: {e}")))
     }
 
     /// Authenticates an `authorization` header value (for the HTTP endpoints).

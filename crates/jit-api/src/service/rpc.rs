@@ -12,9 +12,7 @@ use jit_domain::{AccountId, PermissionSetName, Phase, Ticket};
 use jit_proto::v1 as pb;
 use jit_proto::v1::ticket_service_server::TicketService;
 use temporalio_client::errors::WorkflowStartError;
-use temporalio_client::{
-    WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowStartOptions,
-};
+use temporalio_client::{WorkflowExecuteUpdateOptions, WorkflowStartOptions};
 use tonic::{Request, Response, Status};
 
 use super::errors::field;
@@ -288,22 +286,14 @@ impl TicketService for TicketApi {
         let user = Self::user(&caller)?;
         // The worker answers (it holds the directory and AWS); a short workflow carries it.
         let id = format!("catalog-{user}-{}", Timestamp::now().as_nanosecond());
-        let h = self
-            .client
-            .start_workflow(
-                catalog::Workflow,
-                user,
-                WorkflowStartOptions::new(self.task_queue.clone(), id).build(),
-            )
-            .await
-            .map_err(|e| Status::unavailable(format!("asking the worker: {e}")))?;
-        let catalog = tokio::time::timeout(
+        let catalog = crate::ask::ask_worker(
+            &self.client,
+            catalog::Workflow,
+            user,
+            WorkflowStartOptions::new(self.task_queue.clone(), id).build(),
             Duration::from_secs(30),
-            h.get_result(WorkflowGetResultOptions::default()),
         )
-        .await
-        .map_err(|_| Status::deadline_exceeded("the worker did not answer within 30 s"))?
-        .map_err(|e| Status::unavailable(format!("the worker could not answer: {e}")))?;
+        .await?;
         Ok(Response::new(pb::ListRequestableResponse {
             targets: catalog
                 .targets
