@@ -9,6 +9,7 @@ mod chat;
 mod door;
 mod leases;
 mod lifecycle;
+mod observability;
 mod policy;
 mod replay;
 mod support;

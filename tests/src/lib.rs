@@ -133,6 +133,7 @@ pub fn worker_command(bin: &str, w: &WorkerSetup<'_>, extra: &[(String, String)]
         .env("JIT_AWS_REGION", w.region)
         .env("JIT_POLICY_FILE", w.policy_file)
         .env("JIT_RECONCILE_PERMISSION_SETS", "")
+        .env("JIT_METRICS_ADDRESS", "off")
         .env("RUST_LOG", w.rust_log)
         .env_remove("AWS_ACCESS_KEY_ID");
     for (k, v) in extra {

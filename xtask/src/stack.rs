@@ -187,6 +187,17 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         }
     }
 
+    let settings = cfg.worker_settings(&jit_config::process_env)?;
+    if let Some(m) = settings.metrics.filter(|m| m.port() != 0)
+        && TcpListener::bind(m).is_err()
+    {
+        bail!(
+            "port {} on {}, wanted for the worker's metrics, is taken by another process.\n  Stop that process, or choose another address: JIT_METRICS_ADDRESS=<ip:port|off> cargo xtask up",
+            m.port(),
+            m.ip()
+        );
+    }
+
     let tools = ensure_tools(root)?;
     // The worker is built into this binary (`xtask run-worker`): no second cargo build, whose
     // different feature set would rebuild half the dependency tree every time.
@@ -284,7 +295,6 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         }
     };
 
-    let settings = cfg.worker_settings(&jit_config::process_env)?;
     let mut worker_cmd = Command::new(&worker_bin);
     chat_env(&mut worker_cmd);
     worker_cmd
@@ -364,7 +374,13 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         sandbox.url(),
         sb.region
     );
-    println!("  worker          pid {}", children[3].pid());
+    match settings.metrics {
+        Some(m) => println!(
+            "  worker          pid {}  (metrics http://{m}/metrics)",
+            children[3].pid()
+        ),
+        None => println!("  worker          pid {}", children[3].pid()),
+    }
     println!(
         "  fake Slack      {fake_url}/api  (what was sent: {fake_url}/calls/chat.postMessage)"
     );

@@ -15,6 +15,7 @@ fn free_port() -> u16 {
 struct Stack {
     state: PathBuf,
     ports: [(&'static str, u16); 6],
+    metrics_port: u16,
 }
 
 impl Stack {
@@ -32,6 +33,7 @@ impl Stack {
                 ("JIT_API_HTTP_PORT", free_port()),
                 ("JIT_FAKE_SLACK_PORT", free_port()),
             ],
+            metrics_port: free_port(),
         }
     }
 
@@ -41,6 +43,10 @@ impl Stack {
         for (k, v) in self.ports {
             c.env(k, v.to_string());
         }
+        c.env(
+            "JIT_METRICS_ADDRESS",
+            format!("127.0.0.1:{}", self.metrics_port),
+        );
         c.output().expect("xtask runs")
     }
 
@@ -65,6 +71,17 @@ impl Drop for Stack {
 
 fn alive(pid: u32) -> bool {
     jit_devstack::sys::alive(pid)
+}
+
+/// The body of `GET /metrics` on 127.0.0.1:`port`, over a plain socket.
+fn scrape(port: u16) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    c.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    let mut body = String::new();
+    c.read_to_string(&mut body)?;
+    Ok(body)
 }
 
 fn text(o: &Output) -> String {
@@ -140,6 +157,30 @@ fn up_twice_crash_recovery_demo_and_down() {
     assert!(out.contains("bob assigned (1)"), "{out}");
     assert!(out.contains("ended: expired"), "{out}");
     assert!(out.contains("bob has no assignment"), "{out}");
+
+    // The worker served the SDK's metrics while it ran the demo's ticket.
+    assert!(
+        text(&recovered).contains(&format!(
+            "(metrics http://127.0.0.1:{}/metrics)",
+            s.metrics_port
+        )),
+        "{}",
+        text(&recovered)
+    );
+    let metrics = scrape(s.metrics_port).expect("the worker serves /metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    for name in [
+        "temporal_workflow_completed_total",
+        "temporal_activity_execution_latency_seconds",
+        "temporal_worker_task_slots_available",
+    ] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains("task_queue=\"jit-tickets\"")),
+            "{name} with the task queue in:\n{metrics}"
+        );
+    }
 
     // Down stops everything; tickets stay until --wipe.
     let down = s.xtask(&["down"]);

@@ -224,9 +224,7 @@ pub async fn main_with_args(args: impl IntoIterator<Item = String>) -> anyhow::R
         config: std::path::PathBuf,
     }
     let args = Args::parse_from(args);
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    jit_temporal::init_tracing("info").map_err(anyhow::Error::msg)?;
     let settings = load_settings(&args.config)?;
     let api = Api::build(settings).await?;
     println!("jit-api listening on {}", api.local_addr()?);

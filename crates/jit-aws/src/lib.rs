@@ -8,16 +8,20 @@
 //!   reason).
 //! - [`rate`]: [`RateLimiter`], evenly spaced request slots; every Identity Center request
 //!   of the process waits for one.
+//! - [`metrics`]: [`AwsMetrics`], told of every request attempt (service, operation,
+//!   [`Outcome`], latency) by an SDK interceptor, and of every rate-limiter wait.
 //! - [`sandbox`]: seeding an empty Identity Center (moto) from `temporal-dev.yaml`.
 
 pub mod error;
 pub mod identity_center;
+pub mod metrics;
 pub mod poll;
 pub mod rate;
 pub mod sandbox;
 
 pub use error::{AwsError, RetryKind};
 pub use identity_center::{AwsSettings, IdentityCenter, Instance, NoProgress, Progress};
+pub use metrics::{AwsMetrics, Outcome};
 pub use poll::PollSchedule;
 pub use rate::RateLimiter;
 pub use sandbox::SeedReport;

@@ -50,15 +50,16 @@ impl RateLimiter {
         at - now
     }
 
-    /// Waits for the next slot.
-    pub async fn acquire(&self) {
+    /// Waits for the next slot; how long it waited.
+    pub async fn acquire(&self) -> Duration {
         if self.interval.is_zero() {
-            return;
+            return Duration::ZERO;
         }
         let wait = self.reserve(Instant::now());
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
+        wait
     }
 }
 

@@ -7,6 +7,7 @@
 //!   [`StackConfig::worker_settings`].
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use jiff::SignedDuration;
@@ -200,6 +201,10 @@ pub struct WorkerConfig {
     /// The scheduled comparison of AWS with the leases.
     #[serde(default)]
     pub reconcile: ReconcileConfig,
+    /// Where the worker serves Prometheus metrics (`host:port`, `/metrics`); absent: none.
+    /// `JIT_METRICS_ADDRESS` (`off` turns it off).
+    #[serde(default)]
+    pub metrics: Option<String>,
 }
 
 /// How hard the fleet may use Identity Center.
@@ -307,6 +312,20 @@ pub struct WorkerSettings {
     pub chat: ChatSettings,
     pub aws_limits: AwsLimits,
     pub reconcile: ReconcileConfig,
+    /// Where Prometheus metrics are served; `None`: not at all.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// `host:port` of a metrics endpoint (an IP address: it is bound, not looked up); `off` or
+/// empty: none.
+fn metrics_address(v: &str) -> Result<Option<SocketAddr>, String> {
+    let v = v.trim();
+    if v.is_empty() || v == "off" {
+        return Ok(None);
+    }
+    v.parse::<SocketAddr>().map(Some).map_err(|_| {
+        format!("{v:?} is not an address to listen on (like 127.0.0.1:9464), nor \"off\"")
+    })
 }
 
 fn default_directory_ttl() -> SignedDuration {
@@ -495,7 +514,20 @@ impl StackConfig {
             chat: self.chat.settings(env)?,
             aws_limits: w.aws_limits.clone(),
             reconcile: w.reconcile.clone(),
+            metrics: match &w.metrics {
+                Some(v) => metrics_address(v).map_err(|problem| ConfigError::Invalid {
+                    path: self.source.clone(),
+                    problem: format!("worker.metrics: {problem}"),
+                })?,
+                None => None,
+            },
         };
+        if let Some(v) = env("JIT_METRICS_ADDRESS") {
+            s.metrics = metrics_address(&v).map_err(|problem| ConfigError::Env {
+                var: "JIT_METRICS_ADDRESS".into(),
+                problem,
+            })?;
+        }
         if let Some(v) = env("JIT_AWS_REQUESTS_PER_SECOND") {
             s.aws_limits.requests_per_second = v
                 .parse::<f64>()
@@ -671,6 +703,26 @@ mod tests {
         let e = c.worker_settings(&bad).unwrap_err().to_string();
         assert!(
             e.contains("JIT_MAX_DURATION") && e.contains("forever"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_metrics_address_is_an_address_or_off() {
+        let c = repo_file();
+        let s = c.worker_settings(&|_| None).unwrap();
+        assert_eq!(s.metrics, Some("127.0.0.1:9464".parse().unwrap()));
+        let off = |k: &str| (k == "JIT_METRICS_ADDRESS").then(|| "off".to_owned());
+        assert_eq!(c.worker_settings(&off).unwrap().metrics, None);
+        let port0 = |k: &str| (k == "JIT_METRICS_ADDRESS").then(|| "127.0.0.1:0".to_owned());
+        assert_eq!(
+            c.worker_settings(&port0).unwrap().metrics,
+            Some("127.0.0.1:0".parse().unwrap())
+        );
+        let bad = |k: &str| (k == "JIT_METRICS_ADDRESS").then(|| "localhost:x".to_owned());
+        let e = c.worker_settings(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("JIT_METRICS_ADDRESS") && e.contains("localhost:x"),
             "{e}"
         );
     }

@@ -60,6 +60,15 @@ fn host_name() -> String {
 /// Connects a client, retrying with exponential backoff (100 ms doubling to 2 s) for up to
 /// `target.patience` while the frontend is not reachable yet.
 pub async fn connect(target: &Target) -> Result<Client, ConnectError> {
+    connect_metered(target, None).await
+}
+
+/// [`connect`], the client's requests counted and timed by `meter` (the runtime's, so they
+/// show on the worker's metrics endpoint as `temporal_request*` and `temporal_long_request*`).
+pub async fn connect_metered(
+    target: &Target,
+    meter: Option<temporalio_common::telemetry::metrics::TemporalMeter>,
+) -> Result<Client, ConnectError> {
     let url =
         temporalio_client::Url::parse(&target.address).map_err(|e| ConnectError::Address {
             address: target.address.clone(),
@@ -70,6 +79,7 @@ pub async fn connect(target: &Target) -> Result<Client, ConnectError> {
         Connection::connect(
             ConnectionOptions::new(url.clone())
                 .identity(identity.clone())
+                .maybe_metrics_meter(meter.clone())
                 .build(),
         )
         .await
@@ -121,5 +131,59 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// How log lines are written: `JIT_LOG_FORMAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    Text,
+    /// One JSON object per line, the span fields (ticket, workflow, activity) included.
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json` (empty: text); anything else is refused, naming the variable.
+    pub fn parse(v: &str) -> Result<Self, String> {
+        match v.trim() {
+            "" | "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!(
+                "JIT_LOG_FORMAT: {other:?} is not a log format (text or json)"
+            )),
+        }
+    }
+}
+
+/// Installs the process's log subscriber: `RUST_LOG` filters (else `default_filter`),
+/// `JIT_LOG_FORMAT` chooses text or JSON lines.
+pub fn init_tracing(default_filter: &str) -> Result<(), String> {
+    let format = LogFormat::parse(&std::env::var("JIT_LOG_FORMAT").unwrap_or_default())?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+    Ok(())
+}
+
+#[cfg(test)]
+mod log_format_tests {
+    use super::LogFormat;
+
+    #[test]
+    fn text_is_the_default_json_is_chosen_and_anything_else_is_named() {
+        assert_eq!(LogFormat::parse(""), Ok(LogFormat::Text));
+        assert_eq!(LogFormat::parse("text"), Ok(LogFormat::Text));
+        assert_eq!(LogFormat::parse(" json "), Ok(LogFormat::Json));
+        let e = LogFormat::parse("yaml").unwrap_err();
+        assert!(e.contains("JIT_LOG_FORMAT") && e.contains("yaml"), "{e}");
     }
 }

@@ -6,6 +6,7 @@
 //! then drains gracefully). [`policy`] loads the policy and reloads it on change or SIGHUP.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use jit_activities::{DirectoryCache, LeaseActivities, TicketActivities};
 use jit_contract::reconcile::{self, ReconcileInput};
 use jit_policy::PolicyStore;
 
+mod metrics;
 pub mod policy;
 use jit_aws::{AwsSettings, IdentityCenter};
 use jit_config::{StackConfig, WorkerSettings};
@@ -53,6 +55,8 @@ pub struct Worker {
     lease_calls: temporalio_sdk::Worker,
     settings: Settings,
     watcher: tokio::task::JoinHandle<()>,
+    /// The Prometheus endpoint, when configured: where it listens, and its server task.
+    metrics: Option<(SocketAddr, tokio::task::AbortHandle)>,
     // Declared after `inner`: dropped after the worker that uses it.
     _runtime: Runtime,
 }
@@ -68,14 +72,21 @@ impl std::fmt::Debug for Worker {
 impl Worker {
     /// Connects to Temporal (retrying while it starts) and builds the AWS clients.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let runtime = Runtime::from_current_tokio(Default::default())
-            .context("starting the Temporal runtime")?;
-        let client = connect(&settings).await?;
-        let aws = IdentityCenter::connect(&AwsSettings {
-            region: settings.aws_region.clone(),
-            endpoint_url: settings.aws_endpoint_url.clone(),
-            requests_per_second: settings.aws_limits.requests_per_second,
-        })
+        let Telemetry {
+            runtime,
+            served: metrics,
+            client_meter,
+            jit,
+        } = telemetry(&settings)?;
+        let client = connect_metered(&settings, client_meter).await?;
+        let aws = IdentityCenter::connect_with_metrics(
+            &AwsSettings {
+                region: settings.aws_region.clone(),
+                endpoint_url: settings.aws_endpoint_url.clone(),
+                requests_per_second: settings.aws_limits.requests_per_second,
+            },
+            jit.map(|j| j as Arc<dyn jit_aws::AwsMetrics>),
+        )
         .await;
         let aws = Arc::new(aws);
         let ttl = settings.directory_ttl.unsigned_abs();
@@ -141,12 +152,18 @@ impl Worker {
             lease_calls,
             settings,
             watcher,
+            metrics,
             _runtime: runtime,
         })
     }
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Where the Prometheus endpoint listens (`/metrics`), if it is on.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(a, _)| *a)
     }
 
     /// Polls until `shutdown` resolves, then stops taking work and drains.
@@ -174,8 +191,71 @@ impl Worker {
             .context("worker stopped with an error")
             .and(leases.context("lease-call worker stopped with an error"));
         self.watcher.abort();
+        if let Some((_, server)) = &self.metrics {
+            server.abort();
+        }
         out
     }
+}
+
+/// What [`telemetry`] starts.
+struct Telemetry {
+    runtime: Runtime,
+    /// Where metrics are served, and how to stop serving them.
+    served: Option<(SocketAddr, tokio::task::AbortHandle)>,
+    /// The meter the worker's client records its requests with.
+    client_meter: Option<temporalio_common::telemetry::metrics::TemporalMeter>,
+    /// jit's own instruments on the same endpoint.
+    jit: Option<Arc<metrics::JitMetrics>>,
+}
+
+/// The SDK runtime, with its Prometheus exporter when `settings.metrics` names an address:
+/// the SDK's own `temporal_*` metrics (polls, task latencies, slots, sticky cache, activity
+/// and workflow outcomes, the client's requests) and jit's `jit_*` ([`metrics`]) on
+/// `http://<address>/metrics`.
+fn telemetry(settings: &Settings) -> anyhow::Result<Telemetry> {
+    use temporalio_common::telemetry::{
+        PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter,
+        telemetry_init,
+    };
+    let mut meter: Option<Arc<dyn temporalio_common::telemetry::metrics::CoreMeter>> = None;
+    let mut served = None;
+    if let Some(addr) = settings.metrics {
+        let started = start_prometheus_metric_exporter(
+            PrometheusExporterOptions::builder()
+                .socket_addr(addr)
+                .counters_total_suffix(true)
+                .unit_suffix(true)
+                .use_seconds_for_durations(true)
+                .build(),
+        )
+        .with_context(|| {
+            format!("serving metrics on {addr} (worker.metrics, JIT_METRICS_ADDRESS)")
+        })?;
+        tracing::info!(address = %format!("http://{}/metrics", started.bound_addr), "metrics served");
+        served = Some((started.bound_addr, started.abort_handle));
+        meter = Some(started.meter);
+    }
+    // The runtime keeps its telemetry to itself; the client's meter (same exporter, same
+    // `temporal_` prefix) comes from a second instance over the same meter.
+    let client_meter = match &meter {
+        Some(m) => telemetry_init(TelemetryOptions::builder().metrics(m.clone()).build())
+            .context("setting up the client's metrics")?
+            .get_temporal_metric_meter(),
+        None => None,
+    };
+    let jit = meter.clone().map(|m| Arc::new(metrics::JitMetrics::new(m)));
+    let options = temporalio_sdk::runtime::RuntimeOptions::builder()
+        .telemetry_options(TelemetryOptions::builder().maybe_metrics(meter).build())
+        .build()
+        .map_err(anyhow::Error::msg)?;
+    let runtime = Runtime::from_current_tokio(options).context("starting the Temporal runtime")?;
+    Ok(Telemetry {
+        runtime,
+        served,
+        client_meter,
+        jit,
+    })
 }
 
 /// Creates (or updates) the Temporal Schedule that runs [`ReconcileWorkflow`] every
@@ -249,13 +329,20 @@ pub async fn ensure_reconcile_schedule(client: &Client, settings: &Settings) {
 
 /// Connects a Temporal client, retrying for up to a minute while the server starts.
 pub async fn connect(settings: &Settings) -> anyhow::Result<Client> {
-    Ok(jit_temporal::connect(&jit_temporal::Target {
+    connect_metered(settings, None).await
+}
+
+async fn connect_metered(
+    settings: &Settings,
+    meter: Option<temporalio_common::telemetry::metrics::TemporalMeter>,
+) -> anyhow::Result<Client> {
+    let target = jit_temporal::Target {
         address: settings.temporal_address.clone(),
         namespace: settings.namespace.clone(),
         role: "jit-worker".to_owned(),
         patience: Duration::from_secs(60),
-    })
-    .await?)
+    };
+    Ok(jit_temporal::connect_metered(&target, meter).await?)
 }
 
 /// The worker binary's main: `jit-worker --config FILE`.
@@ -272,7 +359,7 @@ pub async fn main_with_args(args: impl IntoIterator<Item = String>) -> anyhow::R
         config: std::path::PathBuf,
     }
     let args = Args::parse_from(args);
-    init_tracing();
+    init_tracing()?;
     let settings = load_settings(&args.config)?;
     let worker = Worker::build(settings).await?;
     worker
@@ -280,8 +367,6 @@ pub async fn main_with_args(args: impl IntoIterator<Item = String>) -> anyhow::R
         .await
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,temporalio_sdk_core=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+fn init_tracing() -> anyhow::Result<()> {
+    jit_temporal::init_tracing("info,temporalio_sdk_core=warn").map_err(anyhow::Error::msg)
 }

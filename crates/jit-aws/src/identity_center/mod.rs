@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_credential_types::Credentials;
@@ -15,6 +15,7 @@ use jit_domain::{
 use tokio::sync::OnceCell;
 
 use crate::error::{AwsError, aws, optional};
+use crate::metrics::{AwsMetrics, Recorder};
 use crate::poll::PollSchedule;
 use crate::rate::RateLimiter;
 
@@ -66,6 +67,7 @@ pub struct IdentityCenter {
     pub poll: PollSchedule,
     /// Every Identity Center request waits here first.
     limiter: RateLimiter,
+    metrics: Option<Arc<dyn AwsMetrics>>,
 }
 
 const PERMISSION_SET_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -74,6 +76,15 @@ impl IdentityCenter {
     /// Builds the clients. With an endpoint override and no AWS credentials in the
     /// environment, static sandbox credentials are used (moto accepts any).
     pub async fn connect(settings: &AwsSettings) -> Self {
+        Self::connect_with_metrics(settings, None).await
+    }
+
+    /// [`IdentityCenter::connect`], every request attempt and rate-limiter wait reported to
+    /// `metrics`.
+    pub async fn connect_with_metrics(
+        settings: &AwsSettings,
+        metrics: Option<Arc<dyn AwsMetrics>>,
+    ) -> Self {
         use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(Provider::Rustls(CryptoMode::Ring))
@@ -96,23 +107,33 @@ impl IdentityCenter {
         let conf = loader.load().await;
         // No SDK retries for Identity Center: each attempt must pass the rate limiter, so
         // retries happen here (polls) and in the activities' retry policies.
-        let sso = aws_sdk_ssoadmin::config::Builder::from(&conf)
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
-            .build();
+        let mut sso = aws_sdk_ssoadmin::config::Builder::from(&conf)
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1));
+        let mut ids = aws_sdk_identitystore::config::Builder::from(&conf);
+        let mut org = aws_sdk_organizations::config::Builder::from(&conf);
+        if let Some(m) = &metrics {
+            sso = sso.interceptor(Recorder(m.clone()));
+            ids = ids.interceptor(Recorder(m.clone()));
+            org = org.interceptor(Recorder(m.clone()));
+        }
         Self {
-            sso: aws_sdk_ssoadmin::Client::from_conf(sso),
-            ids: aws_sdk_identitystore::Client::new(&conf),
-            org: aws_sdk_organizations::Client::new(&conf),
+            sso: aws_sdk_ssoadmin::Client::from_conf(sso.build()),
+            ids: aws_sdk_identitystore::Client::from_conf(ids.build()),
+            org: aws_sdk_organizations::Client::from_conf(org.build()),
             instance: OnceCell::new(),
             permission_sets: Mutex::new(HashMap::new()),
             poll: PollSchedule::default(),
             limiter: RateLimiter::per_second(settings.requests_per_second),
+            metrics,
         }
     }
 
     /// Waits for this process's next Identity Center request slot.
     pub(crate) async fn gate(&self) {
-        self.limiter.acquire().await;
+        let waited = self.limiter.acquire().await;
+        if let Some(m) = &self.metrics {
+            m.rate_limited(waited);
+        }
     }
 
     /// The (first) Identity Center instance. Cached for the life of the process.

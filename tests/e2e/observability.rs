@@ -1,0 +1,118 @@
+//! What an operator's tools see of a worker: the Temporal SDK's Prometheus metrics, labelled
+//! with the task queue, jit's own (an injected throttle shows), and logs as one JSON object
+//! per line.
+
+use std::time::Duration;
+
+use jit_devstack::{Fault, Rule};
+use jit_domain::Phase;
+
+use crate::support::TestApp;
+
+const T: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_serves_sdk_metrics_and_writes_json_logs() {
+    let port = jit_devstack::process::free_port().expect("a free port");
+    let app = TestApp::with_policy_env(
+        "observe",
+        crate::support::DEFAULT_POLICY,
+        vec![
+            ("JIT_METRICS_ADDRESS".into(), format!("127.0.0.1:{port}")),
+            ("JIT_LOG_FORMAT".into(), "json".into()),
+        ],
+    )
+    .await;
+    app.stack.proxy.add(
+        Rule::new("CreateAccountAssignment", Fault::Throttle)
+            .matching(app.account.as_str())
+            .times(2),
+    );
+    let req = app.request("observe", "bob", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    app.approve(&h, "carol").await.expect("carol may approve");
+    app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let queue = format!("task_queue=\"{}\"", app.task_queue);
+    let wanted = [
+        "temporal_workflow_task_execution_latency_seconds_count",
+        "temporal_activity_execution_latency_seconds_count",
+        "temporal_worker_task_slots_available",
+        "temporal_request_total",
+    ];
+    let deadline = std::time::Instant::now() + T;
+    let body = loop {
+        let body = reqwest::get(&url)
+            .await
+            .expect("the worker serves /metrics")
+            .text()
+            .await
+            .expect("a body");
+        let seen = |name: &str| {
+            body.lines()
+                .any(|l| l.starts_with(name) && l.contains(&queue))
+        };
+        if wanted.iter().all(|n| seen(n)) {
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all of {wanted:?} with {queue} in:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        body.contains("# TYPE temporal_request_total counter"),
+        "{body}"
+    );
+
+    // jit's own: every AWS attempt by operation and outcome (this worker is the only one
+    // that saw the two throttled creates), and the rate limiter's waits.
+    let requests = |operation: &str, outcome: &str| -> f64 {
+        body.lines()
+            .filter(|l| {
+                l.starts_with("jit_aws_requests_total{")
+                    && l.contains(&format!("operation=\"{operation}\""))
+                    && l.contains(&format!("outcome=\"{outcome}\""))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert_eq!(
+        requests("CreateAccountAssignment", "throttled"),
+        2.0,
+        "{body}"
+    );
+    assert_eq!(requests("CreateAccountAssignment", "ok"), 1.0, "{body}");
+    assert!(requests("ListAccountAssignments", "ok") >= 1.0, "{body}");
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("jit_aws_request_latency_seconds_count{")
+                && l.contains("operation=\"CreateAccountAssignment\"")),
+        "{body}"
+    );
+    assert!(
+        body.contains("jit_aws_rate_limiter_wait_seconds_count"),
+        "{body}"
+    );
+
+    let log = app.worker_log_text();
+    let mut lines = 0;
+    for line in log.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+        lines += 1;
+    }
+    assert!(
+        log.lines().filter(|l| !l.trim().is_empty()).count() == lines && lines > 0,
+        "every line is a JSON object:\n{log}"
+    );
+    assert!(
+        log.contains(&format!("\"address\":\"{url}\"")),
+        "the worker says where its metrics are:\n{log}"
+    );
+}
