@@ -25,6 +25,8 @@ use temporalio_client::{
     WorkflowUpdateWithStartOptions,
 };
 use temporalio_macros::activities;
+
+use crate::metrics::{ActivityMetrics, NoMetrics};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 /// The activities of leases, the governor and the reconciler.
@@ -36,6 +38,7 @@ pub struct LeaseActivities {
     task_queue: String,
     /// The fleet's limit of outstanding asynchronous assignment operations.
     outstanding: u32,
+    metrics: Arc<dyn ActivityMetrics>,
 }
 
 impl LeaseActivities {
@@ -44,7 +47,14 @@ impl LeaseActivities {
             aws,
             task_queue,
             outstanding,
+            metrics: Arc::new(NoMetrics),
         }
+    }
+
+    /// Reports revocation lags to `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn ActivityMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 }
 
@@ -108,7 +118,15 @@ impl LeaseActivities {
         ctx: ActivityContext,
         call: LeaseCall,
     ) -> Result<Released, ActivityError> {
-        self.call_lease(&ctx, lease::Release, "release", call).await
+        let due = call.due;
+        let released = self
+            .call_lease(&ctx, lease::Release, "release", call)
+            .await?;
+        if let (Released::Deleted, Some(due)) = (&released, due) {
+            self.metrics
+                .revoked(crate::metrics::lag(due, jiff::Timestamp::now()));
+        }
+        Ok(released)
     }
 
     /// A lease asks the governor for a permit (the governor is started if it is not running).

@@ -27,6 +27,7 @@ use jit_policy::{PolicyStore, TargetKey};
 pub mod chat;
 pub mod directory;
 pub mod lease;
+pub mod metrics;
 
 pub use chat::Chat;
 pub use directory::DirectoryCache;
@@ -35,6 +36,7 @@ use jit_contract::catalog::{Catalog, CatalogEntry, Known};
 use jit_contract::chat::Announcement;
 use jit_contract::ticket::{Checked, Evaluation, GrantOutcome, Notification, Recheck};
 pub use lease::LeaseActivities;
+pub use metrics::{ActivityMetrics, NoMetrics};
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};

@@ -12,7 +12,7 @@ use crate::support::TestApp;
 const T: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_worker_serves_sdk_metrics_and_writes_json_logs() {
+async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
     let port = jit_devstack::process::free_port().expect("a free port");
     let app = TestApp::with_policy_env(
         "observe",
@@ -20,6 +20,8 @@ async fn the_worker_serves_sdk_metrics_and_writes_json_logs() {
         vec![
             ("JIT_METRICS_ADDRESS".into(), format!("127.0.0.1:{port}")),
             ("JIT_LOG_FORMAT".into(), "json".into()),
+            // A ticket that really expires while the test watches.
+            ("JIT_MIN_DURATION".into(), "5s".into()),
         ],
     )
     .await;
@@ -28,7 +30,16 @@ async fn the_worker_serves_sdk_metrics_and_writes_json_logs() {
             .matching(app.account.as_str())
             .times(2),
     );
-    let req = app.request("observe", "bob", "bob");
+    // The deletion's answer is held back two seconds: the revocation lags at least that.
+    app.stack.proxy.add(
+        Rule::new(
+            "DeleteAccountAssignment",
+            Fault::Delay(Duration::from_secs(2)),
+        )
+        .matching(app.account.as_str()),
+    );
+    let mut req = app.request("observe", "bob", "bob");
+    req.duration = jiff::SignedDuration::from_secs(5);
     let h = app.start(&req).await;
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
@@ -96,6 +107,34 @@ async fn the_worker_serves_sdk_metrics_and_writes_json_logs() {
     );
     assert!(
         body.contains("jit_aws_rate_limiter_wait_seconds_count"),
+        "{body}"
+    );
+
+    // The ticket expires by itself; its revocation's lag is measured from the expiry.
+    assert_eq!(app.outcome(&h, T).await.phase, Phase::Expired);
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
+    let body = reqwest::get(&url)
+        .await
+        .expect("the worker serves /metrics")
+        .text()
+        .await
+        .expect("a body");
+    let value = |series: &str| -> f64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
+    };
+    assert_eq!(value("jit_revocation_lag_seconds_count"), 1.0, "{body}");
+    let lag = value("jit_revocation_lag_seconds_sum");
+    assert!((2.0..30.0).contains(&lag), "lag {lag} s");
+    assert_eq!(
+        value("jit_revocation_lag_seconds_bucket{le=\"1\"}"),
+        0.0,
+        "{body}"
+    );
+    assert_eq!(
+        value("jit_revocation_lag_seconds_bucket{le=\"30\"}"),
+        1.0,
         "{body}"
     );
 

@@ -62,6 +62,11 @@ pub struct LeaseCall {
     pub assignment: AssignmentRef,
     /// The ticket's workflow id.
     pub holder: String,
+    /// On release: when the access should have ended (the expiry, or the moment the ticket
+    /// decided to end early), from which the revocation lag is measured. Absent in calls
+    /// made before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Timestamp>,
 }
 
 /// The answer to `acquire`: access is in place.

@@ -85,7 +85,7 @@ impl Worker {
                 endpoint_url: settings.aws_endpoint_url.clone(),
                 requests_per_second: settings.aws_limits.requests_per_second,
             },
-            jit.map(|j| j as Arc<dyn jit_aws::AwsMetrics>),
+            jit.clone().map(|j| j as Arc<dyn jit_aws::AwsMetrics>),
         )
         .await;
         let aws = Arc::new(aws);
@@ -105,8 +105,14 @@ impl Worker {
             settings.policy_file.clone(),
         ));
         let outstanding = settings.aws_limits.outstanding_operations;
-        let lease_activities =
-            || LeaseActivities::new(Arc::clone(&aws), settings.task_queue.clone(), outstanding);
+        let activity_metrics: Arc<dyn jit_activities::ActivityMetrics> = match &jit {
+            Some(j) => j.clone(),
+            None => Arc::new(jit_activities::NoMetrics),
+        };
+        let lease_activities = || {
+            LeaseActivities::new(Arc::clone(&aws), settings.task_queue.clone(), outstanding)
+                .with_metrics(Arc::clone(&activity_metrics))
+        };
         let activities = TicketActivities::new(
             Arc::clone(&aws),
             directory,
@@ -227,6 +233,7 @@ fn telemetry(settings: &Settings) -> anyhow::Result<Telemetry> {
                 .counters_total_suffix(true)
                 .unit_suffix(true)
                 .use_seconds_for_durations(true)
+                .histogram_bucket_overrides(metrics::bucket_overrides())
                 .build(),
         )
         .with_context(|| {

@@ -7,15 +7,34 @@
 //! | `jit_aws_requests_total` | counter | `service`, `operation`, `outcome` (ok, throttled, conflict, not_found, denied, client_error, server_error, network) |
 //! | `jit_aws_request_latency_seconds` | histogram | `service`, `operation` |
 //! | `jit_aws_rate_limiter_wait_seconds` | histogram | — |
+//! | `jit_revocation_lag_seconds` | histogram | — (from when access should have ended to the assignment confirmed gone; buckets [`REVOCATION_LAG_BUCKETS`]) |
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use jit_activities::ActivityMetrics;
 use jit_aws::{AwsMetrics, Outcome};
 use temporalio_common::telemetry::metrics::{
     CoreMeter, Counter, HistogramDuration, MetricAttributes, MetricKeyValue, MetricParameters,
     NewAttributes,
 };
+
+/// Bucket bounds (seconds) of `jit_revocation_lag_seconds`: a revocation is good within
+/// seconds, worrying after minutes.
+pub(crate) const REVOCATION_LAG_BUCKETS: &[f64] = &[
+    0.5, 1., 2., 5., 10., 30., 60., 120., 300., 600., 1800., 3600.,
+];
+
+/// The histogram bucket overrides of jit's metrics, for the exporter.
+pub(crate) fn bucket_overrides() -> temporalio_common::telemetry::HistogramBucketOverrides {
+    temporalio_common::telemetry::HistogramBucketOverrides {
+        overrides: [(
+            "jit_revocation_lag".to_owned(),
+            REVOCATION_LAG_BUCKETS.to_vec(),
+        )]
+        .into(),
+    }
+}
 
 /// The instruments, made once over the exporter's meter.
 pub(crate) struct JitMetrics {
@@ -23,6 +42,7 @@ pub(crate) struct JitMetrics {
     aws_requests: Counter,
     aws_latency: HistogramDuration,
     rate_wait: HistogramDuration,
+    revocation_lag: HistogramDuration,
     no_labels: MetricAttributes,
 }
 
@@ -54,6 +74,10 @@ impl JitMetrics {
                 "jit_aws_rate_limiter_wait",
                 "How long AWS requests waited for this worker's rate limiter",
             )),
+            revocation_lag: meter.histogram_duration(params(
+                "jit_revocation_lag",
+                "From when access should have ended to its assignment confirmed gone",
+            )),
             no_labels: meter.new_attributes(NewAttributes::default()),
             meter,
         }
@@ -80,5 +104,11 @@ impl AwsMetrics for JitMetrics {
 
     fn rate_limited(&self, waited: Duration) {
         self.rate_wait.record(waited, &self.no_labels);
+    }
+}
+
+impl ActivityMetrics for JitMetrics {
+    fn revoked(&self, lag: Duration) {
+        self.revocation_lag.record(lag, &self.no_labels);
     }
 }

@@ -70,12 +70,18 @@ impl TicketWorkflow {
         what: &str,
     ) -> Result<String, ActivityExecutionError> {
         let holder = ctx.workflow_id().to_owned();
+        let now = Self::now(ctx);
+        let due = ctx
+            .state(|s| s.ticket.expires_at)
+            .filter(|e| *e <= now)
+            .unwrap_or(now);
         let released = ctx
             .execute_activity(
                 activity::ReleaseLease,
                 LeaseCall {
                     assignment: a,
                     holder,
+                    due: Some(due),
                 },
                 lease_options(ctx.task_queue(), &format!("release {what}"), true),
             )
@@ -187,6 +193,7 @@ impl TicketWorkflow {
                 LeaseCall {
                     assignment: a,
                     holder,
+                    due: None,
                 },
                 lease_options(ctx.task_queue(), &format!("acquire {label}"), false),
             )
