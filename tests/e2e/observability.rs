@@ -138,6 +138,39 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         "{body}"
     );
 
+    // Tickets by phase, from visibility: this queue's one ticket has expired.
+    let expired = scrape_until(&url, |b| {
+        b.lines().any(|l| l == "jit_tickets{phase=\"Expired\"} 1")
+    })
+    .await;
+    assert!(
+        expired.contains("jit_tickets{phase=\"Active\"} 0"),
+        "{expired}"
+    );
+
+    // The policy in force, and its reloads: a change is counted ok, a broken file failed.
+    assert!(
+        expired
+            .lines()
+            .any(|l| l.starts_with("jit_policy_info{policy=\"sha256:") && l.ends_with("} 1")),
+        "{expired}"
+    );
+    let text = std::fs::read_to_string(&app.policy_file).expect("policy");
+    std::fs::write(&app.policy_file, format!("{text}\n# changed\n")).expect("written");
+    scrape_until(&url, |b| {
+        b.contains("jit_policy_reloads_total{result=\"ok\"} 1")
+            && b.lines()
+                .filter(|l| l.starts_with("jit_policy_info{") && l.ends_with("} 1"))
+                .count()
+                == 1
+    })
+    .await;
+    std::fs::write(&app.policy_file, "eligibility: [").expect("written");
+    scrape_until(&url, |b| {
+        b.contains("jit_policy_reloads_total{result=\"failed\"} 1")
+    })
+    .await;
+
     let log = app.worker_log_text();
     let mut lines = 0;
     for line in log.lines().filter(|l| l.starts_with('{')) {
@@ -154,4 +187,29 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         log.contains(&format!("\"address\":\"{url}\"")),
         "the worker says where its metrics are:\n{log}"
     );
+}
+
+/// Scrapes `url` until `ok` holds of the body (within a minute); the body.
+async fn scrape_until(url: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let body = reqwest::get(url)
+            .await
+            .expect("the worker serves /metrics")
+            .text()
+            .await
+            .expect("a body");
+        if ok(&body) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not as expected within {T:?}:\n{}",
+            body.lines()
+                .filter(|l| l.starts_with("jit_") && !l.contains("_bucket"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }

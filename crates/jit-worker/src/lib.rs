@@ -55,6 +55,8 @@ pub struct Worker {
     lease_calls: temporalio_sdk::Worker,
     settings: Settings,
     watcher: tokio::task::JoinHandle<()>,
+    /// Keeps `jit_tickets` current (when metrics are on).
+    counter: Option<tokio::task::JoinHandle<()>>,
     /// The Prometheus endpoint, when configured: where it listens, and its server task.
     metrics: Option<(SocketAddr, tokio::task::AbortHandle)>,
     // Declared after `inner`: dropped after the worker that uses it.
@@ -98,11 +100,16 @@ impl Worker {
             file = %settings.policy_file.display(),
             "policy loaded"
         );
+        let loaded_hash = loaded.hash().to_owned();
         let store = Arc::new(PolicyStore::new(loaded));
+        if let Some(m) = &jit {
+            m.policy_in_force(jit_policy::short_hash(loaded_hash.as_str()));
+        }
         let watcher = tokio::spawn(policy::watch(
             Arc::clone(&store),
             Arc::clone(&directory),
             settings.policy_file.clone(),
+            jit.clone(),
         ));
         let outstanding = settings.aws_limits.outstanding_operations;
         let activity_metrics: Arc<dyn jit_activities::ActivityMetrics> = match &jit {
@@ -151,6 +158,13 @@ impl Worker {
                 .tuner(tuner)
                 .graceful_shutdown_period(Duration::from_secs(10))
                 .build();
+        let counter = jit.map(|m| {
+            tokio::spawn(metrics::count_tickets(
+                client.clone(),
+                settings.task_queue.clone(),
+                m,
+            ))
+        });
         let lease_calls = temporalio_sdk::Worker::new(&runtime, client, lease_options)
             .context("creating the lease-call worker")?;
         Ok(Self {
@@ -158,6 +172,7 @@ impl Worker {
             lease_calls,
             settings,
             watcher,
+            counter,
             metrics,
             _runtime: runtime,
         })
@@ -197,6 +212,9 @@ impl Worker {
             .context("worker stopped with an error")
             .and(leases.context("lease-call worker stopped with an error"));
         self.watcher.abort();
+        if let Some(c) = &self.counter {
+            c.abort();
+        }
         if let Some((_, server)) = &self.metrics {
             server.abort();
         }

@@ -31,7 +31,17 @@ pub async fn load_checked(path: &Path, directory: &DirectoryCache) -> anyhow::Re
 }
 
 /// Watches `path` until the task is aborted.
-pub async fn watch(store: Arc<PolicyStore>, directory: Arc<DirectoryCache>, path: PathBuf) {
+pub(crate) async fn watch(
+    store: Arc<PolicyStore>,
+    directory: Arc<DirectoryCache>,
+    path: PathBuf,
+    metrics: Option<Arc<crate::metrics::JitMetrics>>,
+) {
+    let count = |result: &'static str| {
+        if let Some(m) = &metrics {
+            m.policy_reload(result);
+        }
+    };
     use tokio::signal::unix::{SignalKind, signal};
     let mut hup = signal(SignalKind::hangup()).ok();
     let mut last = std::fs::read(&path).ok();
@@ -51,8 +61,13 @@ pub async fn watch(store: Arc<PolicyStore>, directory: Arc<DirectoryCache>, path
                 let lines = p.line_count();
                 if store.replace(p) {
                     tracing::info!(policy = %short_hash(&hash), lines, file = %path.display(), "policy reloaded");
+                    count("ok");
+                    if let Some(m) = &metrics {
+                        m.policy_in_force(short_hash(&hash));
+                    }
                 } else {
                     tracing::info!(policy = %short_hash(&hash), "policy unchanged");
+                    count("unchanged");
                 }
             }
             Err(e) => {
@@ -65,6 +80,7 @@ pub async fn watch(store: Arc<PolicyStore>, directory: Arc<DirectoryCache>, path
                     kept = %short_hash(kept.hash()),
                     "policy not reloaded: {problem}; the policy before stays in force"
                 );
+                count("failed");
             }
         }
     }
