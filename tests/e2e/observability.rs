@@ -1,6 +1,7 @@
 //! What an operator's tools see of a worker: the Temporal SDK's Prometheus metrics, labelled
-//! with the task queue, jit's own (an injected throttle shows), and logs as one JSON object
-//! per line.
+//! with the task queue, jit's own (an injected throttle and a revocation's lag show), a real
+//! Prometheus scraping them with jit's alert rules loaded and the dashboard's queries asked,
+//! and logs as one JSON object per line.
 
 use std::time::Duration;
 
@@ -38,6 +39,17 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         )
         .matching(app.account.as_str()),
     );
+    // A real Prometheus (Debian's), scraping this worker every second, with jit's rules.
+    let root = jit_devstack::repo_root();
+    let prometheus = jit_devstack::Prometheus::start(
+        &root,
+        &app.stack
+            .logs
+            .join(format!("prometheus-{}", app.task_queue)),
+        &[("jit-worker", format!("127.0.0.1:{port}"))],
+        &[root.join("deploy/observability/alerts.yml")],
+    )
+    .expect("prometheus starts");
     let mut req = app.request("observe", "bob", "bob");
     req.duration = jiff::SignedDuration::from_secs(5);
     let h = app.start(&req).await;
@@ -170,6 +182,57 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         b.contains("jit_policy_reloads_total{result=\"failed\"} 1")
     })
     .await;
+
+    // The same, as Prometheus scraped it.
+    let within = Duration::from_secs(30);
+    let one = |v: f64| move |r: &[(serde_json::Value, f64)]| r.len() == 1 && r[0].1 == v;
+    prometheus
+        .wait_for("up{job=\"jit-worker\"}", within, one(1.0))
+        .await
+        .expect("the worker is scraped");
+    prometheus
+        .wait_for(
+            "sum(jit_aws_requests_total{operation=\"CreateAccountAssignment\",outcome=\"throttled\"})",
+            within,
+            one(2.0),
+        )
+        .await
+        .expect("the throttles are in Prometheus");
+    prometheus
+        .wait_for("jit_revocation_lag_seconds_count", within, one(1.0))
+        .await
+        .expect("the revocation is in Prometheus");
+    let lag = prometheus
+        .query("jit_revocation_lag_seconds_sum")
+        .await
+        .expect("query");
+    assert!(lag.len() == 1 && lag[0].1 >= 2.0, "{lag:?}");
+    // Every query of the dashboard is valid PromQL over these series.
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("deploy/observability/grafana-dashboard.json"))
+            .expect("dashboard"),
+    )
+    .expect("dashboard JSON");
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            prometheus
+                .query(&expr.replace("$__rate_interval", "1m"))
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e:#}", panel["title"]));
+        }
+    }
+    // The alert rules evaluate without error on real series, and none fires for this
+    // healthy worker.
+    let rules = prometheus
+        .wait_rules_evaluated(within)
+        .await
+        .expect("rules evaluated");
+    assert_eq!(rules.len(), 11, "{rules:?}");
+    for (name, health, state) in &rules {
+        assert_eq!(health, "ok", "{name}");
+        assert_eq!(state, "inactive", "{name}");
+    }
 
     let log = app.worker_log_text();
     let mut lines = 0;

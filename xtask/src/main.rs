@@ -11,6 +11,7 @@
 
 mod checks;
 mod demo;
+mod observability;
 mod stack;
 
 use clap::{Parser, Subcommand};
@@ -215,6 +216,10 @@ fn test(root: &std::path::Path, args: &[String], chaos_long: bool) -> anyhow::Re
     )?;
     eprintln!("==> architecture: the dependency graph's invariants");
     checks::dependency_graph(root)?;
+    eprintln!(
+        "==> observability: promtool on deploy/observability/, the alerts' unit tests, runbook coverage"
+    );
+    observability::check(root)?;
     let mut test_args = vec!["test", "--workspace", "--all-targets"];
     if !args.is_empty() {
         test_args.push("--");

@@ -4,6 +4,8 @@
 //!   installed on demand ([`ensure_tools`]).
 //! - [`servers`]: command lines and readiness checks of the Temporal dev server
 //!   ([`TemporalServer`]) and the moto sandbox ([`Sandbox`], with seeding).
+//! - [`prometheus`]: Debian's Prometheus and promtool, installed on demand
+//!   ([`ensure_prometheus`]); a real [`Prometheus`] on a free port for the tests.
 //! - [`process`]: child processes that are always stopped ([`ManagedChild`]), free ports.
 //! - [`proxy`]: the fault-injecting proxy that makes the sandbox behave like AWS
 //!   ([`FaultProxy`]).
@@ -13,6 +15,7 @@
 
 pub mod fake_slack;
 pub mod process;
+pub mod prometheus;
 pub mod proxy;
 pub mod servers;
 pub mod sys;
@@ -22,6 +25,7 @@ pub mod tools;
 
 pub use fake_slack::FakeSlack;
 pub use process::{ManagedChild, free_port};
+pub use prometheus::{Prometheus, PrometheusTools, ensure_prometheus};
 pub use proxy::{AsyncOutcome, AwsLimits, Call, Fault, FaultProxy, IDENTITY_CENTER, Rule};
 pub use servers::{Sandbox, TemporalServer};
 pub use test_stack::TestStack;
