@@ -14,6 +14,8 @@ use jit_config::ChatSettings;
 use jit_contract::chat::{Announcement, ChatEvent};
 use jit_domain::{Card, ChatMessage, UserName};
 
+use crate::metrics::{ActivityMetrics, NoMetrics};
+
 #[derive(Debug)]
 pub struct Chat {
     aws: Arc<IdentityCenter>,
@@ -21,6 +23,7 @@ pub struct Chat {
     teams: Option<TeamsClient>,
     public_url: Option<String>,
     link_secret: Option<jit_config::Secret>,
+    metrics: Arc<dyn ActivityMetrics>,
 }
 
 /// How long a Teams vote link works.
@@ -42,7 +45,20 @@ impl Chat {
                 .map(|t| TeamsClient::new(t.webhook_url.expose())),
             public_url: s.public_url.clone(),
             link_secret: s.link_secret.clone(),
+            metrics: Arc::new(NoMetrics),
         }
+    }
+
+    /// Reports deliveries to `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn ActivityMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Counts one delivery on `channel` (`slack`, `teams`) by its result.
+    fn counted<T, E>(&self, channel: &'static str, r: Result<T, E>) -> Result<T, E> {
+        self.metrics.chat_delivery(channel, r.is_ok());
+        r
     }
 
     /// Whether no chat is configured (announcements only reach the log).
@@ -66,7 +82,8 @@ impl Chat {
         let mut posted = Vec::new();
         if let Some((slack, audit)) = &self.slack {
             for m in &a.messages {
-                slack.update(m, &a.card).await.map_err(|e| e.to_string())?;
+                self.counted("slack", slack.update(m, &a.card).await)
+                    .map_err(|e| e.to_string())?;
             }
             let dm = |who: Vec<UserName>, card: Card| (who, card);
             let headed = |event: ChatEvent| {
@@ -78,14 +95,19 @@ impl Chat {
             match a.event {
                 ChatEvent::AwaitingApproval => {
                     if let Some(ch) = &a.route.channel {
-                        posted.push(slack.post(ch, &a.card).await.map_err(|e| e.to_string())?);
+                        posted.push(
+                            self.counted("slack", slack.post(ch, &a.card).await)
+                                .map_err(|e| e.to_string())?,
+                        );
                     }
                     if a.route.direct || a.route.channel.is_none() {
                         let (who, card) = dm(a.approvers.clone(), headed(a.event));
                         for u in who {
                             if let Some(id) = self.slack_id(slack, &u).await? {
-                                posted
-                                    .push(slack.post(&id, &card).await.map_err(|e| e.to_string())?);
+                                posted.push(
+                                    self.counted("slack", slack.post(&id, &card).await)
+                                        .map_err(|e| e.to_string())?,
+                                );
                             }
                         }
                     }
@@ -94,7 +116,8 @@ impl Chat {
                     if let Some(ch) = audit {
                         let mut c = headed(a.event);
                         c.actions = false;
-                        slack.post(ch, &c).await.map_err(|e| e.to_string())?;
+                        self.counted("slack", slack.post(ch, &c).await)
+                            .map_err(|e| e.to_string())?;
                     }
                     direct.push(dm(a.approvers.clone(), headed(a.event)));
                 }
@@ -108,7 +131,8 @@ impl Chat {
             for (who, card) in direct {
                 for u in who {
                     if let Some(id) = self.slack_id(slack, &u).await? {
-                        slack.post(&id, &card).await.map_err(|e| e.to_string())?;
+                        self.counted("slack", slack.post(&id, &card).await)
+                            .map_err(|e| e.to_string())?;
                     }
                 }
             }
@@ -120,9 +144,7 @@ impl Chat {
             } else {
                 Vec::new()
             };
-            teams
-                .post(&adaptive_card(&a.card, &links))
-                .await
+            self.counted("teams", teams.post(&adaptive_card(&a.card, &links)).await)
                 .map_err(|e| format!("Teams webhook: {e}"))?;
         }
         Ok(posted)

@@ -16,7 +16,7 @@ use jit_contract::reconcile::{Drift, ReconcileInput, Scan};
 use jit_contract::{activity, governor, lease};
 use jit_domain::lease::{governor_id, lease_id};
 use jit_domain::{
-    AssignmentRef, Finding, Governor, LeaseCall, LeaseInput, LeaseStatus, Ownership,
+    Acquired, AssignmentRef, Finding, Governor, LeaseCall, LeaseInput, LeaseStatus, Ownership,
     PermissionSetArn, PermissionSetName, PermitRelease, PermitRequest, PrincipalId, PrincipalType,
     Released,
 };
@@ -101,13 +101,18 @@ impl LeaseActivities {
         ctx: ActivityContext,
         call: LeaseCall,
     ) -> Result<Held, ActivityError> {
+        let approval = call.approval;
         let acquired = self
             .call_lease(&ctx, lease::Acquire, "acquire", call)
             .await?;
-        Ok(Held {
-            acquired,
-            at: jiff::Timestamp::now(),
-        })
+        let now = jiff::Timestamp::now();
+        if let (Some(t), false) = (approval, matches!(acquired, Acquired::Failed { .. })) {
+            self.metrics.granted(
+                crate::metrics::lag(t.waiting_since, t.approved_at),
+                crate::metrics::lag(t.approved_at, now),
+            );
+        }
+        Ok(Held { acquired, at: now })
     }
 
     /// A ticket leaves the lease; waits until the lease has deleted the assignment (last
@@ -163,6 +168,9 @@ impl LeaseActivities {
         let scan = heartbeating(&ctx, self.scan(&ctx.client(), &task_queue, &input))
             .await
             .map_err(temporal_error)?;
+        let count = |f: Finding| scan.drift.iter().filter(|d| d.finding == f).count();
+        self.metrics
+            .reconciled(count(Finding::Orphan), count(Finding::Missing));
         for d in &scan.drift {
             tracing::warn!(
                 finding = ?d.finding,

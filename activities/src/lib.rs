@@ -67,6 +67,12 @@ impl TicketActivities {
             limits,
         }
     }
+
+    /// Reports chat deliveries to `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn ActivityMetrics>) -> Self {
+        self.chat = self.chat.with_metrics(metrics);
+        self
+    }
 }
 
 /// `Ok(Err(reason))`: the request is rejected; `Err(_)`: AWS trouble.

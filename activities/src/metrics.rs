@@ -8,6 +8,13 @@ pub trait ActivityMetrics: Send + Sync + std::fmt::Debug {
     /// A ticket's release confirmed its assignment gone `lag` after the access should have
     /// ended (its expiry, or the moment it decided to end early).
     fn revoked(&self, lag: Duration);
+    /// A ticket's access is in place: it waited `approval_wait` for approval, and access came
+    /// `to_active` after the approval (or the scheduled start, if later).
+    fn granted(&self, approval_wait: Duration, to_active: Duration);
+    /// A reconcile scan found `orphans` and `missing` assignments.
+    fn reconciled(&self, orphans: usize, missing: usize);
+    /// One chat delivery (a post or an update) on `channel` (`slack`, `teams`).
+    fn chat_delivery(&self, channel: &'static str, ok: bool);
 }
 
 /// Measures nothing: a worker without a metrics endpoint.
@@ -16,6 +23,9 @@ pub struct NoMetrics;
 
 impl ActivityMetrics for NoMetrics {
     fn revoked(&self, _: Duration) {}
+    fn granted(&self, _: Duration, _: Duration) {}
+    fn reconciled(&self, _: usize, _: usize) {}
+    fn chat_delivery(&self, _: &'static str, _: bool) {}
 }
 
 /// The lag from `due` to `now`; zero when `now` is earlier (clocks of different machines).

@@ -43,6 +43,8 @@ struct Chat {
     slack: FakeSlack,
     api: ApiServer,
     http: SocketAddr,
+    /// The worker's `/metrics`.
+    metrics: String,
 }
 
 async fn chat(name: &str) -> Chat {
@@ -60,13 +62,14 @@ async fn chat_with(name: &str, policy: &str) -> Chat {
     .unwrap();
     let http_port = jit_devstack::free_port().unwrap();
     let http: SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
-    let env = vec![
+    let (mut env, metrics) = crate::support::metrics_env();
+    env.extend([
         ("JIT_SLACK_BOT_TOKEN".to_owned(), "xoxb-test".to_owned()),
         ("JIT_SLACK_API_URL".to_owned(), slack.api_url.clone()),
         ("JIT_TEAMS_WEBHOOK_URL".to_owned(), slack.teams_url.clone()),
         ("JIT_LINK_SECRET".to_owned(), LINKS.to_owned()),
         ("JIT_PUBLIC_URL".to_owned(), format!("http://{http}")),
-    ];
+    ]);
     let app = TestApp::with_policy_env(name, policy, env).await;
     let chat_settings = jit_config::ChatSettings {
         slack: Some(jit_config::SlackSettings {
@@ -90,6 +93,7 @@ async fn chat_with(name: &str, policy: &str) -> Chat {
         slack,
         api,
         http,
+        metrics,
     }
 }
 
@@ -254,6 +258,14 @@ async fn approvers_vote_from_slack_and_teams_through_the_same_rules() {
         4,
         "approve and deny for carol and dave: {card}"
     );
+    // Each delivery is counted by channel.
+    let body = crate::support::scrape_until(&c.metrics, |b| {
+        let v = |s: &str| crate::support::series_value(b, s).unwrap_or(0.0);
+        v("jit_chat_deliveries_total{channel=\"slack\",result=\"ok\"}") >= 2.0
+            && v("jit_chat_deliveries_total{channel=\"teams\",result=\"ok\"}") >= 1.0
+    })
+    .await;
+    assert!(!body.contains("result=\"failed\""), "{body}");
 
     // Refused and changing nothing: forged, stale, malformed, replayed.
     let payload = c.button("U_CAROL", "approve", &id, "r0");

@@ -157,7 +157,8 @@ async fn reconcile(app: &TestApp, dry_run: bool, n: u32) -> ReconcileReport {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_reports_orphans_and_missing_and_repairs_them_through_the_leases() {
-    let app = TestApp::new("reconcile").await;
+    let (env, metrics) = crate::support::metrics_env();
+    let app = TestApp::with_policy_env("reconcile", crate::support::DEFAULT_POLICY, env).await;
     // An orphan: a Developer assignment for frank that no lease holds.
     let orphan = app.assignment("frank", "Developer").await;
     app.aws
@@ -193,6 +194,17 @@ async fn reconcile_reports_orphans_and_missing_and_repairs_them_through_the_leas
     assert!(kinds.contains(&(held.principal_id.to_string(), Finding::Missing)));
     assert_eq!(app.assignment_count("frank", "Developer").await, 1);
     assert_eq!(app.assignment_count("bob", "Developer").await, 0);
+    // The counts are on the worker's metrics endpoint.
+    let body = crate::support::scrape_until(&metrics, |_| true).await;
+    let v = |s: &str| crate::support::series_value(&body, s);
+    assert_eq!(v("jit_reconcile_orphans"), Some(1.0), "{body}");
+    assert_eq!(v("jit_reconcile_missing"), Some(1.0), "{body}");
+    let scanned = v("jit_reconcile_last_scan_timestamp_seconds").expect("scan time");
+    let now = jiff::Timestamp::now().as_second() as f64;
+    assert!(
+        (now - 120.0..=now + 1.0).contains(&scanned),
+        "{scanned} vs {now}"
+    );
     // The counts are searchable.
     let query = format!(
         "WorkflowType = 'ReconcileWorkflow' AND TaskQueue = '{}' AND JitOrphans = 1 AND JitMissing = 1",
@@ -213,6 +225,12 @@ async fn reconcile_reports_orphans_and_missing_and_repairs_them_through_the_leas
     // And now there is nothing to report.
     let r = reconcile(&app, true, 3).await;
     assert_eq!((r.orphans, r.missing), (0, 0), "{r:#?}");
+    let body = crate::support::scrape_until(&metrics, |_| true).await;
+    assert_eq!(
+        crate::support::series_value(&body, "jit_reconcile_orphans"),
+        Some(0.0),
+        "{body}"
+    );
     assert_eq!(r.leases, 1);
 
     // The ticket's end still removes its (restored) assignment.

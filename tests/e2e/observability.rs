@@ -57,8 +57,17 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         .await;
     app.approve(&h, "carol").await.expect("carol may approve");
     app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
-
     let url = format!("http://127.0.0.1:{port}/metrics");
+    // Approval wait and approve→active, once for the ticket.
+    let body = crate::support::scrape_until(&url, |b| {
+        b.contains("jit_approve_to_active_seconds_count 1")
+    })
+    .await;
+    let v = |s: &str| crate::support::series_value(&body, s);
+    assert_eq!(v("jit_approval_wait_seconds_count"), Some(1.0), "{body}");
+    let to_active = v("jit_approve_to_active_seconds_sum").expect("sum");
+    assert!((0.0..30.0).contains(&to_active), "{to_active}");
+
     let queue = format!("task_queue=\"{}\"", app.task_queue);
     let wanted = [
         "temporal_workflow_task_execution_latency_seconds_count",
@@ -150,8 +159,17 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         "{body}"
     );
 
+    // The fleet's governor, asked for its permits (none out now; the limit configured).
+    let governed = crate::support::scrape_until(&url, |b| {
+        crate::support::series_value(b, "jit_governor_permit_limit").is_some()
+    })
+    .await;
+    let g = |s: &str| crate::support::series_value(&governed, s);
+    assert_eq!(g("jit_governor_permit_limit"), Some(15.0), "{governed}");
+    assert_eq!(g("jit_governor_permits_waiting"), Some(0.0), "{governed}");
+
     // Tickets by phase, from visibility: this queue's one ticket has expired.
-    let expired = scrape_until(&url, |b| {
+    let expired = crate::support::scrape_until(&url, |b| {
         b.lines().any(|l| l == "jit_tickets{phase=\"Expired\"} 1")
     })
     .await;
@@ -169,7 +187,7 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
     );
     let text = std::fs::read_to_string(&app.policy_file).expect("policy");
     std::fs::write(&app.policy_file, format!("{text}\n# changed\n")).expect("written");
-    scrape_until(&url, |b| {
+    crate::support::scrape_until(&url, |b| {
         b.contains("jit_policy_reloads_total{result=\"ok\"} 1")
             && b.lines()
                 .filter(|l| l.starts_with("jit_policy_info{") && l.ends_with("} 1"))
@@ -178,7 +196,7 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
     })
     .await;
     std::fs::write(&app.policy_file, "eligibility: [").expect("written");
-    scrape_until(&url, |b| {
+    crate::support::scrape_until(&url, |b| {
         b.contains("jit_policy_reloads_total{result=\"failed\"} 1")
     })
     .await;
@@ -228,7 +246,12 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         .wait_rules_evaluated(within)
         .await
         .expect("rules evaluated");
-    assert_eq!(rules.len(), 11, "{rules:?}");
+    let alerts = std::fs::read_to_string(root.join("deploy/observability/alerts.yml"))
+        .expect("alerts")
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- alert:"))
+        .count();
+    assert_eq!(rules.len(), alerts, "{rules:?}");
     for (name, health, state) in &rules {
         assert_eq!(health, "ok", "{name}");
         assert_eq!(state, "inactive", "{name}");
@@ -250,29 +273,4 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         log.contains(&format!("\"address\":\"{url}\"")),
         "the worker says where its metrics are:\n{log}"
     );
-}
-
-/// Scrapes `url` until `ok` holds of the body (within a minute); the body.
-async fn scrape_until(url: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = std::time::Instant::now() + T;
-    loop {
-        let body = reqwest::get(url)
-            .await
-            .expect("the worker serves /metrics")
-            .text()
-            .await
-            .expect("a body");
-        if ok(&body) {
-            return body;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not as expected within {T:?}:\n{}",
-            body.lines()
-                .filter(|l| l.starts_with("jit_") && !l.contains("_bucket"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }

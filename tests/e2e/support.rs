@@ -366,3 +366,46 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// Scrapes `url` until `ok` holds of the body (within a minute); the body.
+pub async fn scrape_until(url: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let body = reqwest::get(url)
+            .await
+            .expect("the worker serves /metrics")
+            .text()
+            .await
+            .expect("a body");
+        if ok(&body) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not as expected within {:?}:\n{}",
+            Duration::from_secs(60),
+            body.lines()
+                .filter(|l| l.starts_with("jit_") && !l.contains("_bucket"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Worker environment that serves metrics on a free port; the `/metrics` URL.
+pub fn metrics_env() -> (Vec<(String, String)>, String) {
+    let port = jit_devstack::process::free_port().expect("a free port");
+    (
+        vec![("JIT_METRICS_ADDRESS".into(), format!("127.0.0.1:{port}"))],
+        format!("http://127.0.0.1:{port}/metrics"),
+    )
+}
+
+/// The value of the series named exactly `series` (name and labels as exposed) in `body`.
+pub fn series_value(body: &str, series: &str) -> Option<f64> {
+    body.lines().find_map(|l| {
+        let rest = l.strip_prefix(series)?;
+        rest.starts_with(' ').then(|| rest.trim().parse().ok())?
+    })
+}

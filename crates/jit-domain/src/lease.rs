@@ -67,6 +67,19 @@ pub struct LeaseCall {
     /// made before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<Timestamp>,
+    /// On the acquire of a ticket's last target: when it began waiting for approval and when
+    /// it was approved (or its scheduled start, if later), for the approval-wait and
+    /// approve→active metrics. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalTimes>,
+}
+
+/// When a ticket waited for approval, for its metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalTimes {
+    pub waiting_since: Timestamp,
+    /// Approved, or the scheduled start if that came later: access was due from here.
+    pub approved_at: Timestamp,
 }
 
 /// The answer to `acquire`: access is in place.

@@ -43,8 +43,8 @@ pub use ids::{
     PermissionSetName, PrincipalId, QUOTED_CHARS, TicketId, UserName, quoted,
 };
 pub use lease::{
-    Acquired, Finding, Governor, LeaseCall, LeaseInput, LeaseState, LeaseStatus, Ownership, Permit,
-    PermitRelease, PermitRequest, Released,
+    Acquired, ApprovalTimes, Finding, Governor, LeaseCall, LeaseInput, LeaseState, LeaseStatus,
+    Ownership, Permit, PermitRelease, PermitRequest, Released,
 };
 pub use phase::Phase;
 pub use refusal::{RefusalKind, Refused};

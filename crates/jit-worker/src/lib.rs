@@ -126,7 +126,8 @@ impl Worker {
             store,
             settings.limits,
             &settings.chat,
-        );
+        )
+        .with_metrics(Arc::clone(&activity_metrics));
         let options = WorkerOptions::new(settings.task_queue.clone())
             .register_workflow::<TicketWorkflow>()?
             .register_workflow::<DelegationWorkflow>()?

@@ -8,8 +8,15 @@
 //! | `jit_aws_request_latency_seconds` | histogram | `service`, `operation` |
 //! | `jit_aws_rate_limiter_wait_seconds` | histogram | — |
 //! | `jit_tickets` | gauge | `phase` (every [`Phase`]): tickets of this task queue by their `JitStatus`, counted in visibility every [`COUNT_EVERY`] (open phases: now; ended ones: within the namespace's retention) |
+//! | `jit_approvals_waiting_over_an_hour` | gauge | — (tickets of this task queue in `PendingApproval` that started more than an hour ago; visibility, every [`COUNT_EVERY`]) |
 //! | `jit_policy_reloads_total` | counter | `result` (`ok`, `unchanged`, `failed`) |
 //! | `jit_policy_info` | gauge | `policy` (short hash): 1 for the policy in force |
+//! | `jit_approval_wait_seconds` | histogram | — (from waiting for approval to approved; once per ticket, when its access is in place) |
+//! | `jit_approve_to_active_seconds` | histogram | — (from approval, or the scheduled start if later, to access in place) |
+//! | `jit_reconcile_orphans`, `jit_reconcile_missing` | gauge | — (the last scan this worker ran) |
+//! | `jit_reconcile_last_scan_timestamp_seconds` | gauge | — (Unix time of that scan) |
+//! | `jit_chat_deliveries_total` | counter | `channel` (`slack`, `teams`), `result` (`ok`, `failed`) |
+//! | `jit_governor_permits_held`, `jit_governor_permits_waiting`, `jit_governor_permit_limit` | gauge | — (the fleet's governor, queried every [`COUNT_EVERY`]) |
 //! | `jit_revocation_lag_seconds` | histogram | — (from when access should have ended to the assignment confirmed gone; buckets [`REVOCATION_LAG_BUCKETS`]) |
 
 use std::sync::Arc;
@@ -33,14 +40,25 @@ pub(crate) const REVOCATION_LAG_BUCKETS: &[f64] = &[
     0.5, 1., 2., 5., 10., 30., 60., 120., 300., 600., 1800., 3600.,
 ];
 
+/// Bucket bounds (seconds) of the approval histograms: approvals take minutes to hours.
+pub(crate) const APPROVAL_BUCKETS: &[f64] = &[
+    1., 10., 30., 60., 300., 900., 1800., 3600., 7200., 14400., 43200., 86400.,
+];
+
+/// Bucket bounds (seconds) of `jit_approve_to_active_seconds`: seconds when healthy.
+pub(crate) const TO_ACTIVE_BUCKETS: &[f64] = &[0.5, 1., 2., 5., 10., 30., 60., 300., 900.];
+
 /// The histogram bucket overrides of jit's metrics, for the exporter.
 pub(crate) fn bucket_overrides() -> temporalio_common::telemetry::HistogramBucketOverrides {
     temporalio_common::telemetry::HistogramBucketOverrides {
-        overrides: [(
-            "jit_revocation_lag".to_owned(),
-            REVOCATION_LAG_BUCKETS.to_vec(),
-        )]
-        .into(),
+        overrides: [
+            ("jit_revocation_lag", REVOCATION_LAG_BUCKETS),
+            ("jit_approval_wait", APPROVAL_BUCKETS),
+            ("jit_approve_to_active", TO_ACTIVE_BUCKETS),
+        ]
+        .into_iter()
+        .map(|(n, b)| (n.to_owned(), b.to_vec()))
+        .collect(),
     }
 }
 
@@ -51,7 +69,17 @@ pub(crate) struct JitMetrics {
     aws_latency: HistogramDuration,
     rate_wait: HistogramDuration,
     revocation_lag: HistogramDuration,
+    approval_wait: HistogramDuration,
+    to_active: HistogramDuration,
+    orphans: Gauge,
+    missing: Gauge,
+    last_scan: Gauge,
+    chat: Counter,
+    permits_held: Gauge,
+    permits_waiting: Gauge,
+    permit_limit: Gauge,
     tickets: Gauge,
+    waiting_long: Gauge,
     policy_reloads: Counter,
     policy_info: Gauge,
     /// The short hash `jit_policy_info` shows as 1 (set to 0 when replaced).
@@ -91,9 +119,49 @@ impl JitMetrics {
                 "jit_revocation_lag",
                 "From when access should have ended to its assignment confirmed gone",
             )),
+            approval_wait: meter.histogram_duration(params(
+                "jit_approval_wait",
+                "From waiting for approval to approved",
+            )),
+            to_active: meter.histogram_duration(params(
+                "jit_approve_to_active",
+                "From approval (or the scheduled start) to access in place",
+            )),
+            orphans: meter.gauge(params(
+                "jit_reconcile_orphans",
+                "Orphaned assignments the last reconcile scan found",
+            )),
+            missing: meter.gauge(params(
+                "jit_reconcile_missing",
+                "Missing assignments the last reconcile scan found",
+            )),
+            last_scan: meter.gauge(params(
+                "jit_reconcile_last_scan_timestamp_seconds",
+                "Unix time of the last reconcile scan",
+            )),
+            chat: meter.counter(params(
+                "jit_chat_deliveries",
+                "Chat deliveries by channel and result",
+            )),
+            permits_held: meter.gauge(params(
+                "jit_governor_permits_held",
+                "AWS operation permits the fleet's governor has out",
+            )),
+            permits_waiting: meter.gauge(params(
+                "jit_governor_permits_waiting",
+                "Leases waiting for a governor permit",
+            )),
+            permit_limit: meter.gauge(params(
+                "jit_governor_permit_limit",
+                "The governor's limit of outstanding operations",
+            )),
             tickets: meter.gauge(params(
                 "jit_tickets",
                 "Tickets of this task queue by phase (visibility counts)",
+            )),
+            waiting_long: meter.gauge(params(
+                "jit_approvals_waiting_over_an_hour",
+                "Tickets waiting for approval that started more than an hour ago",
             )),
             policy_reloads: meter.counter(params(
                 "jit_policy_reloads",
@@ -158,7 +226,37 @@ pub(crate) async fn count_tickets(client: Client, task_queue: String, metrics: A
                 Err(e) => tracing::warn!(error = %e, phase = phase.as_str(), "tickets not counted"),
             }
         }
+        let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        let hour_ago = jiff::Timestamp::try_from(hour_ago).unwrap_or_default();
+        let q = format!(
+            "WorkflowType = '{workflow}' AND TaskQueue = '{task_queue}' AND {status} = 'PendingApproval' AND StartTime < '{hour_ago}'"
+        );
+        match client.count_workflows(q, Default::default()).await {
+            Ok(c) => metrics
+                .waiting_long
+                .record(c.count() as u64, &metrics.no_labels),
+            Err(e) => tracing::warn!(error = %e, "long approvals not counted"),
+        }
+        governor(&client, &task_queue, &metrics).await;
         tokio::time::sleep(COUNT_EVERY).await;
+    }
+}
+
+/// Asks the fleet's governor (if it runs) for its permits.
+async fn governor(client: &Client, task_queue: &str, metrics: &JitMetrics) {
+    let id = jit_domain::lease::governor_id(task_queue);
+    let handle = client.get_workflow_handle::<jit_contract::governor::Workflow>(id);
+    match handle
+        .query(jit_contract::governor::State, (), Default::default())
+        .await
+    {
+        Ok(g) => {
+            let n = &metrics.no_labels;
+            metrics.permits_held.record(g.held.len() as u64, n);
+            metrics.permits_waiting.record(g.queue.len() as u64, n);
+            metrics.permit_limit.record(u64::from(g.limit), n);
+        }
+        Err(e) => tracing::debug!(error = %e, "governor not asked"),
     }
 }
 
@@ -184,5 +282,27 @@ impl AwsMetrics for JitMetrics {
 impl ActivityMetrics for JitMetrics {
     fn revoked(&self, lag: Duration) {
         self.revocation_lag.record(lag, &self.no_labels);
+    }
+
+    fn granted(&self, approval_wait: Duration, to_active: Duration) {
+        self.approval_wait.record(approval_wait, &self.no_labels);
+        self.to_active.record(to_active, &self.no_labels);
+    }
+
+    fn reconciled(&self, orphans: usize, missing: usize) {
+        self.orphans.record(orphans as u64, &self.no_labels);
+        self.missing.record(missing as u64, &self.no_labels);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.last_scan.record(now, &self.no_labels);
+    }
+
+    fn chat_delivery(&self, channel: &'static str, ok: bool) {
+        let l = self.labels(vec![
+            MetricKeyValue::new("channel", channel),
+            MetricKeyValue::new("result", if ok { "ok" } else { "failed" }),
+        ]);
+        self.chat.add(1, &l);
     }
 }

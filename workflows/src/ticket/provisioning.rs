@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jit_contract::activity;
 use jit_contract::ticket::GrantOutcome;
-use jit_domain::{Acquired, AssignmentRef, EntryState, LeaseCall, Released};
+use jit_domain::{Acquired, ApprovalTimes, AssignmentRef, EntryState, LeaseCall, Released};
 use temporalio_sdk::{
     ActivityExecutionError, TimerOptions, WorkflowCancellationToken, WorkflowContext,
 };
@@ -82,6 +82,7 @@ impl TicketWorkflow {
                     assignment: a,
                     holder,
                     due: Some(due),
+                    approval: None,
                 },
                 lease_options(ctx.task_queue(), &format!("release {what}"), true),
             )
@@ -187,6 +188,17 @@ impl TicketWorkflow {
     ) -> Result<(), String> {
         let index = ctx.state_mut(|s| s.ticket.stack.push_intent(a.clone()));
         let holder = ctx.workflow_id().to_owned();
+        // The last target's acquire carries the approval's times (for metrics only).
+        let approval = ctx.state(|s| {
+            let t = &s.ticket;
+            let last = target + 1 == t.targets.len();
+            let approved = t.approved_at?;
+            let due = t.request.start_at.map_or(approved, |s| s.max(approved));
+            last.then(|| ApprovalTimes {
+                waiting_since: t.pending_since.unwrap_or(t.requested_at),
+                approved_at: due,
+            })
+        });
         let acquired = ctx
             .execute_activity(
                 activity::AcquireLease,
@@ -194,6 +206,7 @@ impl TicketWorkflow {
                     assignment: a,
                     holder,
                     due: None,
+                    approval,
                 },
                 lease_options(ctx.task_queue(), &format!("acquire {label}"), false),
             )
