@@ -24,6 +24,8 @@ pub struct ApiServer {
     pub addr: SocketAddr,
     /// The chat endpoints' address, when served.
     pub http: Option<SocketAddr>,
+    /// Where `/metrics` is served, when it is.
+    pub metrics: Option<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -72,11 +74,13 @@ impl ApiServer {
             tls: None,
             http_listen: None,
             chat: Default::default(),
+            metrics: None,
         };
         adjust(&mut settings);
         let api = jit_api::Api::build(settings).await.expect("the API starts");
         let addr = api.local_addr().unwrap();
         let http = api.http_addr();
+        let metrics = api.metrics_address();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             api.run_until_stopped(async move {
@@ -87,6 +91,7 @@ impl ApiServer {
         ApiServer {
             addr,
             http,
+            metrics,
             stop: Some(stop),
         }
     }
@@ -98,7 +103,7 @@ impl ApiServer {
     }
 }
 
-fn as_user<T>(token: &str, msg: T) -> tonic::Request<T> {
+pub(crate) fn as_user<T>(token: &str, msg: T) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);
     r.metadata_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());

@@ -85,6 +85,7 @@ async fn chat_with(name: &str, policy: &str) -> Chat {
     let api = ApiServer::configured(&app, |s| {
         s.http_listen = Some(http.to_string());
         s.chat = chat_settings;
+        s.metrics = Some("127.0.0.1:0".parse().unwrap());
     })
     .await;
     assert_eq!(api.http, Some(http));
@@ -283,6 +284,15 @@ async fn approvers_vote_from_slack_and_teams_through_the_same_rules() {
     assert_eq!(c.post_raw(junk, Some(now), Some(&junk_sig)).await.0, 400);
     let t = c.app.status(&h).await;
     assert!(t.approval.unwrap().votes.is_empty(), "nothing counted");
+    // The API counted each refusal by endpoint and answer.
+    let api_metrics = format!("http://{}/metrics", c.api.metrics.expect("API metrics"));
+    let body = crate::support::scrape_until(&api_metrics, |b| {
+        let v = |s: &str| crate::support::series_value(b, s).unwrap_or(0.0);
+        v("jit_api_chat_requests_total{endpoint=\"slack\",status=\"401\"}") >= 3.0
+            && v("jit_api_chat_requests_total{endpoint=\"slack\",status=\"400\"}") >= 1.0
+    })
+    .await;
+    assert!(!body.contains("endpoint=\"other\""), "{body}");
 
     // Someone who may not approve, and the requester: clear ephemeral errors, no vote.
     assert_eq!(

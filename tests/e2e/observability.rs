@@ -39,17 +39,64 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         )
         .matching(app.account.as_str()),
     );
-    // A real Prometheus (Debian's), scraping this worker every second, with jit's rules.
+    // The API, with its own metrics endpoint.
+    let api = crate::api::ApiServer::configured(&app, |s| {
+        s.metrics = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let api_metrics = api.metrics.expect("the API serves metrics");
+    // A real Prometheus (Debian's), scraping the worker and the API every second, with jit's
+    // rules.
     let root = jit_devstack::repo_root();
     let prometheus = jit_devstack::Prometheus::start(
         &root,
         &app.stack
             .logs
             .join(format!("prometheus-{}", app.task_queue)),
-        &[("jit-worker", format!("127.0.0.1:{port}"))],
+        &[
+            ("jit-worker", format!("127.0.0.1:{port}")),
+            ("jit-api", api_metrics.to_string()),
+        ],
         &[root.join("deploy/observability/alerts.yml")],
     )
     .expect("prometheus starts");
+
+    // Calls to the API: one answered, one without credentials.
+    let mut client = api.client().await;
+    client
+        .who_am_i(crate::api::as_user(
+            "dev:bob",
+            jit_proto::v1::WhoAmIRequest {},
+        ))
+        .await
+        .expect("bob is known");
+    let refused = client
+        .who_am_i(tonic::Request::new(jit_proto::v1::WhoAmIRequest {}))
+        .await
+        .expect_err("no credentials");
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    let api_url = format!("http://{api_metrics}/metrics");
+    let api_body = crate::support::scrape_until(&api_url, |b| {
+        b.contains("jit_api_rpcs_total{code=\"Unauthenticated\",method=\"WhoAmI\"} 1")
+    })
+    .await;
+    let v = |s: &str| crate::support::series_value(&api_body, s);
+    assert_eq!(
+        v("jit_api_rpcs_total{code=\"OK\",method=\"WhoAmI\"}"),
+        Some(1.0),
+        "{api_body}"
+    );
+    assert_eq!(
+        v("jit_api_auth_failures_total{reason=\"missing\"}"),
+        Some(1.0),
+        "{api_body}"
+    );
+    assert_eq!(
+        v("jit_api_rpc_latency_seconds_count{code=\"OK\",method=\"WhoAmI\"}"),
+        Some(1.0),
+        "{api_body}"
+    );
+    assert!(api_body.contains("temporal_request_total"), "{api_body}");
     let mut req = app.request("observe", "bob", "bob");
     req.duration = jiff::SignedDuration::from_secs(5);
     let h = app.start(&req).await;
@@ -208,6 +255,18 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         .wait_for("up{job=\"jit-worker\"}", within, one(1.0))
         .await
         .expect("the worker is scraped");
+    prometheus
+        .wait_for("up{job=\"jit-api\"}", within, one(1.0))
+        .await
+        .expect("the API is scraped");
+    prometheus
+        .wait_for(
+            "sum(jit_api_auth_failures_total{reason=\"missing\"})",
+            within,
+            one(1.0),
+        )
+        .await
+        .expect("the refused call is in Prometheus");
     prometheus
         .wait_for(
             "sum(jit_aws_requests_total{operation=\"CreateAccountAssignment\",outcome=\"throttled\"})",

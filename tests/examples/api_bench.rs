@@ -84,6 +84,7 @@ fn main() -> anyhow::Result<()> {
             tls: None,
             http_listen: None,
             chat: Default::default(),
+            metrics: None,
         })
         .await?;
         let addr = api.local_addr()?;

@@ -188,14 +188,28 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
     }
 
     let settings = cfg.worker_settings(&jit_config::process_env)?;
-    if let Some(m) = settings.metrics.filter(|m| m.port() != 0)
-        && TcpListener::bind(m).is_err()
-    {
-        bail!(
-            "port {} on {}, wanted for the worker's metrics, is taken by another process.\n  Stop that process, or choose another address: JIT_METRICS_ADDRESS=<ip:port|off> cargo xtask up",
-            m.port(),
-            m.ip()
-        );
+    let api_settings = cfg.api_settings(&jit_config::process_env)?;
+    for (m, what, var) in [
+        (
+            settings.metrics,
+            "the worker's metrics",
+            "JIT_METRICS_ADDRESS",
+        ),
+        (
+            api_settings.metrics,
+            "the API's metrics",
+            "JIT_API_METRICS_ADDRESS",
+        ),
+    ] {
+        if let Some(m) = m.filter(|m| m.port() != 0)
+            && TcpListener::bind(m).is_err()
+        {
+            bail!(
+                "port {} on {}, wanted for {what}, is taken by another process.\n  Stop that process, or choose another address: {var}=<ip:port|off> cargo xtask up",
+                m.port(),
+                m.ip()
+            );
+        }
     }
 
     let tools = ensure_tools(root)?;
@@ -385,6 +399,9 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         "  fake Slack      {fake_url}/api  (what was sent: {fake_url}/calls/chat.postMessage)"
     );
     println!("  jit-api         {api_url}  (gRPC jit.v1.TicketService; dev tokens: dev:<user>)");
+    if let Some(m) = api_settings.metrics {
+        println!("  API metrics     http://{m}/metrics");
+    }
     println!(
         "  accounts        {}",
         seed.accounts

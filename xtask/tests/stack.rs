@@ -16,6 +16,7 @@ struct Stack {
     state: PathBuf,
     ports: [(&'static str, u16); 6],
     metrics_port: u16,
+    api_metrics_port: u16,
 }
 
 impl Stack {
@@ -34,6 +35,7 @@ impl Stack {
                 ("JIT_FAKE_SLACK_PORT", free_port()),
             ],
             metrics_port: free_port(),
+            api_metrics_port: free_port(),
         }
     }
 
@@ -46,6 +48,10 @@ impl Stack {
         c.env(
             "JIT_METRICS_ADDRESS",
             format!("127.0.0.1:{}", self.metrics_port),
+        );
+        c.env(
+            "JIT_API_METRICS_ADDRESS",
+            format!("127.0.0.1:{}", self.api_metrics_port),
         );
         c.output().expect("xtask runs")
     }
@@ -166,6 +172,19 @@ fn up_twice_crash_recovery_demo_and_down() {
         )),
         "{}",
         text(&recovered)
+    );
+    assert!(
+        text(&recovered).contains(&format!(
+            "API metrics     http://127.0.0.1:{}/metrics",
+            s.api_metrics_port
+        )),
+        "{}",
+        text(&recovered)
+    );
+    let api = scrape(s.api_metrics_port).expect("the API serves /metrics");
+    assert!(
+        api.contains("jit_api_rpcs_total{code=\"OK\",method=\"CreateTicket\"}"),
+        "the demo's CreateTicket is counted:\n{api}"
     );
     let metrics = scrape(s.metrics_port).expect("the worker serves /metrics");
     assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");

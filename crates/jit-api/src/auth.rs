@@ -27,6 +27,7 @@ pub struct Caller {
 pub struct Authenticator {
     dev: bool,
     jwt: Option<Jwks>,
+    metrics: Option<std::sync::Arc<crate::metrics::ApiMetrics>>,
 }
 
 #[derive(Debug)]
@@ -56,7 +57,17 @@ impl Authenticator {
                     .unwrap_or_default(),
                 keys: Mutex::new((None, JwkSet { keys: Vec::new() })),
             }),
+            metrics: None,
         }
+    }
+
+    /// Counts refusals in `metrics` by reason.
+    pub fn with_metrics(
+        mut self,
+        metrics: Option<std::sync::Arc<crate::metrics::ApiMetrics>>,
+    ) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn mode(&self) -> String {
@@ -68,6 +79,14 @@ impl Authenticator {
     }
 
     pub async fn authenticate(&self, header: Option<&str>) -> Result<Caller, Status> {
+        let r = self.check(header).await;
+        if let (Err(e), Some(m)) = (&r, &self.metrics) {
+            m.auth_failure(crate::metrics::failure_reason(e.message()));
+        }
+        r
+    }
+
+    async fn check(&self, header: Option<&str>) -> Result<Caller, Status> {
         let Some(h) = header else {
             return Err(Status::unauthenticated(
                 "no credentials: send `authorization: Bearer <token>`",

@@ -33,6 +33,7 @@ use crate::service::TicketApi;
 #[derive(Clone)]
 pub struct ChatHttp {
     inner: Arc<Inner>,
+    metrics: Option<Arc<crate::metrics::ApiMetrics>>,
 }
 
 struct Inner {
@@ -69,14 +70,40 @@ impl ChatHttp {
                 link_secret: chat.link_secret.clone(),
                 used_links: UsedLinks::default(),
             }),
+            metrics: None,
         }
     }
 
+    /// Counts every request in `metrics` by endpoint and answer.
+    pub fn with_metrics(mut self, metrics: Option<Arc<crate::metrics::ApiMetrics>>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
     pub fn router(self) -> Router {
+        let metrics = self.metrics.clone();
         Router::new()
             .route("/slack/interactions", post(slack_interaction))
             .route("/teams/vote", get(teams_page).post(teams_vote))
             .with_state(self)
+            .layer(axum::middleware::from_fn(
+                move |req: axum::extract::Request, next: axum::middleware::Next| {
+                    let metrics = metrics.clone();
+                    async move {
+                        let endpoint = match (req.method().as_str(), req.uri().path()) {
+                            (_, "/slack/interactions") => "slack",
+                            ("GET", "/teams/vote") => "teams_page",
+                            (_, "/teams/vote") => "teams_vote",
+                            _ => "other",
+                        };
+                        let resp = next.run(req).await;
+                        if let Some(m) = &metrics {
+                            m.chat_request(endpoint, resp.status().as_u16());
+                        }
+                        resp
+                    }
+                },
+            ))
     }
 }
 

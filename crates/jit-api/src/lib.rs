@@ -12,6 +12,8 @@
 //!   permission sets, cached, so requests for what does not exist are refused at once.
 //! - [`service`]: the RPCs on Temporal; refusals mapped to status codes.
 //! - [`convert`]: domain <-> wire.
+//! - [`metrics`]: Prometheus metrics (RPCs by method and code, refused credentials, chat
+//!   requests) when `api.metrics` is set.
 //! - [`chat`]: HTTP for chat (when `api.http_port` is set): Slack interactions, Teams vote
 //!   links, through the same path as gRPC.
 //!
@@ -32,6 +34,7 @@ pub mod chat;
 pub mod convert;
 pub mod door;
 pub mod known;
+pub mod metrics;
 pub mod service;
 
 pub use service::TicketApi;
@@ -51,12 +54,18 @@ pub struct Api {
     service: TicketApi,
     settings: Settings,
     policy_file: std::path::PathBuf,
+    metrics: Option<Arc<metrics::ApiMetrics>>,
 }
 
 impl Api {
     /// Connects to Temporal (retrying while it starts), loads the policy, binds.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let client = connect_temporal(&settings).await?;
+        let metrics = match settings.metrics {
+            Some(addr) => Some(Arc::new(metrics::ApiMetrics::serve(addr)?)),
+            None => None,
+        };
+        let client =
+            connect_temporal(&settings, metrics.as_ref().and_then(|m| m.client_meter())).await?;
         let policy = Policy::load(&settings.policy_file).await?;
         let listener = tokio::net::TcpListener::bind(&settings.listen)
             .await
@@ -78,10 +87,10 @@ impl Api {
             namespace: settings.namespace.clone(),
             task_queue: settings.task_queue.clone(),
             limits: settings.limits,
-            auth: Arc::new(auth::Authenticator::new(
-                settings.dev_auth,
-                settings.jwt.clone(),
-            )),
+            auth: Arc::new(
+                auth::Authenticator::new(settings.dev_auth, settings.jwt.clone())
+                    .with_metrics(metrics.clone()),
+            ),
             policy: Arc::new(PolicyStore::new(policy)),
         };
         Ok(Self {
@@ -90,7 +99,13 @@ impl Api {
             service,
             policy_file: settings.policy_file.clone(),
             settings,
+            metrics,
         })
+    }
+
+    /// Where the Prometheus endpoint listens (`/metrics`), if it is on.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|m| m.address())
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -128,7 +143,9 @@ impl Api {
             let _ = rx.wait_for(|s| *s).await;
         };
         let http_task = self.http.map(|listener| {
-            let router = chat::ChatHttp::new(self.service.clone(), &self.settings.chat).router();
+            let router = chat::ChatHttp::new(self.service.clone(), &self.settings.chat)
+                .with_metrics(self.metrics.clone())
+                .router();
             let rx = stop_rx.clone();
             tracing::info!(addr = ?listener.local_addr().ok(), "chat endpoints serving");
             tokio::spawn(async move {
@@ -163,6 +180,7 @@ impl Api {
         let incoming =
             tonic::transport::server::TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let out = builder
+            .layer(metrics::RpcMetricsLayer(self.metrics.clone()))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -176,6 +194,9 @@ impl Api {
         watcher.abort();
         if let Some(t) = http_task {
             let _ = t.await;
+        }
+        if let Some(m) = &self.metrics {
+            m.stop();
         }
         out
     }
@@ -203,14 +224,17 @@ async fn watch_policy(store: Arc<PolicyStore>, path: std::path::PathBuf) {
 }
 
 /// Connects a Temporal client, retrying for up to a minute while the server starts.
-async fn connect_temporal(settings: &Settings) -> anyhow::Result<temporalio_client::Client> {
-    Ok(jit_temporal::connect(&jit_temporal::Target {
+async fn connect_temporal(
+    settings: &Settings,
+    meter: Option<temporalio_common::telemetry::metrics::TemporalMeter>,
+) -> anyhow::Result<temporalio_client::Client> {
+    let target = jit_temporal::Target {
         address: settings.temporal_address.clone(),
         namespace: settings.namespace.clone(),
         role: "jit-api".to_owned(),
         patience: std::time::Duration::from_secs(60),
-    })
-    .await?)
+    };
+    Ok(jit_temporal::connect_metered(&target, meter).await?)
 }
 
 /// The binary's main: `jit-api --config FILE`.

@@ -72,6 +72,10 @@ pub struct ApiConfig {
     /// HTTP for chat: Slack's interactive requests and Teams vote links (JIT_API_HTTP_PORT).
     #[serde(default)]
     pub http_port: Option<u16>,
+    /// Where the API serves Prometheus metrics (`host:port`, `/metrics`); absent or `off`:
+    /// none (JIT_API_METRICS_ADDRESS).
+    #[serde(default)]
+    pub metrics: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -108,6 +112,8 @@ pub struct ApiSettings {
     /// `ip:port` of the HTTP endpoints (Slack interactions, Teams vote links), if served.
     pub http_listen: Option<String>,
     pub chat: ChatSettings,
+    /// Where Prometheus metrics are served; `None`: not at all.
+    pub metrics: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -423,7 +429,20 @@ impl StackConfig {
                 cert: resolve(&self.source, &t.cert),
                 key: resolve(&self.source, &t.key),
             }),
+            metrics: match &a.metrics {
+                Some(v) => metrics_address(v).map_err(|problem| ConfigError::Invalid {
+                    path: self.source.clone(),
+                    problem: format!("api.metrics: {problem}"),
+                })?,
+                None => None,
+            },
         };
+        if let Some(v) = env("JIT_API_METRICS_ADDRESS") {
+            s.metrics = metrics_address(&v).map_err(|problem| ConfigError::Env {
+                var: "JIT_API_METRICS_ADDRESS".into(),
+                problem,
+            })?;
+        }
         if let Some(v) = env("JIT_API_DEV_AUTH") {
             s.dev_auth = match v.as_str() {
                 "true" | "1" => true,
@@ -719,6 +738,10 @@ mod tests {
             c.worker_settings(&port0).unwrap().metrics,
             Some("127.0.0.1:0".parse().unwrap())
         );
+        let api = c.api_settings(&|_| None).unwrap();
+        assert_eq!(api.metrics, Some("127.0.0.1:9465".parse().unwrap()));
+        let api_off = |k: &str| (k == "JIT_API_METRICS_ADDRESS").then(|| "off".to_owned());
+        assert_eq!(c.api_settings(&api_off).unwrap().metrics, None);
         let bad = |k: &str| (k == "JIT_METRICS_ADDRESS").then(|| "localhost:x".to_owned());
         let e = c.worker_settings(&bad).unwrap_err().to_string();
         assert!(

@@ -167,6 +167,7 @@ impl Bench {
             tls: None,
             http_listen: None,
             chat: Default::default(),
+            metrics: None,
         })
         .await?;
         let addr = api.local_addr()?;
