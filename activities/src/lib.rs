@@ -481,8 +481,14 @@ impl TicketActivities {
             .await
             .map_err(to_activity_error)?
         {
-            Ok(e) => Ok(Evaluation::Resolved(Box::new(e))),
-            Err(reason) => Ok(Evaluation::Rejected { reason }),
+            Ok(e) => {
+                tracing::info!(ticket = %req.ticket_id, targets = e.targets.len(), "evaluated: allowed");
+                Ok(Evaluation::Resolved(Box::new(e)))
+            }
+            Err(reason) => {
+                tracing::info!(ticket = %req.ticket_id, %reason, "evaluated: rejected");
+                Ok(Evaluation::Rejected { reason })
+            }
         }
     }
 
@@ -612,7 +618,15 @@ impl TicketActivities {
             .around(self.aws.create_assignment(&a, resume.as_deref(), &hb))
             .await
         {
-            Ok(()) => Ok(GrantOutcome::Granted),
+            Ok(()) => {
+                tracing::info!(
+                    account = %a.account,
+                    permission_set = %a.permission_set_arn,
+                    principal = %a.principal_id,
+                    "assignment created"
+                );
+                Ok(GrantOutcome::Granted)
+            }
             Err(e) if e.is_retryable() => Err(to_activity_error(e)),
             Err(e) => Ok(GrantOutcome::Failed {
                 reason: e.to_string(),
@@ -632,6 +646,13 @@ impl TicketActivities {
         let resume = hb.resume();
         hb.around(self.aws.delete_assignment(&a, resume.as_deref(), &hb))
             .await
-            .map_err(|e| ActivityError::from(anyhow::anyhow!(e.to_string())))
+            .map_err(|e| ActivityError::from(anyhow::anyhow!(e.to_string())))?;
+        tracing::info!(
+            account = %a.account,
+            permission_set = %a.permission_set_arn,
+            principal = %a.principal_id,
+            "assignment deleted"
+        );
+        Ok(())
     }
 }

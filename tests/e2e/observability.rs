@@ -332,4 +332,39 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         log.contains(&format!("\"address\":\"{url}\"")),
         "the worker says where its metrics are:\n{log}"
     );
+    // A line logged in an activity carries the workflow, run and activity it ran for.
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let logged = |message: &str| {
+        lines
+            .iter()
+            .find(|v| v["fields"]["message"] == message)
+            .unwrap_or_else(|| panic!("no {message:?} line in:\n{log}"))
+    };
+    let evaluated = &logged("evaluated: allowed")["span"];
+    assert_eq!(
+        evaluated["temporalWorkflowID"],
+        req.ticket_id.workflow_id(),
+        "{evaluated}"
+    );
+    assert_eq!(
+        evaluated["otel.name"], "RunActivity:evaluate",
+        "{evaluated}"
+    );
+    assert!(
+        evaluated["temporalRunID"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{evaluated}"
+    );
+    let created = &logged("assignment created")["span"];
+    assert_eq!(created["otel.name"], "RunActivity:grant", "{created}");
+    assert!(
+        created["temporalWorkflowID"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("lease-")),
+        "{created}"
+    );
 }

@@ -248,9 +248,13 @@ pub async fn main_with_args(args: impl IntoIterator<Item = String>) -> anyhow::R
         config: std::path::PathBuf,
     }
     let args = Args::parse_from(args);
-    jit_temporal::init_tracing("info").map_err(anyhow::Error::msg)?;
+    let traces = jit_temporal::init_tracing("info", "jit-api").map_err(anyhow::Error::msg)?;
     let settings = load_settings(&args.config)?;
     let api = Api::build(settings).await?;
     println!("jit-api listening on {}", api.local_addr()?);
-    api.run_until_stopped(jit_temporal::shutdown_signal()).await
+    let out = api.run_until_stopped(jit_temporal::shutdown_signal()).await;
+    if let Some(t) = traces {
+        t.shutdown();
+    }
+    out
 }

@@ -276,26 +276,68 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        use opentelemetry::trace::{FutureExt as _, TraceContextExt as _};
         let method = method_of(req.uri().path());
         let metrics = self.metrics.clone();
         let started = Instant::now();
+        let traced = jit_temporal::traces::enabled().then(|| server_span(&req, method));
         let fut = self.inner.call(req);
         Box::pin(async move {
-            let r = fut.await;
+            let r = match &traced {
+                Some(cx) => fut.with_context(cx.clone()).await,
+                None => fut.await,
+            };
+            let code = match &r {
+                Ok(resp) => resp
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .map_or("OK", code_name),
+                Err(_) => "Unavailable",
+            };
             if let Some(m) = metrics {
-                let code = match &r {
-                    Ok(resp) => resp
-                        .headers()
-                        .get("grpc-status")
-                        .and_then(|v| v.to_str().ok())
-                        .map_or("OK", code_name),
-                    Err(_) => "Unavailable",
-                };
                 m.rpc(method, code, started.elapsed());
+            }
+            if let Some(cx) = traced {
+                let span = cx.span();
+                span.set_attribute(opentelemetry::KeyValue::new("rpc.grpc.status_code", code));
+                if code != "OK" {
+                    span.set_status(opentelemetry::trace::Status::error(code));
+                }
+                span.end();
             }
             r
         })
     }
+}
+
+/// Reads W3C trace context from request headers.
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+/// A server span for one call, child of the caller's `traceparent` if it sent one.
+fn server_span<B>(req: &http::Request<B>, method: &'static str) -> opentelemetry::Context {
+    use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
+    let parent =
+        opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(req.headers())));
+    let tracer = opentelemetry::global::tracer("jit-api");
+    let span = tracer
+        .span_builder(format!("jit.v1.TicketService/{method}"))
+        .with_kind(SpanKind::Server)
+        .with_attributes([
+            opentelemetry::KeyValue::new("rpc.system", "grpc"),
+            opentelemetry::KeyValue::new("rpc.method", method),
+        ])
+        .start_with_context(&tracer, &parent);
+    parent.with_span(span)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //!   installed on demand ([`ensure_tools`]).
 //! - [`servers`]: command lines and readiness checks of the Temporal dev server
 //!   ([`TemporalServer`]) and the moto sandbox ([`Sandbox`], with seeding).
+//! - [`otlp`]: a recording OTLP/gRPC trace receiver ([`OtlpReceiver`]).
 //! - [`prometheus`]: Debian's Prometheus and promtool, installed on demand
 //!   ([`ensure_prometheus`]); a real [`Prometheus`] on a free port for the tests.
 //! - [`process`]: child processes that are always stopped ([`ManagedChild`]), free ports.
@@ -14,6 +15,7 @@
 //! - [`test_stack`]: one stack per test binary on free ports ([`TestStack::shared`]).
 
 pub mod fake_slack;
+pub mod otlp;
 pub mod process;
 pub mod prometheus;
 pub mod proxy;
@@ -24,6 +26,7 @@ pub mod test_stack;
 pub mod tools;
 
 pub use fake_slack::FakeSlack;
+pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::{ManagedChild, free_port};
 pub use prometheus::{Prometheus, PrometheusTools, ensure_prometheus};
 pub use proxy::{AsyncOutcome, AwsLimits, Call, Fault, FaultProxy, IDENTITY_CENTER, Rule};

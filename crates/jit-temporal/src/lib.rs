@@ -5,8 +5,11 @@
 //!   [`TicketStart`](jit_contract::start::TicketStart) as the SDK's options).
 //! - [`shutdown_signal`]: resolves on SIGINT or SIGTERM.
 //! - [`identity`]: `<role>@<host>:<pid>`, what a process tells Temporal it is.
+//! - [`init_tracing`]: logs (text or JSON lines) and, with a collector configured, [`traces`].
 
 use std::time::Duration;
+
+pub mod traces;
 
 use backon::{ExponentialBuilder, Retryable};
 use jit_domain::TicketRequest;
@@ -97,11 +100,11 @@ pub async fn connect_metered(
             address: target.address.clone(),
             source: Box::new(e),
         })?;
-    Client::new(
-        connection,
-        ClientOptions::new(target.namespace.clone()).build(),
-    )
-    .map_err(|e| ConnectError::Connect {
+    let mut options = ClientOptions::new(target.namespace.clone());
+    if traces::enabled() {
+        options = options.plugin(traces::plugin());
+    }
+    Client::new(connection, options.build()).map_err(|e| ConnectError::Connect {
         address: target.address.clone(),
         source: e.into(),
     })
@@ -158,7 +161,10 @@ impl LogFormat {
 
 /// Installs the process's log subscriber: `RUST_LOG` filters (else `default_filter`),
 /// `JIT_LOG_FORMAT` chooses text or JSON lines.
-pub fn init_tracing(default_filter: &str) -> Result<(), String> {
+///
+/// With a collector configured ([`traces::endpoint`]), also installs the tracer provider as
+/// `service` and returns it: flush it before the process exits.
+pub fn init_tracing(default_filter: &str, service: &str) -> Result<Option<traces::Traces>, String> {
     let format = LogFormat::parse(&std::env::var("JIT_LOG_FORMAT").unwrap_or_default())?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
@@ -171,7 +177,12 @@ pub fn init_tracing(default_filter: &str) -> Result<(), String> {
             .with_span_list(false)
             .try_init(),
     };
-    Ok(())
+    let Some(endpoint) = traces::endpoint(&|k| std::env::var(k).ok()) else {
+        return Ok(None);
+    };
+    let t = traces::init_traces(service, &endpoint)?;
+    tracing::info!(endpoint = %endpoint, service, "traces exported over OTLP");
+    Ok(Some(t))
 }
 
 #[cfg(test)]

@@ -87,7 +87,11 @@ impl Worker {
                 endpoint_url: settings.aws_endpoint_url.clone(),
                 requests_per_second: settings.aws_limits.requests_per_second,
             },
-            jit.clone().map(|j| j as Arc<dyn jit_aws::AwsMetrics>),
+            (jit.is_some() || jit_temporal::traces::enabled()).then(|| {
+                Arc::new(metrics::AwsObserver {
+                    metrics: jit.clone(),
+                }) as Arc<dyn jit_aws::AwsMetrics>
+            }),
         )
         .await;
         let aws = Arc::new(aws);
@@ -385,14 +389,15 @@ pub async fn main_with_args(args: impl IntoIterator<Item = String>) -> anyhow::R
         config: std::path::PathBuf,
     }
     let args = Args::parse_from(args);
-    init_tracing()?;
+    let traces = jit_temporal::init_tracing("info,temporalio_sdk_core=warn", "jit-worker")
+        .map_err(anyhow::Error::msg)?;
     let settings = load_settings(&args.config)?;
     let worker = Worker::build(settings).await?;
-    worker
+    let out = worker
         .run_until_stopped(jit_temporal::shutdown_signal())
-        .await
-}
-
-fn init_tracing() -> anyhow::Result<()> {
-    jit_temporal::init_tracing("info,temporalio_sdk_core=warn").map_err(anyhow::Error::msg)
+        .await;
+    if let Some(t) = traces {
+        t.shutdown();
+    }
+    out
 }

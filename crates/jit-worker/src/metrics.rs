@@ -306,3 +306,44 @@ impl ActivityMetrics for JitMetrics {
         self.chat.add(1, &l);
     }
 }
+
+/// What the AWS gateway reports goes to jit's metrics (when they are on) and, when traces are
+/// on, becomes a client span per attempt under the current context (the activity's run).
+#[derive(Debug)]
+pub(crate) struct AwsObserver {
+    pub(crate) metrics: Option<Arc<JitMetrics>>,
+}
+
+impl AwsMetrics for AwsObserver {
+    fn request(&self, service: &str, operation: &str, outcome: Outcome, latency: Duration) {
+        if let Some(m) = &self.metrics {
+            m.request(service, operation, outcome, latency);
+        }
+        if jit_temporal::traces::enabled() {
+            use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _};
+            let tracer = opentelemetry::global::tracer("jit-aws");
+            let end = std::time::SystemTime::now();
+            let mut span = tracer
+                .span_builder(format!("AWS {service} {operation}"))
+                .with_kind(SpanKind::Client)
+                .with_start_time(end - latency)
+                .with_attributes([
+                    opentelemetry::KeyValue::new("rpc.system", "aws-api"),
+                    opentelemetry::KeyValue::new("rpc.service", service.to_owned()),
+                    opentelemetry::KeyValue::new("rpc.method", operation.to_owned()),
+                    opentelemetry::KeyValue::new("jit.outcome", outcome.as_str()),
+                ])
+                .start_with_context(&tracer, &opentelemetry::Context::current());
+            if outcome != Outcome::Ok {
+                span.set_status(Status::error(outcome.as_str()));
+            }
+            span.end_with_timestamp(end);
+        }
+    }
+
+    fn rate_limited(&self, waited: Duration) {
+        if let Some(m) = &self.metrics {
+            m.rate_limited(waited);
+        }
+    }
+}

@@ -147,6 +147,38 @@ pub(crate) fn markdown(args: &Args, runs: &[Run], memory: Option<&Memory>) -> St
         s.push('\n');
     }
 
+    // Metrics on against off, same limiter.
+    let with_metrics = of("jit-metrics");
+    if !with_metrics.is_empty() && !raised.is_empty() {
+        let wcpu = |r: &Run| per_ticket(r, r.worker_cpu_s * 1000.0);
+        let (off, on) = (med(&raised, wcpu), med(&with_metrics, wcpu));
+        let _ = writeln!(
+            s,
+            "## Metrics overhead (limiter raised, worker metrics off and on)\n\n| | off | on | difference |\n|---|---:|---:|---:|"
+        );
+        let _ = writeln!(
+            s,
+            "| worker CPU per ticket (ms) | {} | {} | {:+.1}% |",
+            cell(&raised, 1, wcpu),
+            cell(&with_metrics, 1, wcpu),
+            (on / off - 1.0) * 100.0
+        );
+        for (name, f) in [
+            ("tickets/s end to end", tput as fn(&Run) -> f64),
+            ("worker peak RSS (MB)", |r: &Run| r.worker_peak_rss_mb),
+        ] {
+            let (a, b) = (med(&raised, f), med(&with_metrics, f));
+            let _ = writeln!(
+                s,
+                "| {name} | {} | {} | {:+.1}% |",
+                cell(&raised, 1, f),
+                cell(&with_metrics, 1, f),
+                (b / a - 1.0) * 100.0
+            );
+        }
+        s.push('\n');
+    }
+
     // Where the events go.
     if let Some(r) = jit.first().or(raised.first()) {
         let _ = writeln!(

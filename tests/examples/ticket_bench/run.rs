@@ -103,10 +103,13 @@ pub(crate) async fn all(args: &Args) -> anyhow::Result<(Vec<Run>, Option<Memory>
         for mode in &args.modes {
             eprintln!("== round {round}, {mode}");
             let r = match mode.as_str() {
-                "jit" => b.jit(round, mode, 18.0).await?,
-                "jit-raised" => b.jit(round, mode, 1000.0).await?,
+                "jit" => b.jit(round, mode, 18.0, false).await?,
+                "jit-raised" => b.jit(round, mode, 1000.0, false).await?,
+                "jit-metrics" => b.jit(round, mode, 1000.0, true).await?,
                 "bare" => b.bare(round).await?,
-                other => anyhow::bail!("unknown mode {other} (jit, jit-raised, bare)"),
+                other => {
+                    anyhow::bail!("unknown mode {other} (jit, jit-raised, jit-metrics, bare)")
+                }
             };
             eprintln!(
                 "   {:.1} tickets/s, approve→active p50 {:.0} ms, {} events/ticket",
@@ -246,13 +249,31 @@ impl Bench {
         Ok((approved_at, figures, outcome.phase == Phase::Expired))
     }
 
-    async fn jit(self: &Arc<Self>, round: usize, mode: &str, rps: f64) -> anyhow::Result<Run> {
+    /// A jit run; `metrics`: the worker serves its Prometheus endpoint (scraped once at the
+    /// end, to be sure it was on), for the overhead of metrics.
+    async fn jit(
+        self: &Arc<Self>,
+        round: usize,
+        mode: &str,
+        rps: f64,
+        metrics: bool,
+    ) -> anyhow::Result<Run> {
         let q = format!("bench-{mode}-{round}");
-        let env = vec![
+        let mut env = vec![
             ("JIT_MIN_DURATION".to_owned(), "1s".to_owned()),
             ("JIT_AWS_REQUESTS_PER_SECOND".to_owned(), rps.to_string()),
             ("RUST_LOG".to_owned(), "warn".to_owned()),
         ];
+        let metrics_url = if metrics {
+            let port = jit_devstack::free_port()?;
+            env.push((
+                "JIT_METRICS_ADDRESS".to_owned(),
+                format!("127.0.0.1:{port}"),
+            ));
+            Some(format!("http://127.0.0.1:{port}/metrics"))
+        } else {
+            None
+        };
         let mut worker = self
             .stack
             .worker(&self.args.worker, &q, &self.policy_file, &env, &q);
@@ -312,6 +333,13 @@ impl Bench {
         .await?;
         subtract(&mut work, &work0);
         let leaked = self.leaked().await?;
+        if let Some(url) = &metrics_url {
+            let body = reqwest::get(url).await?.text().await?;
+            anyhow::ensure!(
+                body.contains("jit_aws_requests_total") && body.contains("temporal_request_total"),
+                "the worker's metrics were not served at {url}"
+            );
+        }
         worker.stop(Duration::from_secs(10));
         Ok(self.figures(
             mode,
