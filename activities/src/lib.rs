@@ -169,6 +169,15 @@ async fn standing_delegations(
 
 /// Retryable AWS errors go back to Temporal's retry policy; final ones end the attempt
 /// without retries.
+/// The trace id of the running activity (its `RunActivity` span), when traces are on: a
+/// field of the activity's log lines, to find the line's trace.
+fn trace_id() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    let cx = opentelemetry::Context::current();
+    let sc = cx.span().span_context().clone();
+    sc.is_valid().then(|| sc.trace_id().to_string())
+}
+
 fn to_activity_error(e: AwsError) -> ActivityError {
     if e.is_retryable() {
         ActivityError::from(anyhow::anyhow!(e.to_string()))
@@ -482,11 +491,11 @@ impl TicketActivities {
             .map_err(to_activity_error)?
         {
             Ok(e) => {
-                tracing::info!(ticket = %req.ticket_id, targets = e.targets.len(), "evaluated: allowed");
+                tracing::info!(ticket = %req.ticket_id, targets = e.targets.len(), trace_id = trace_id(), "evaluated: allowed");
                 Ok(Evaluation::Resolved(Box::new(e)))
             }
             Err(reason) => {
-                tracing::info!(ticket = %req.ticket_id, %reason, "evaluated: rejected");
+                tracing::info!(ticket = %req.ticket_id, %reason, trace_id = trace_id(), "evaluated: rejected");
                 Ok(Evaluation::Rejected { reason })
             }
         }
@@ -623,6 +632,7 @@ impl TicketActivities {
                     account = %a.account,
                     permission_set = %a.permission_set_arn,
                     principal = %a.principal_id,
+                    trace_id = trace_id(),
                     "assignment created"
                 );
                 Ok(GrantOutcome::Granted)
@@ -651,6 +661,7 @@ impl TicketActivities {
             account = %a.account,
             permission_set = %a.permission_set_arn,
             principal = %a.principal_id,
+            trace_id = trace_id(),
             "assignment deleted"
         );
         Ok(())

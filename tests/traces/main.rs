@@ -73,6 +73,7 @@ async fn one_trace_runs_from_the_callers_grpc_call_to_the_aws_request() {
     let env = [
         ("JIT_OTLP_ENDPOINT".to_owned(), otlp.endpoint.clone()),
         ("OTEL_BSP_SCHEDULE_DELAY".to_owned(), "100".to_owned()),
+        ("JIT_LOG_FORMAT".to_owned(), "json".to_owned()),
     ];
     let cmd = jit_e2e::worker_command(env!("CARGO_BIN_EXE_e2e-worker"), &setup, &env);
     let _worker = ManagedChild::spawn("worker", cmd, &stack.logs.join("worker-traces.log"), true)
@@ -256,6 +257,14 @@ async fn one_trace_runs_from_the_callers_grpc_call_to_the_aws_request() {
         services.contains("jit-api") && services.contains("jit-worker"),
         "{services:?}"
     );
+    // The grant's log line names the trace it ran in.
+    let log = std::fs::read_to_string(stack.logs.join("worker-traces.log")).expect("worker log");
+    let line = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "assignment created")
+        .unwrap_or_else(|| panic!("no grant line in:\n{log}"));
+    assert_eq!(line["fields"]["trace_id"], TRACE_ID, "{line}");
     let _ = stop.send(());
     traces.shutdown();
 }
