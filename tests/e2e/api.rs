@@ -75,6 +75,8 @@ impl ApiServer {
             http_listen: None,
             chat: Default::default(),
             metrics: None,
+            temporal_tls: None,
+            temporal_api_key: None,
         };
         adjust(&mut settings);
         let api = jit_api::Api::build(settings).await.expect("the API starts");

@@ -13,6 +13,7 @@ mod observability;
 mod policy;
 mod replay;
 mod support;
+mod tls;
 
 use std::time::Duration;
 

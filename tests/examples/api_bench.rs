@@ -85,6 +85,8 @@ fn main() -> anyhow::Result<()> {
             http_listen: None,
             chat: Default::default(),
             metrics: None,
+            temporal_tls: None,
+            temporal_api_key: None,
         })
         .await?;
         let addr = api.local_addr()?;

@@ -144,12 +144,12 @@ pub fn worker_command(bin: &str, w: &WorkerSetup<'_>, extra: &[(String, String)]
 
 /// Connects to the Temporal frontend at `address` (no waiting: the tests' servers are up).
 pub async fn connect(address: &str, namespace: &str, role: &str) -> Client {
-    jit_temporal::connect(&jit_temporal::Target {
-        address: address.to_owned(),
-        namespace: namespace.to_owned(),
-        role: role.to_owned(),
-        patience: Duration::from_secs(10),
-    })
+    jit_temporal::connect(&jit_temporal::Target::plain(
+        address,
+        namespace,
+        role,
+        Duration::from_secs(10),
+    ))
     .await
     .expect("connected to Temporal")
 }

@@ -96,6 +96,8 @@ async fn one_trace_runs_from_the_callers_grpc_call_to_the_aws_request() {
         http_listen: None,
         chat: Default::default(),
         metrics: None,
+        temporal_tls: None,
+        temporal_api_key: None,
     })
     .await
     .expect("the API starts");

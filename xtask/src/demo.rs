@@ -78,12 +78,12 @@ pub(crate) async fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("reaching jit-api at {} (is the stack up?)", rec.api))?,
     );
-    let client = jit_temporal::connect(&jit_temporal::Target {
-        address: rec.temporal_address.clone(),
-        namespace: rec.namespace.clone(),
-        role: "jit-demo".to_owned(),
-        patience: std::time::Duration::ZERO,
-    })
+    let client = jit_temporal::connect(&jit_temporal::Target::plain(
+        &rec.temporal_address,
+        &rec.namespace,
+        "jit-demo",
+        std::time::Duration::ZERO,
+    ))
     .await
     .context("is the stack up? (`cargo xtask up --detach`)")?;
     let aws = IdentityCenter::connect(&AwsSettings {

@@ -233,6 +233,21 @@ async fn connect_temporal(
         namespace: settings.namespace.clone(),
         role: "jit-api".to_owned(),
         patience: std::time::Duration::from_secs(60),
+        tls: match &settings.temporal_tls {
+            Some(t) => {
+                let t = t.load()?;
+                Some(jit_temporal::Tls {
+                    ca: t.ca,
+                    client: t.client,
+                    server_name: t.server_name,
+                })
+            }
+            None => None,
+        },
+        api_key: settings
+            .temporal_api_key
+            .as_ref()
+            .map(|k| k.expose().to_owned()),
     };
     Ok(jit_temporal::connect_metered(&target, meter).await?)
 }

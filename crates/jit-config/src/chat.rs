@@ -81,7 +81,10 @@ pub struct ChatSettings {
 }
 
 /// `VAR`, or the contents of the file `VAR_FILE` names (trimmed).
-fn secret(env: &dyn Fn(&str) -> Option<String>, var: &str) -> Result<Option<Secret>, ConfigError> {
+pub(crate) fn secret(
+    env: &dyn Fn(&str) -> Option<String>,
+    var: &str,
+) -> Result<Option<Secret>, ConfigError> {
     if let Some(v) = env(var).filter(|v| !v.is_empty()) {
         return Ok(Some(Secret(v)));
     }

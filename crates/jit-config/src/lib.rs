@@ -114,6 +114,10 @@ pub struct ApiSettings {
     pub chat: ChatSettings,
     /// Where Prometheus metrics are served; `None`: not at all.
     pub metrics: Option<SocketAddr>,
+    /// TLS to Temporal (the worker's settings).
+    pub temporal_tls: Option<TemporalTls>,
+    /// An API key for Temporal (Temporal Cloud): JIT_TEMPORAL_API_KEY or _FILE.
+    pub temporal_api_key: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -189,6 +193,9 @@ pub struct WorkerConfig {
     pub task_queue: String,
     #[serde(default)]
     pub temporal_address: Option<String>,
+    /// TLS to the Temporal frontend (JIT_TEMPORAL_TLS_CA, _CERT, _KEY, _SERVER_NAME).
+    #[serde(default)]
+    pub temporal_tls: Option<TemporalTls>,
     #[serde(default)]
     pub aws_endpoint_url: Option<String>,
     #[serde(default)]
@@ -320,6 +327,80 @@ pub struct WorkerSettings {
     pub reconcile: ReconcileConfig,
     /// Where Prometheus metrics are served; `None`: not at all.
     pub metrics: Option<SocketAddr>,
+    /// TLS to the Temporal frontend; `None`: plain (the local dev server).
+    pub temporal_tls: Option<TemporalTls>,
+    /// An API key for Temporal (Temporal Cloud): JIT_TEMPORAL_API_KEY or _FILE. Implies TLS.
+    pub temporal_api_key: Option<Secret>,
+}
+
+/// How to reach the Temporal frontend over TLS: the CA that signed its certificate (absent:
+/// the system's roots), a client certificate and key for mTLS, the name its certificate is for.
+/// Paths are relative to the config file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemporalTls {
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    #[serde(default)]
+    pub server_name: Option<String>,
+}
+
+/// [`TemporalTls`] with its files read.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoadedTls {
+    pub ca: Option<Vec<u8>>,
+    /// (certificate, key), PEM.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+    pub server_name: Option<String>,
+}
+
+impl std::fmt::Debug for LoadedTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedTls")
+            .field("ca", &self.ca.is_some())
+            .field("client", &self.client.is_some())
+            .field("server_name", &self.server_name)
+            .finish()
+    }
+}
+
+impl TemporalTls {
+    /// Reads the files; an error names the setting and the file.
+    pub fn load(&self) -> Result<LoadedTls, ConfigError> {
+        let read = |var: &str, p: &Path| {
+            std::fs::read(p).map_err(|e| ConfigError::Env {
+                var: var.into(),
+                problem: format!("cannot read {}: {e}", p.display()),
+            })
+        };
+        let ca = self
+            .ca
+            .as_deref()
+            .map(|p| read("JIT_TEMPORAL_TLS_CA", p))
+            .transpose()?;
+        let client = match (&self.cert, &self.key) {
+            (Some(c), Some(k)) => Some((
+                read("JIT_TEMPORAL_TLS_CERT", c)?,
+                read("JIT_TEMPORAL_TLS_KEY", k)?,
+            )),
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError::Env {
+                    var: "JIT_TEMPORAL_TLS_CERT".into(),
+                    problem: "a client certificate needs its key, and a key its certificate: set both JIT_TEMPORAL_TLS_CERT and JIT_TEMPORAL_TLS_KEY (worker.temporal_tls.cert and .key)".into(),
+                });
+            }
+        };
+        Ok(LoadedTls {
+            ca,
+            client,
+            server_name: self.server_name.clone(),
+        })
+    }
 }
 
 /// `host:port` of a metrics endpoint (an IP address: it is bound, not looked up); `off` or
@@ -429,6 +510,8 @@ impl StackConfig {
                 cert: resolve(&self.source, &t.cert),
                 key: resolve(&self.source, &t.key),
             }),
+            temporal_tls: w.temporal_tls.clone(),
+            temporal_api_key: w.temporal_api_key.clone(),
             metrics: match &a.metrics {
                 Some(v) => metrics_address(v).map_err(|problem| ConfigError::Invalid {
                     path: self.source.clone(),
@@ -540,7 +623,41 @@ impl StackConfig {
                 })?,
                 None => None,
             },
+            temporal_tls: w.temporal_tls.as_ref().map(|t| TemporalTls {
+                ca: t.ca.as_ref().map(|p| resolve(&self.source, p)),
+                cert: t.cert.as_ref().map(|p| resolve(&self.source, p)),
+                key: t.key.as_ref().map(|p| resolve(&self.source, p)),
+                server_name: t.server_name.clone(),
+            }),
+            temporal_api_key: chat::secret(env, "JIT_TEMPORAL_API_KEY")?,
         };
+        let tls_env = [
+            "JIT_TEMPORAL_TLS_CA",
+            "JIT_TEMPORAL_TLS_CERT",
+            "JIT_TEMPORAL_TLS_KEY",
+            "JIT_TEMPORAL_TLS_SERVER_NAME",
+        ]
+        .map(|k| env(k).filter(|v| !v.is_empty()));
+        let tls_on = env("JIT_TEMPORAL_TLS").map(|v| v == "true" || v == "1");
+        if tls_env.iter().any(Option::is_some) || tls_on == Some(true) {
+            let t = s.temporal_tls.get_or_insert_with(TemporalTls::default);
+            let [ca, cert, key, name] = tls_env;
+            if let Some(v) = ca {
+                t.ca = Some(PathBuf::from(v));
+            }
+            if let Some(v) = cert {
+                t.cert = Some(PathBuf::from(v));
+            }
+            if let Some(v) = key {
+                t.key = Some(PathBuf::from(v));
+            }
+            if let Some(v) = name {
+                t.server_name = Some(v);
+            }
+        }
+        if tls_on == Some(false) {
+            s.temporal_tls = None;
+        }
         if let Some(v) = env("JIT_METRICS_ADDRESS") {
             s.metrics = metrics_address(&v).map_err(|problem| ConfigError::Env {
                 var: "JIT_METRICS_ADDRESS".into(),
@@ -747,6 +864,43 @@ mod tests {
         assert!(
             e.contains("JIT_METRICS_ADDRESS") && e.contains("localhost:x"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn temporal_tls_comes_from_the_environment_and_a_lone_certificate_is_named() {
+        let c = repo_file();
+        let s = c.worker_settings(&|_| None).unwrap();
+        assert_eq!(s.temporal_tls, None, "the local dev server is plain text");
+        let env = |k: &str| match k {
+            "JIT_TEMPORAL_TLS_CA" => Some("/etc/jit/ca.pem".to_owned()),
+            "JIT_TEMPORAL_TLS_SERVER_NAME" => Some("temporal.internal".to_owned()),
+            _ => None,
+        };
+        let s = c.worker_settings(&env).unwrap();
+        let tls = s.temporal_tls.clone().expect("TLS on");
+        assert_eq!(tls.ca.as_deref(), Some(Path::new("/etc/jit/ca.pem")));
+        assert_eq!(tls.server_name.as_deref(), Some("temporal.internal"));
+        let e = tls.load().unwrap_err().to_string();
+        assert!(
+            e.contains("JIT_TEMPORAL_TLS_CA") && e.contains("/etc/jit/ca.pem"),
+            "{e}"
+        );
+        let lone = |k: &str| (k == "JIT_TEMPORAL_TLS_CERT").then(|| "/etc/jit/c.pem".to_owned());
+        let e = c
+            .worker_settings(&lone)
+            .unwrap()
+            .temporal_tls
+            .unwrap()
+            .load()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("JIT_TEMPORAL_TLS_KEY"), "{e}");
+        let api_key = |k: &str| (k == "JIT_TEMPORAL_API_KEY").then(|| "k-123".to_owned());
+        let s = c.api_settings(&api_key).unwrap();
+        assert_eq!(
+            s.temporal_api_key.map(|k| k.expose().to_owned()).as_deref(),
+            Some("k-123")
         );
     }
 

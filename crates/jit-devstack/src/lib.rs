@@ -12,6 +12,7 @@
 //!   ([`FaultProxy`]).
 //! - [`temporal_client`]: connecting, and per-workflow time skipping on the dev server.
 //! - [`fake_slack`]: a recording stand-in for the Slack Web API and a Teams webhook.
+//! - [`tls_proxy`]: a test PKI and an mTLS front for the dev server ([`TlsProxy`]).
 //! - [`test_stack`]: one stack per test binary on free ports ([`TestStack::shared`]).
 
 pub mod fake_slack;
@@ -23,6 +24,7 @@ pub mod servers;
 pub mod sys;
 pub mod temporal_client;
 pub mod test_stack;
+pub mod tls_proxy;
 pub mod tools;
 
 pub use fake_slack::FakeSlack;
@@ -32,4 +34,5 @@ pub use prometheus::{Prometheus, PrometheusTools, ensure_prometheus};
 pub use proxy::{AsyncOutcome, AwsLimits, Call, Fault, FaultProxy, IDENTITY_CENTER, Rule};
 pub use servers::{Sandbox, TemporalServer};
 pub use test_stack::TestStack;
+pub use tls_proxy::{TestPki, TlsProxy};
 pub use tools::{Tools, ensure_tools, repo_root};

@@ -28,18 +28,101 @@ pub struct Target {
     pub role: String,
     /// How long to keep trying while the server is not up yet (zero: once).
     pub patience: Duration,
+    /// TLS (a CA, mTLS client certificate, server name); `None`: plain text.
+    pub tls: Option<Tls>,
+    /// An API key (Temporal Cloud); implies TLS with the system's roots unless `tls` says more.
+    pub api_key: Option<String>,
+}
+
+/// TLS to the frontend, as bytes (the caller read the files).
+#[derive(Clone, Default)]
+pub struct Tls {
+    /// PEM of the CA that signed the frontend's certificate; `None`: the system's roots.
+    pub ca: Option<Vec<u8>>,
+    /// (certificate, key), PEM: mTLS.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+    /// The name the frontend's certificate is for, when not the address's host.
+    pub server_name: Option<String>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("ca", &self.ca.is_some())
+            .field("client", &self.client.is_some())
+            .field("server_name", &self.server_name)
+            .finish()
+    }
+}
+
+impl Target {
+    /// A plain-text target (the local dev server).
+    pub fn plain(address: &str, namespace: &str, role: &str, patience: Duration) -> Self {
+        Self {
+            address: address.to_owned(),
+            namespace: namespace.to_owned(),
+            role: role.to_owned(),
+            patience,
+            tls: None,
+            api_key: None,
+        }
+    }
+
+    /// What the connection was configured with, for errors: which settings to check.
+    fn security(&self) -> String {
+        match (&self.tls, &self.api_key) {
+            (None, None) => "plain text; set JIT_TEMPORAL_TLS_* for a TLS frontend".into(),
+            (tls, key) => {
+                let mut parts = Vec::new();
+                if let Some(t) = tls {
+                    parts.push(if t.ca.is_some() {
+                        "TLS with JIT_TEMPORAL_TLS_CA".to_owned()
+                    } else {
+                        "TLS with the system's roots".to_owned()
+                    });
+                    if t.client.is_some() {
+                        parts.push("client certificate JIT_TEMPORAL_TLS_CERT".into());
+                    } else {
+                        parts.push("no client certificate (JIT_TEMPORAL_TLS_CERT)".into());
+                    }
+                    if let Some(n) = &t.server_name {
+                        parts.push(format!("server name {n} (JIT_TEMPORAL_TLS_SERVER_NAME)"));
+                    }
+                }
+                if key.is_some() {
+                    parts.push("API key JIT_TEMPORAL_API_KEY".into());
+                }
+                parts.join(", ")
+            }
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error("temporal address {address:?}: {problem}")]
     Address { address: String, problem: String },
-    #[error("connecting to Temporal at {address}: {source}")]
+    #[error("connecting to Temporal at {address} ({security}): {source}")]
     Connect {
         address: String,
+        /// How it was tried: which settings to check.
+        security: String,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+fn tls_options(t: &Tls) -> temporalio_client::TlsOptions {
+    let mut o = temporalio_client::TlsOptions::default();
+    o.server_root_ca_cert = t.ca.clone();
+    o.domain = t.server_name.clone();
+    o.client_tls_options = t.client.as_ref().map(|(cert, key)| {
+        temporalio_client::ClientTlsOptions::builder()
+            .client_cert(cert.clone())
+            .client_private_key(key.clone())
+            .build()
+    });
+    o
 }
 
 /// `<role>@<host>:<pid>`: which process on which machine (containers all have pid 1).
@@ -72,17 +155,24 @@ pub async fn connect_metered(
     target: &Target,
     meter: Option<temporalio_common::telemetry::metrics::TemporalMeter>,
 ) -> Result<Client, ConnectError> {
-    let url =
-        temporalio_client::Url::parse(&target.address).map_err(|e| ConnectError::Address {
-            address: target.address.clone(),
-            problem: e.to_string(),
-        })?;
+    // TLS (or an API key) means https, whatever scheme the address was written with.
+    let secure = target.tls.is_some() || target.api_key.is_some();
+    let address = match target.address.strip_prefix("http://") {
+        Some(rest) if secure => format!("https://{rest}"),
+        _ => target.address.clone(),
+    };
+    let url = temporalio_client::Url::parse(&address).map_err(|e| ConnectError::Address {
+        address: target.address.clone(),
+        problem: e.to_string(),
+    })?;
     let identity = identity(&target.role);
     let attempt = || async {
         Connection::connect(
             ConnectionOptions::new(url.clone())
                 .identity(identity.clone())
                 .maybe_metrics_meter(meter.clone())
+                .maybe_tls_options(target.tls.as_ref().map(tls_options))
+                .maybe_api_key(target.api_key.clone())
                 .build(),
         )
         .await
@@ -98,6 +188,7 @@ pub async fn connect_metered(
         .await
         .map_err(|e| ConnectError::Connect {
             address: target.address.clone(),
+            security: target.security(),
             source: Box::new(e),
         })?;
     let mut options = ClientOptions::new(target.namespace.clone());
@@ -106,6 +197,7 @@ pub async fn connect_metered(
     }
     Client::new(connection, options.build()).map_err(|e| ConnectError::Connect {
         address: target.address.clone(),
+        security: target.security(),
         source: e.into(),
     })
 }

@@ -371,8 +371,26 @@ async fn connect_metered(
         namespace: settings.namespace.clone(),
         role: "jit-worker".to_owned(),
         patience: Duration::from_secs(60),
+        tls: settings
+            .temporal_tls
+            .as_ref()
+            .map(|t| t.load().map(tls))
+            .transpose()?,
+        api_key: settings
+            .temporal_api_key
+            .as_ref()
+            .map(|k| k.expose().to_owned()),
     };
     Ok(jit_temporal::connect_metered(&target, meter).await?)
+}
+
+/// The configured TLS as the client takes it.
+pub fn tls(t: jit_config::LoadedTls) -> jit_temporal::Tls {
+    jit_temporal::Tls {
+        ca: t.ca,
+        client: t.client,
+        server_name: t.server_name,
+    }
 }
 
 /// The worker binary's main: `jit-worker --config FILE`.

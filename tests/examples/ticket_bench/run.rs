@@ -171,6 +171,8 @@ impl Bench {
             http_listen: None,
             chat: Default::default(),
             metrics: None,
+            temporal_tls: None,
+            temporal_api_key: None,
         })
         .await?;
         let addr = api.local_addr()?;

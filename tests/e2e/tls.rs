@@ -1,0 +1,109 @@
+//! Temporal over TLS with client certificates required (the dev server behind an mTLS front):
+//! the right certificate works — a worker runs a ticket through it — and a missing or
+//! foreign one is refused with an error that names the settings to check.
+
+use std::time::Duration;
+
+use jit_devstack::{TestPki, TlsProxy};
+use jit_domain::Phase;
+
+use crate::support::{DEFAULT_POLICY, TestApp};
+
+const T: Duration = Duration::from_secs(60);
+
+fn target(addr: &str, tls: Option<jit_temporal::Tls>) -> jit_temporal::Target {
+    let mut t = jit_temporal::Target::plain(addr, "default", "jit-tls-test", Duration::ZERO);
+    t.tls = tls;
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_reaches_temporal_over_mtls_and_a_wrong_certificate_is_named() {
+    let stack = jit_devstack::TestStack::shared();
+    let pki = TestPki::generate(&stack.logs.join("pki-mtls")).expect("a test PKI");
+    let upstream = stack
+        .temporal_address
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the dev server's address");
+    let proxy = TlsProxy::start(&pki, upstream)
+        .await
+        .expect("the TLS front");
+    let front = format!("https://127.0.0.1:{}", proxy.addr.port());
+    let read = |p: &std::path::Path| std::fs::read(p).expect("pem");
+    let tls = |cert: &std::path::Path, key: &std::path::Path| jit_temporal::Tls {
+        ca: Some(read(&pki.ca)),
+        client: Some((read(cert), read(key))),
+        server_name: Some("localhost".into()),
+    };
+
+    // The right certificate: a client gets through.
+    let client = jit_temporal::connect(&target(
+        &front,
+        Some(tls(&pki.client_cert, &pki.client_key)),
+    ))
+    .await
+    .expect("the CA's client certificate is accepted");
+    client
+        .count_workflows("WorkflowType = 'TicketWorkflow'", Default::default())
+        .await
+        .expect("a call through the TLS front");
+
+    // No client certificate, or one from another CA: refused, naming what to check.
+    let mut no_cert = tls(&pki.client_cert, &pki.client_key);
+    no_cert.client = None;
+    let e = jit_temporal::connect(&target(&front, Some(no_cert)))
+        .await
+        .expect_err("no client certificate")
+        .to_string();
+    assert!(
+        e.contains(&front) && e.contains("no client certificate (JIT_TEMPORAL_TLS_CERT)"),
+        "{e}"
+    );
+    let e = jit_temporal::connect(&target(
+        &front,
+        Some(tls(&pki.stranger_cert, &pki.stranger_key)),
+    ))
+    .await
+    .expect_err("a foreign client certificate")
+    .to_string();
+    assert!(
+        e.contains("client certificate JIT_TEMPORAL_TLS_CERT"),
+        "{e}"
+    );
+    eprintln!("a foreign client certificate: {e}");
+    // Plain text to a TLS frontend: refused too, saying it was plain.
+    let e = jit_temporal::connect(&target(&front.replace("https", "http"), None))
+        .await
+        .expect_err("plain text")
+        .to_string();
+    assert!(e.contains("plain text; set JIT_TEMPORAL_TLS_*"), "{e}");
+
+    // A worker configured by JIT_TEMPORAL_TLS_* runs a ticket through the front.
+    let s = |p: &std::path::Path| p.display().to_string();
+    let app = TestApp::with_policy_env(
+        "mtls",
+        DEFAULT_POLICY,
+        vec![
+            ("JIT_TEMPORAL_ADDRESS".into(), front.clone()),
+            ("JIT_TEMPORAL_TLS_CA".into(), s(&pki.ca)),
+            ("JIT_TEMPORAL_TLS_CERT".into(), s(&pki.client_cert)),
+            ("JIT_TEMPORAL_TLS_KEY".into(), s(&pki.client_key)),
+            ("JIT_TEMPORAL_TLS_SERVER_NAME".into(), "localhost".into()),
+        ],
+    )
+    .await;
+    let req = app.request("mtls", "bob", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    app.approve(&h, "carol").await.expect("carol approves");
+    app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1);
+    assert!(
+        app.worker_log_text().contains(&front),
+        "the worker says it runs against the TLS front:\n{}",
+        app.worker_log_text()
+    );
+    drop(proxy);
+}
