@@ -15,6 +15,7 @@ const T: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
     let port = jit_devstack::process::free_port().expect("a free port");
+    let health = jit_devstack::process::free_port().expect("a free port");
     let app = TestApp::with_policy_env(
         "observe",
         crate::support::DEFAULT_POLICY,
@@ -23,6 +24,7 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
             ("JIT_LOG_FORMAT".into(), "json".into()),
             // A ticket that really expires while the test watches.
             ("JIT_MIN_DURATION".into(), "5s".into()),
+            ("JIT_HEALTH_ADDRESS".into(), format!("127.0.0.1:{health}")),
         ],
     )
     .await;
@@ -104,6 +106,14 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         .await;
     app.approve(&h, "carol").await.expect("carol may approve");
     app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    // The probes: alive, and ready (polling, and Temporal answers).
+    for (path, body) in [("livez", "ok\n"), ("readyz", "ready\n")] {
+        let r = reqwest::get(format!("http://127.0.0.1:{health}/{path}"))
+            .await
+            .expect("the worker serves its probes");
+        assert_eq!(r.status(), 200, "/{path}");
+        assert_eq!(r.text().await.unwrap(), body, "/{path}");
+    }
     let url = format!("http://127.0.0.1:{port}/metrics");
     // Approval wait and approve→active, once for the ticket.
     let body = crate::support::scrape_until(&url, |b| {

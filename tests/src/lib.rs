@@ -134,6 +134,7 @@ pub fn worker_command(bin: &str, w: &WorkerSetup<'_>, extra: &[(String, String)]
         .env("JIT_POLICY_FILE", w.policy_file)
         .env("JIT_RECONCILE_PERMISSION_SETS", "")
         .env("JIT_METRICS_ADDRESS", "off")
+        .env("JIT_HEALTH_ADDRESS", "off")
         .env("RUST_LOG", w.rust_log)
         .env_remove("AWS_ACCESS_KEY_ID");
     for (k, v) in extra {

@@ -200,6 +200,11 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
             "the API's metrics",
             "JIT_API_METRICS_ADDRESS",
         ),
+        (
+            settings.health,
+            "the worker's health endpoint",
+            "JIT_HEALTH_ADDRESS",
+        ),
     ] {
         if let Some(m) = m.filter(|m| m.port() != 0)
             && TcpListener::bind(m).is_err()
@@ -394,6 +399,9 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
             children[3].pid()
         ),
         None => println!("  worker          pid {}", children[3].pid()),
+    }
+    if let Some(h) = settings.health {
+        println!("  worker health   http://{h}/readyz  (and /livez)");
     }
     println!(
         "  fake Slack      {fake_url}/api  (what was sent: {fake_url}/calls/chat.postMessage)"

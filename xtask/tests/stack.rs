@@ -17,6 +17,7 @@ struct Stack {
     ports: [(&'static str, u16); 6],
     metrics_port: u16,
     api_metrics_port: u16,
+    health_port: u16,
 }
 
 impl Stack {
@@ -36,6 +37,7 @@ impl Stack {
             ],
             metrics_port: free_port(),
             api_metrics_port: free_port(),
+            health_port: free_port(),
         }
     }
 
@@ -52,6 +54,10 @@ impl Stack {
         c.env(
             "JIT_API_METRICS_ADDRESS",
             format!("127.0.0.1:{}", self.api_metrics_port),
+        );
+        c.env(
+            "JIT_HEALTH_ADDRESS",
+            format!("127.0.0.1:{}", self.health_port),
         );
         c.output().expect("xtask runs")
     }
@@ -79,15 +85,24 @@ fn alive(pid: u32) -> bool {
     jit_devstack::sys::alive(pid)
 }
 
-/// The body of `GET /metrics` on 127.0.0.1:`port`, over a plain socket.
-fn scrape(port: u16) -> std::io::Result<String> {
+/// The answer (status line, headers, body) to `GET path` on 127.0.0.1:`port`, over a plain
+/// socket.
+fn get(port: u16, path: &str) -> std::io::Result<String> {
     use std::io::{Read, Write};
     let mut c = std::net::TcpStream::connect(("127.0.0.1", port))?;
     c.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-    c.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
     let mut body = String::new();
     c.read_to_string(&mut body)?;
     Ok(body)
+}
+
+/// `GET /metrics` on 127.0.0.1:`port`.
+fn scrape(port: u16) -> std::io::Result<String> {
+    get(port, "/metrics")
 }
 
 fn text(o: &Output) -> String {
@@ -180,6 +195,11 @@ fn up_twice_crash_recovery_demo_and_down() {
         )),
         "{}",
         text(&recovered)
+    );
+    let ready = get(s.health_port, "/readyz").expect("the worker serves /readyz");
+    assert!(
+        ready.starts_with("HTTP/1.1 200") && ready.ends_with("ready\n"),
+        "{ready}"
     );
     let api = scrape(s.api_metrics_port).expect("the API serves /metrics");
     assert!(

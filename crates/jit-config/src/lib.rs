@@ -196,6 +196,10 @@ pub struct WorkerConfig {
     /// TLS to the Temporal frontend (JIT_TEMPORAL_TLS_CA, _CERT, _KEY, _SERVER_NAME).
     #[serde(default)]
     pub temporal_tls: Option<TemporalTls>,
+    /// Where the worker serves `/livez` and `/readyz` (`host:port`); absent or `off`: none
+    /// (JIT_HEALTH_ADDRESS).
+    #[serde(default)]
+    pub health: Option<String>,
     #[serde(default)]
     pub aws_endpoint_url: Option<String>,
     #[serde(default)]
@@ -327,6 +331,8 @@ pub struct WorkerSettings {
     pub reconcile: ReconcileConfig,
     /// Where Prometheus metrics are served; `None`: not at all.
     pub metrics: Option<SocketAddr>,
+    /// Where `/livez` and `/readyz` are served; `None`: not at all.
+    pub health: Option<SocketAddr>,
     /// TLS to the Temporal frontend; `None`: plain (the local dev server).
     pub temporal_tls: Option<TemporalTls>,
     /// An API key for Temporal (Temporal Cloud): JIT_TEMPORAL_API_KEY or _FILE. Implies TLS.
@@ -630,7 +636,20 @@ impl StackConfig {
                 server_name: t.server_name.clone(),
             }),
             temporal_api_key: chat::secret(env, "JIT_TEMPORAL_API_KEY")?,
+            health: match &w.health {
+                Some(v) => metrics_address(v).map_err(|problem| ConfigError::Invalid {
+                    path: self.source.clone(),
+                    problem: format!("worker.health: {problem}"),
+                })?,
+                None => None,
+            },
         };
+        if let Some(v) = env("JIT_HEALTH_ADDRESS") {
+            s.health = metrics_address(&v).map_err(|problem| ConfigError::Env {
+                var: "JIT_HEALTH_ADDRESS".into(),
+                problem,
+            })?;
+        }
         let tls_env = [
             "JIT_TEMPORAL_TLS_CA",
             "JIT_TEMPORAL_TLS_CERT",

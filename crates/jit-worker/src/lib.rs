@@ -16,6 +16,7 @@ use jit_activities::{DirectoryCache, LeaseActivities, TicketActivities};
 use jit_contract::reconcile::{self, ReconcileInput};
 use jit_policy::PolicyStore;
 
+mod health;
 mod metrics;
 pub mod policy;
 use jit_aws::{AwsSettings, IdentityCenter};
@@ -57,6 +58,10 @@ pub struct Worker {
     watcher: tokio::task::JoinHandle<()>,
     /// Keeps `jit_tickets` current (when metrics are on).
     counter: Option<tokio::task::JoinHandle<()>>,
+    /// `/livez` and `/readyz`, when configured: where, and the server task.
+    health: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
+    /// Whether the workers poll (readiness).
+    polling: Arc<std::sync::atomic::AtomicBool>,
     /// The Prometheus endpoint, when configured: where it listens, and its server task.
     metrics: Option<(SocketAddr, tokio::task::AbortHandle)>,
     // Declared after `inner`: dropped after the worker that uses it.
@@ -163,6 +168,19 @@ impl Worker {
                 .tuner(tuner)
                 .graceful_shutdown_period(Duration::from_secs(10))
                 .build();
+        let polling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let health = match settings.health {
+            Some(addr) => {
+                let listener = health::bind(addr).await?;
+                let bound = listener.local_addr()?;
+                tracing::info!(address = %format!("http://{bound}/readyz"), "health served");
+                Some((
+                    bound,
+                    health::serve(listener, client.clone(), Arc::clone(&polling)),
+                ))
+            }
+            None => None,
+        };
         let counter = jit.map(|m| {
             tokio::spawn(metrics::count_tickets(
                 client.clone(),
@@ -178,6 +196,8 @@ impl Worker {
             settings,
             watcher,
             counter,
+            health,
+            polling,
             metrics,
             _runtime: runtime,
         })
@@ -192,6 +212,11 @@ impl Worker {
         self.metrics.as_ref().map(|(a, _)| *a)
     }
 
+    /// Where `/livez` and `/readyz` are served, if they are.
+    pub fn health_address(&self) -> Option<SocketAddr> {
+        self.health.as_ref().map(|(a, _)| *a)
+    }
+
     /// Polls until `shutdown` resolves, then stops taking work and drains.
     /// Not `Send`: await it on the main task.
     pub async fn run_until_stopped(
@@ -200,8 +225,11 @@ impl Worker {
     ) -> anyhow::Result<()> {
         let stop = self.inner.shutdown_handle();
         let stop_leases = self.lease_calls.shutdown_handle();
+        let polling = Arc::clone(&self.polling);
+        polling.store(true, std::sync::atomic::Ordering::SeqCst);
         tokio::spawn(async move {
             shutdown.await;
+            polling.store(false, std::sync::atomic::Ordering::SeqCst);
             tracing::info!("shutting down: finishing the tasks in hand");
             stop();
             stop_leases();
@@ -219,6 +247,9 @@ impl Worker {
         self.watcher.abort();
         if let Some(c) = &self.counter {
             c.abort();
+        }
+        if let Some((_, h)) = &self.health {
+            h.abort();
         }
         if let Some((_, server)) = &self.metrics {
             server.abort();
