@@ -233,17 +233,11 @@ async fn connect_temporal(
         namespace: settings.namespace.clone(),
         role: "jit-api".to_owned(),
         patience: std::time::Duration::from_secs(60),
-        tls: match &settings.temporal_tls {
-            Some(t) => {
-                let t = t.load()?;
-                Some(jit_temporal::Tls {
-                    ca: t.ca,
-                    client: t.client,
-                    server_name: t.server_name,
-                })
-            }
-            None => None,
-        },
+        tls: settings
+            .temporal_tls
+            .as_ref()
+            .map(jit_config::TemporalTls::load)
+            .transpose()?,
         api_key: settings
             .temporal_api_key
             .as_ref()

@@ -19,9 +19,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use jit_temporal::metrics::params;
 use temporalio_common::telemetry::metrics::{
-    CoreMeter, Counter, HistogramDuration, MetricAttributes, MetricKeyValue, MetricParameters,
-    NewAttributes, TemporalMeter,
+    CoreMeter, Counter, HistogramDuration, MetricAttributes, MetricKeyValue, NewAttributes,
+    TemporalMeter,
 };
 
 /// The instruments over one exporter.
@@ -45,45 +46,23 @@ impl std::fmt::Debug for ApiMetrics {
     }
 }
 
-fn params(name: &'static str, description: &'static str) -> MetricParameters {
-    MetricParameters::builder()
-        .name(name)
-        .description(description)
-        .build()
-}
-
 impl ApiMetrics {
     /// Starts the exporter on `addr` (port 0: any free one).
     pub fn serve(addr: SocketAddr) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
-        use temporalio_common::telemetry::{
-            HistogramBucketOverrides, PrometheusExporterOptions, TelemetryOptions,
-            start_prometheus_metric_exporter, telemetry_init,
-        };
-        let started = start_prometheus_metric_exporter(
-            PrometheusExporterOptions::builder()
-                .socket_addr(addr)
-                .counters_total_suffix(true)
-                .unit_suffix(true)
-                .use_seconds_for_durations(true)
-                .histogram_bucket_overrides(HistogramBucketOverrides {
-                    overrides: [(
-                        "jit_api_rpc_latency".to_owned(),
-                        vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1., 2.5, 5., 10.],
-                    )]
-                    .into(),
-                })
-                .build(),
+        use temporalio_common::telemetry::HistogramBucketOverrides;
+        let exporter = jit_temporal::metrics::serve(
+            addr,
+            HistogramBucketOverrides {
+                overrides: [(
+                    "jit_api_rpc_latency".to_owned(),
+                    vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1., 2.5, 5., 10.],
+                )]
+                .into(),
+            },
+            "api.metrics, JIT_API_METRICS_ADDRESS",
         )
-        .with_context(|| {
-            format!("serving metrics on {addr} (api.metrics, JIT_API_METRICS_ADDRESS)")
-        })?;
-        let meter: Arc<dyn CoreMeter> = started.meter;
-        let client_meter =
-            telemetry_init(TelemetryOptions::builder().metrics(meter.clone()).build())
-                .context("setting up the client's metrics")?
-                .get_temporal_metric_meter();
-        tracing::info!(address = %format!("http://{}/metrics", started.bound_addr), "metrics served");
+        .map_err(anyhow::Error::msg)?;
+        let meter = exporter.meter;
         Ok(Self {
             rpcs: meter.counter(params("jit_api_rpcs", "gRPC calls by method and code")),
             rpc_latency: meter.histogram_duration(params(
@@ -99,8 +78,8 @@ impl ApiMetrics {
                 "Chat HTTP requests by endpoint and status",
             )),
             meter,
-            served: (started.bound_addr, started.abort_handle),
-            client_meter,
+            served: (exporter.address, exporter.server),
+            client_meter: exporter.client_meter,
         })
     }
 

@@ -5,10 +5,12 @@
 //!   [`TicketStart`](jit_contract::start::TicketStart) as the SDK's options).
 //! - [`shutdown_signal`]: resolves on SIGINT or SIGTERM.
 //! - [`identity`]: `<role>@<host>:<pid>`, what a process tells Temporal it is.
+//! - [`metrics`]: the process's Prometheus endpoint and its client's meter.
 //! - [`init_tracing`]: logs (text or JSON lines) and, with a collector configured, [`traces`].
 
 use std::time::Duration;
 
+pub mod metrics;
 pub mod traces;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -34,26 +36,9 @@ pub struct Target {
     pub api_key: Option<String>,
 }
 
-/// TLS to the frontend, as bytes (the caller read the files).
-#[derive(Clone, Default)]
-pub struct Tls {
-    /// PEM of the CA that signed the frontend's certificate; `None`: the system's roots.
-    pub ca: Option<Vec<u8>>,
-    /// (certificate, key), PEM: mTLS.
-    pub client: Option<(Vec<u8>, Vec<u8>)>,
-    /// The name the frontend's certificate is for, when not the address's host.
-    pub server_name: Option<String>,
-}
-
-impl std::fmt::Debug for Tls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tls")
-            .field("ca", &self.ca.is_some())
-            .field("client", &self.client.is_some())
-            .field("server_name", &self.server_name)
-            .finish()
-    }
-}
+/// TLS to the frontend, as bytes: the configuration's files, read
+/// ([`jit_config::TemporalTls::load`]).
+pub use jit_config::LoadedTls as Tls;
 
 impl Target {
     /// A plain-text target (the local dev server).

@@ -85,7 +85,7 @@ impl Worker {
             client_meter,
             jit,
         } = telemetry(&settings)?;
-        let client = connect_metered(&settings, client_meter).await?;
+        let client = connect(&settings, client_meter).await?;
         let aws = IdentityCenter::connect_with_metrics(
             &AwsSettings {
                 region: settings.aws_region.clone(),
@@ -274,37 +274,21 @@ struct Telemetry {
 /// and workflow outcomes, the client's requests) and jit's `jit_*` ([`metrics`]) on
 /// `http://<address>/metrics`.
 fn telemetry(settings: &Settings) -> anyhow::Result<Telemetry> {
-    use temporalio_common::telemetry::{
-        PrometheusExporterOptions, TelemetryOptions, start_prometheus_metric_exporter,
-        telemetry_init,
-    };
-    let mut meter: Option<Arc<dyn temporalio_common::telemetry::metrics::CoreMeter>> = None;
-    let mut served = None;
-    if let Some(addr) = settings.metrics {
-        let started = start_prometheus_metric_exporter(
-            PrometheusExporterOptions::builder()
-                .socket_addr(addr)
-                .counters_total_suffix(true)
-                .unit_suffix(true)
-                .use_seconds_for_durations(true)
-                .histogram_bucket_overrides(metrics::bucket_overrides())
-                .build(),
-        )
-        .with_context(|| {
-            format!("serving metrics on {addr} (worker.metrics, JIT_METRICS_ADDRESS)")
-        })?;
-        tracing::info!(address = %format!("http://{}/metrics", started.bound_addr), "metrics served");
-        served = Some((started.bound_addr, started.abort_handle));
-        meter = Some(started.meter);
-    }
-    // The runtime keeps its telemetry to itself; the client's meter (same exporter, same
-    // `temporal_` prefix) comes from a second instance over the same meter.
-    let client_meter = match &meter {
-        Some(m) => telemetry_init(TelemetryOptions::builder().metrics(m.clone()).build())
-            .context("setting up the client's metrics")?
-            .get_temporal_metric_meter(),
-        None => None,
-    };
+    use temporalio_common::telemetry::TelemetryOptions;
+    let exporter = settings
+        .metrics
+        .map(|addr| {
+            jit_temporal::metrics::serve(
+                addr,
+                metrics::bucket_overrides(),
+                "worker.metrics, JIT_METRICS_ADDRESS",
+            )
+        })
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let meter = exporter.as_ref().map(|e| e.meter.clone());
+    let served = exporter.as_ref().map(|e| (e.address, e.server.clone()));
+    let client_meter = exporter.and_then(|e| e.client_meter);
     let jit = meter.clone().map(|m| Arc::new(metrics::JitMetrics::new(m)));
     let options = temporalio_sdk::runtime::RuntimeOptions::builder()
         .telemetry_options(TelemetryOptions::builder().maybe_metrics(meter).build())
@@ -388,12 +372,9 @@ pub async fn ensure_reconcile_schedule(client: &Client, settings: &Settings) {
     }
 }
 
-/// Connects a Temporal client, retrying for up to a minute while the server starts.
-pub async fn connect(settings: &Settings) -> anyhow::Result<Client> {
-    connect_metered(settings, None).await
-}
-
-async fn connect_metered(
+/// Connects a Temporal client (its requests counted by `meter`), retrying for up to a minute
+/// while the server starts.
+async fn connect(
     settings: &Settings,
     meter: Option<temporalio_common::telemetry::metrics::TemporalMeter>,
 ) -> anyhow::Result<Client> {
@@ -405,7 +386,7 @@ async fn connect_metered(
         tls: settings
             .temporal_tls
             .as_ref()
-            .map(|t| t.load().map(tls))
+            .map(jit_config::TemporalTls::load)
             .transpose()?,
         api_key: settings
             .temporal_api_key
@@ -413,15 +394,6 @@ async fn connect_metered(
             .map(|k| k.expose().to_owned()),
     };
     Ok(jit_temporal::connect_metered(&target, meter).await?)
-}
-
-/// The configured TLS as the client takes it.
-pub fn tls(t: jit_config::LoadedTls) -> jit_temporal::Tls {
-    jit_temporal::Tls {
-        ca: t.ca,
-        client: t.client,
-        server_name: t.server_name,
-    }
 }
 
 /// The worker binary's main: `jit-worker --config FILE`.

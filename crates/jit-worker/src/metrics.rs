@@ -25,10 +25,10 @@ use std::time::Duration;
 use jit_activities::ActivityMetrics;
 use jit_aws::{AwsMetrics, Outcome};
 use jit_domain::Phase;
+use jit_temporal::metrics::params;
 use temporalio_client::Client;
 use temporalio_common::telemetry::metrics::{
-    CoreMeter, Counter, Gauge, HistogramDuration, MetricAttributes, MetricKeyValue,
-    MetricParameters, NewAttributes,
+    CoreMeter, Counter, Gauge, HistogramDuration, MetricAttributes, MetricKeyValue, NewAttributes,
 };
 
 /// How often [`count_tickets`] asks visibility.
@@ -91,13 +91,6 @@ impl std::fmt::Debug for JitMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JitMetrics").finish_non_exhaustive()
     }
-}
-
-fn params(name: &'static str, description: &'static str) -> MetricParameters {
-    MetricParameters::builder()
-        .name(name)
-        .description(description)
-        .build()
 }
 
 impl JitMetrics {
