@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use jit_config::{ApiSettings, JwtConfig};
-use jit_domain::{Limits, Phase};
+use jit_domain::Phase;
 use jit_proto::v1 as pb;
 use jit_proto::v1::ticket_service_client::TicketServiceClient;
 use tonic::transport::Channel;
@@ -58,26 +58,12 @@ impl ApiServer {
 
     /// The API with this test's queue and policy, then `adjust`ed.
     pub async fn configured(app: &TestApp, adjust: impl FnOnce(&mut ApiSettings)) -> ApiServer {
-        let mut settings = ApiSettings {
-            listen: "127.0.0.1:0".into(),
-            temporal_address: app.stack.temporal_address.clone(),
-            namespace: app.stack.namespace.clone(),
-            task_queue: app.task_queue.clone(),
-            policy_file: app.policy_file.clone(),
-            limits: Limits {
-                min_duration: SignedDuration::from_mins(1),
-                max_duration: SignedDuration::from_hours(12),
-                max_approval_timeout: SignedDuration::from_hours(72),
-            },
-            dev_auth: true,
-            jwt: None,
-            tls: None,
-            http_listen: None,
-            chat: Default::default(),
-            metrics: None,
-            temporal_tls: None,
-            temporal_api_key: None,
-        };
+        let mut settings = jit_e2e::api_settings(
+            &app.stack.temporal_address,
+            &app.stack.namespace,
+            &app.task_queue,
+            &app.policy_file,
+        );
         adjust(&mut settings);
         let api = jit_api::Api::build(settings).await.expect("the API starts");
         let addr = api.local_addr().unwrap();

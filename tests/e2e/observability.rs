@@ -134,12 +134,7 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
     ];
     let deadline = std::time::Instant::now() + T;
     let body = loop {
-        let body = reqwest::get(&url)
-            .await
-            .expect("the worker serves /metrics")
-            .text()
-            .await
-            .expect("a body");
+        let body = crate::support::scrape(&url).await;
         let seen = |name: &str| {
             body.lines()
                 .any(|l| l.starts_with(name) && l.contains(&queue))
@@ -191,15 +186,9 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
     // The ticket expires by itself; its revocation's lag is measured from the expiry.
     assert_eq!(app.outcome(&h, T).await.phase, Phase::Expired);
     assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
-    let body = reqwest::get(&url)
-        .await
-        .expect("the worker serves /metrics")
-        .text()
-        .await
-        .expect("a body");
+    let body = crate::support::scrape(&url).await;
     let value = |series: &str| -> f64 {
-        body.lines()
-            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        crate::support::series_value(&body, series)
             .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
     };
     assert_eq!(value("jit_revocation_lag_seconds_count"), 1.0, "{body}");

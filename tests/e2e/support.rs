@@ -371,12 +371,7 @@ impl Drop for TestApp {
 pub async fn scrape_until(url: &str, ok: impl Fn(&str) -> bool) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let body = reqwest::get(url)
-            .await
-            .expect("the worker serves /metrics")
-            .text()
-            .await
-            .expect("a body");
+        let body = scrape(url).await;
         if ok(&body) {
             return body;
         }
@@ -391,6 +386,16 @@ pub async fn scrape_until(url: &str, ok: impl Fn(&str) -> bool) -> String {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// The body of `GET url` (a `/metrics` endpoint).
+pub async fn scrape(url: &str) -> String {
+    reqwest::get(url)
+        .await
+        .expect("the endpoint serves /metrics")
+        .text()
+        .await
+        .expect("a body")
 }
 
 /// Worker environment that serves metrics on a free port; the `/metrics` URL.

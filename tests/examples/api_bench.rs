@@ -11,9 +11,6 @@
 
 use std::time::{Duration, Instant};
 
-use jiff::SignedDuration;
-use jit_config::ApiSettings;
-use jit_domain::Limits;
 use jit_proto::v1 as pb;
 use jit_proto::v1::ticket_service_client::TicketServiceClient;
 
@@ -68,26 +65,12 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let (get, create) = rt.block_on(async move {
-        let api = jit_api::Api::build(ApiSettings {
-            listen: "127.0.0.1:0".into(),
-            temporal_address: stack.temporal_address.clone(),
-            namespace: stack.namespace.clone(),
-            task_queue,
-            policy_file,
-            limits: Limits {
-                min_duration: SignedDuration::from_mins(1),
-                max_duration: SignedDuration::from_hours(12),
-                max_approval_timeout: SignedDuration::from_hours(72),
-            },
-            dev_auth: true,
-            jwt: None,
-            tls: None,
-            http_listen: None,
-            chat: Default::default(),
-            metrics: None,
-            temporal_tls: None,
-            temporal_api_key: None,
-        })
+        let api = jit_api::Api::build(jit_e2e::api_settings(
+            &stack.temporal_address,
+            &stack.namespace,
+            &task_queue,
+            &policy_file,
+        ))
         .await?;
         let addr = api.local_addr()?;
         tokio::spawn(api.run_until_stopped(std::future::pending()));

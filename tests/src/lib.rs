@@ -119,6 +119,33 @@ pub struct WorkerSetup<'a> {
     pub rust_log: &'a str,
 }
 
+/// A jit-api's settings for tests and benchmarks: the Temporal at `temporal_address`, tickets
+/// on `task_queue` under `policy_file`, dev tokens, the worker's default caps, no TLS, no chat
+/// endpoints, no metrics (adjust the fields as needed).
+pub fn api_settings(
+    temporal_address: &str,
+    namespace: &str,
+    task_queue: &str,
+    policy_file: &Path,
+) -> jit_config::ApiSettings {
+    jit_config::ApiSettings {
+        listen: "127.0.0.1:0".into(),
+        temporal_address: temporal_address.to_owned(),
+        namespace: namespace.to_owned(),
+        task_queue: task_queue.to_owned(),
+        policy_file: policy_file.to_owned(),
+        limits: jit_domain::Limits::default(),
+        dev_auth: true,
+        jwt: None,
+        tls: None,
+        http_listen: None,
+        chat: Default::default(),
+        metrics: None,
+        temporal_tls: None,
+        temporal_api_key: None,
+    }
+}
+
 /// The command line of a worker process (`bin`: the test package's `e2e-worker`), with
 /// `extra` environment: no reconcile schedule (tests run reconcile themselves, scoped), no
 /// ambient AWS credentials.

@@ -79,26 +79,12 @@ async fn one_trace_runs_from_the_callers_grpc_call_to_the_aws_request() {
     let _worker = ManagedChild::spawn("worker", cmd, &stack.logs.join("worker-traces.log"), true)
         .expect("the worker starts");
 
-    let api = jit_api::Api::build(jit_config::ApiSettings {
-        listen: "127.0.0.1:0".into(),
-        temporal_address: stack.temporal_address.clone(),
-        namespace: stack.namespace.clone(),
-        task_queue: task_queue.into(),
-        policy_file: policy_file.clone(),
-        limits: jit_domain::Limits {
-            min_duration: jiff::SignedDuration::from_mins(1),
-            max_duration: jiff::SignedDuration::from_hours(12),
-            max_approval_timeout: jiff::SignedDuration::from_hours(72),
-        },
-        dev_auth: true,
-        jwt: None,
-        tls: None,
-        http_listen: None,
-        chat: Default::default(),
-        metrics: None,
-        temporal_tls: None,
-        temporal_api_key: None,
-    })
+    let api = jit_api::Api::build(jit_e2e::api_settings(
+        &stack.temporal_address,
+        &stack.namespace,
+        task_queue,
+        &policy_file,
+    ))
     .await
     .expect("the API starts");
     let addr = api.local_addr().unwrap();

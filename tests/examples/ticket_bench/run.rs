@@ -4,9 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
-use jit_config::ApiSettings;
 use jit_contract::ticket;
-use jit_domain::{AccountId, Limits, Phase};
+use jit_domain::{AccountId, Phase};
 use jit_e2e::bare::{self, Bare, BareInput};
 use jit_e2e::stack::OwnStack;
 use jit_proto::v1 as pb;
@@ -155,24 +154,15 @@ impl Bench {
 
     /// jit-api in this process, for `task_queue`, allowing grants of a second.
     async fn api(&self, task_queue: &str) -> anyhow::Result<TicketServiceClient<Channel>> {
-        let api = jit_api::Api::build(ApiSettings {
-            listen: "127.0.0.1:0".into(),
-            temporal_address: self.stack.temporal_address(),
-            namespace: self.stack.namespace().to_owned(),
-            task_queue: task_queue.to_owned(),
-            policy_file: self.policy_file.clone(),
-            limits: Limits {
-                min_duration: SignedDuration::from_secs(1),
-                ..Limits::default()
-            },
-            dev_auth: true,
-            jwt: None,
-            tls: None,
-            http_listen: None,
-            chat: Default::default(),
-            metrics: None,
-            temporal_tls: None,
-            temporal_api_key: None,
+        let api = jit_api::Api::build({
+            let mut s = jit_e2e::api_settings(
+                &self.stack.temporal_address(),
+                self.stack.namespace(),
+                task_queue,
+                &self.policy_file,
+            );
+            s.limits.min_duration = SignedDuration::from_secs(1);
+            s
         })
         .await?;
         let addr = api.local_addr()?;
