@@ -98,7 +98,7 @@ pub(crate) fn as_user<T>(token: &str, msg: T) -> tonic::Request<T> {
     r
 }
 
-fn create_msg(app: &TestApp, request_id: &str, hours: i64) -> pb::CreateTicketRequest {
+pub(crate) fn create_msg(app: &TestApp, request_id: &str, hours: i64) -> pb::CreateTicketRequest {
     pb::CreateTicketRequest {
         request_id: request_id.into(),
         targets: vec![pb::Target {
@@ -273,7 +273,7 @@ async fn a_hundred_parallel_creates_from_ten_callers_make_a_hundred_tickets_and_
 }
 
 /// Serves `keys` as a JWKS on a free port; its URL.
-async fn jwks_server(keys: serde_json::Value) -> String {
+pub(crate) async fn jwks_server(keys: serde_json::Value) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = axum::Router::new().route(
@@ -287,11 +287,18 @@ async fn jwks_server(keys: serde_json::Value) -> String {
     format!("http://{addr}/jwks.json")
 }
 
-fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     std::fs::read_to_string(jit_devstack::repo_root().join("tests/fixtures").join(name)).unwrap()
 }
 
-fn token(key: &str, kid: &str, iss: &str, aud: &str, sub: &str, exp_from_now: i64) -> String {
+pub(crate) fn token(
+    key: &str,
+    kid: &str,
+    iss: &str,
+    aud: &str,
+    sub: &str,
+    exp_from_now: i64,
+) -> String {
     use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(kid.into());

@@ -6,6 +6,7 @@
 
 mod api;
 mod chat;
+mod codec;
 mod door;
 mod leases;
 mod lifecycle;

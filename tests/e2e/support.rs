@@ -125,6 +125,11 @@ impl TestApp {
         self.worker = Some(child);
     }
 
+    /// The environment the next [`TestApp::start_worker`] adds (e.g. other codec keys).
+    pub fn set_worker_env(&mut self, env: Vec<(String, String)>) {
+        self.worker_env = env;
+    }
+
     pub fn worker_pid(&self) -> u32 {
         self.worker.as_ref().expect("a running worker").pid()
     }

@@ -143,6 +143,8 @@ pub fn api_settings(
         metrics: None,
         temporal_tls: None,
         temporal_api_key: None,
+        codec_keys: None,
+        codec_origins: Vec::new(),
     }
 }
 

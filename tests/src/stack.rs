@@ -47,6 +47,7 @@ impl OwnStack {
             namespace: config.temporal.namespace.clone(),
             db_filename: Some(db),
             config: config.temporal.clone(),
+            ui_codec_endpoint: None,
         };
         let sandbox = Sandbox {
             ip: "127.0.0.1".into(),

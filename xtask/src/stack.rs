@@ -47,6 +47,11 @@ impl StateDir {
     pub(crate) fn seed(&self) -> PathBuf {
         self.root.join("seed.json")
     }
+    /// The local stack's payload encryption keys (made once, 0600).
+    pub(crate) fn codec_keys(&self) -> PathBuf {
+        self.root.join("codec.keys")
+    }
+
     fn logs(&self) -> PathBuf {
         self.root.join("logs")
     }
@@ -229,7 +234,12 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         namespace: cfg.temporal.namespace.clone(),
         db_filename: Some(state.db(root, &cfg)),
         config: cfg.temporal.clone(),
+        // The UI decodes payloads through the API's codec server.
+        ui_codec_endpoint: api_cfg
+            .http_port
+            .map(|p| format!("http://{}:{p}/codec", api_cfg.ip)),
     };
+    let keys_file = ensure_codec_keys(&state.codec_keys())?;
     let sandbox = Sandbox {
         ip: sb.ip.clone(),
         port: sb.port,
@@ -304,6 +314,7 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         .http_port
         .map(|p| format!("http://{}:{p}", api_cfg.ip));
     let chat_env = |c: &mut Command| {
+        c.env("JIT_CODEC_KEYS_FILE", &keys_file);
         c.env("JIT_SLACK_BOT_TOKEN", "xoxb-local")
             .env("JIT_SLACK_API_URL", format!("{fake_url}/api"))
             .env("JIT_SLACK_SIGNING_SECRET", LOCAL_SIGNING_SECRET)
@@ -407,6 +418,12 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         "  fake Slack      {fake_url}/api  (what was sent: {fake_url}/calls/chat.postMessage)"
     );
     println!("  jit-api         {api_url}  (gRPC jit.v1.TicketService; dev tokens: dev:<user>)");
+    if let Some(h) = &api_http {
+        println!(
+            "  payloads        encrypted with {} (the UI decodes them through {h}/codec)",
+            keys_file.display()
+        );
+    }
     if let Some(m) = api_settings.metrics {
         println!("  API metrics     http://{m}/metrics");
     }
@@ -523,4 +540,32 @@ pub(crate) fn down(root: &Path, wipe: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The local stack's key file: made once with one random key (`local-1`), readable by its
+/// owner only; kept across runs so the local database's histories stay readable.
+fn ensure_codec_keys(path: &Path) -> anyhow::Result<PathBuf> {
+    use base64::Engine;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if !path.exists() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        writeln!(
+            f,
+            "# The local stack's payload encryption keys (JIT_CODEC_KEYS_FILE): the first\n\
+             # encrypts, all decrypt. Made by `cargo xtask up`; never commit it.\nlocal-1:{key}"
+        )?;
+    }
+    let text = std::fs::read_to_string(path)?;
+    jit_config::CodecKeys::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(path.to_owned())
 }

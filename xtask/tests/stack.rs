@@ -62,6 +62,14 @@ impl Stack {
         c.output().expect("xtask runs")
     }
 
+    fn port(&self, var: &str) -> u16 {
+        self.ports
+            .iter()
+            .find(|(k, _)| *k == var)
+            .map(|(_, p)| *p)
+            .expect("a port of the stack")
+    }
+
     fn pids(&self) -> Vec<(String, u32)> {
         let text = std::fs::read_to_string(self.state.join("stack.json")).expect("stack.json");
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");
@@ -220,6 +228,41 @@ fn up_twice_crash_recovery_demo_and_down() {
             "{name} with the task queue in:\n{metrics}"
         );
     }
+
+    // Payloads are encrypted with the stack's own key file (0600): the demo's
+    // justification is not in its raw history, and reads through the API's codec server.
+    use std::os::unix::fs::PermissionsExt;
+    let keys = std::fs::metadata(s.state.join("codec.keys")).expect("the key file");
+    assert_eq!(keys.permissions().mode() & 0o777, 0o600);
+    let temporal = jit_devstack::repo_root().join(".venv/bin/temporal");
+    let address = format!("127.0.0.1:{}", s.port("JIT_TEMPORAL_PORT"));
+    let ids = jit_devstack::history::list_ids(
+        &temporal,
+        &address,
+        "default",
+        "WorkflowType = 'TicketWorkflow'",
+    )
+    .expect("temporal workflow list");
+    let ticket = ids.first().expect("the demo's ticket");
+    let reason = ["demo: investigate incident INC-42"];
+    let show = |extra: &[&str]| {
+        jit_devstack::history::show_json(&temporal, &address, "default", ticket, extra)
+            .expect("temporal workflow show")
+    };
+    assert!(jit_devstack::history::readable(&show(&[]), &reason).is_empty());
+    let codec = format!("http://127.0.0.1:{}/codec", s.port("JIT_API_HTTP_PORT"));
+    assert_eq!(
+        jit_devstack::history::readable(&show(&["--codec-endpoint", &codec]), &reason),
+        reason
+    );
+    assert!(
+        text(&recovered).contains(&format!(
+            "the UI decodes them through http://127.0.0.1:{}/codec",
+            s.port("JIT_API_HTTP_PORT")
+        )),
+        "{}",
+        text(&recovered)
+    );
 
     // Down stops everything; tickets stay until --wipe.
     let down = s.xtask(&["down"]);

@@ -16,6 +16,8 @@
 //!   requests) when `api.metrics` is set.
 //! - [`chat`]: HTTP for chat (when `api.http_port` is set): Slack interactions, Teams vote
 //!   links, through the same path as gRPC.
+//! - [`codec`]: the codec server on the same HTTP port: the Temporal UI and CLI decode
+//!   encrypted payloads through it (admins only; open in dev mode).
 //!
 //! Also served: `grpc.health.v1.Health` and reflection (v1 and v1alpha).
 
@@ -31,6 +33,7 @@ use jit_proto::v1::ticket_service_server::TicketServiceServer;
 mod ask;
 pub mod auth;
 pub mod chat;
+pub mod codec;
 pub mod convert;
 pub mod door;
 pub mod known;
@@ -92,6 +95,7 @@ impl Api {
                     .with_metrics(metrics.clone()),
             ),
             policy: Arc::new(PolicyStore::new(policy)),
+            codec: jit_temporal::codec::Codec::new(settings.codec_keys.clone()),
         };
         Ok(Self {
             listener,
@@ -143,11 +147,16 @@ impl Api {
             let _ = rx.wait_for(|s| *s).await;
         };
         let http_task = self.http.map(|listener| {
+            let codec = self.service.codec.clone();
             let router = chat::ChatHttp::new(self.service.clone(), &self.settings.chat)
                 .with_metrics(self.metrics.clone())
-                .router();
+                .router()
+                .merge(
+                    codec::CodecServer::new(self.service.clone(), codec, self.settings.dev_auth)
+                        .router(&self.settings.codec_origins),
+                );
             let rx = stop_rx.clone();
-            tracing::info!(addr = ?listener.local_addr().ok(), "chat endpoints serving");
+            tracing::info!(addr = ?listener.local_addr().ok(), "chat and codec endpoints serving");
             tokio::spawn(async move {
                 axum::serve(listener, router)
                     .with_graceful_shutdown(stopped(rx))
@@ -172,6 +181,7 @@ impl Api {
             %addr,
             auth = %self.service.auth.mode(),
             tls = self.settings.tls.is_some(),
+            payloads = %self.service.codec.describe(),
             temporal = %self.settings.temporal_address,
             "jit-api serving jit.v1.TicketService, health and reflection"
         );
@@ -242,6 +252,7 @@ async fn connect_temporal(
             .temporal_api_key
             .as_ref()
             .map(|k| k.expose().to_owned()),
+        codec: jit_temporal::codec::Codec::new(settings.codec_keys.clone()),
     };
     Ok(jit_temporal::connect_metered(&target, meter).await?)
 }

@@ -15,8 +15,10 @@ use jit_domain::Limits;
 use serde::Deserialize;
 
 pub mod chat;
+pub mod codec;
 
 pub use chat::{ChatSettings, Secret, SlackSettings, TeamsSettings};
+pub use codec::{CodecKey, CodecKeys};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -76,6 +78,11 @@ pub struct ApiConfig {
     /// none (JIT_API_METRICS_ADDRESS).
     #[serde(default)]
     pub metrics: Option<String>,
+    /// Browser origins (the Temporal UI's) allowed to call the codec server at
+    /// `/codec/{encode,decode}` on the HTTP port; none: CORS closed (JIT_CODEC_ORIGINS,
+    /// comma-separated).
+    #[serde(default)]
+    pub codec_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -118,6 +125,10 @@ pub struct ApiSettings {
     pub temporal_tls: Option<TemporalTls>,
     /// An API key for Temporal (Temporal Cloud): JIT_TEMPORAL_API_KEY or _FILE.
     pub temporal_api_key: Option<Secret>,
+    /// Payload encryption keys (JIT_CODEC_KEYS or _FILE); `None`: payloads as they are.
+    pub codec_keys: Option<CodecKeys>,
+    /// Origins the codec server answers cross-origin (the Temporal UI's).
+    pub codec_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -337,6 +348,8 @@ pub struct WorkerSettings {
     pub temporal_tls: Option<TemporalTls>,
     /// An API key for Temporal (Temporal Cloud): JIT_TEMPORAL_API_KEY or _FILE. Implies TLS.
     pub temporal_api_key: Option<Secret>,
+    /// Payload encryption keys (JIT_CODEC_KEYS or _FILE); `None`: payloads as they are.
+    pub codec_keys: Option<CodecKeys>,
 }
 
 /// How to reach the Temporal frontend over TLS: the CA that signed its certificate (absent:
@@ -518,6 +531,8 @@ impl StackConfig {
             }),
             temporal_tls: w.temporal_tls.clone(),
             temporal_api_key: w.temporal_api_key.clone(),
+            codec_keys: w.codec_keys.clone(),
+            codec_origins: a.codec_origins.clone(),
             metrics: match &a.metrics {
                 Some(v) => metrics_address(v).map_err(|problem| ConfigError::Invalid {
                     path: self.source.clone(),
@@ -531,6 +546,25 @@ impl StackConfig {
                 var: "JIT_API_METRICS_ADDRESS".into(),
                 problem,
             })?;
+        }
+        if let Some(v) = env("JIT_CODEC_ORIGINS") {
+            s.codec_origins = v
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        for o in &s.codec_origins {
+            if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {
+                return Err(ConfigError::Invalid {
+                    path: self.source.clone(),
+                    problem: format!(
+                        "api.codec_origins (or JIT_CODEC_ORIGINS): {o:?} is not an origin \
+                         like https://temporal.example.com (scheme, host, optional port, no path)"
+                    ),
+                });
+            }
         }
         if let Some(v) = env("JIT_API_DEV_AUTH") {
             s.dev_auth = match v.as_str() {
@@ -636,6 +670,7 @@ impl StackConfig {
                 server_name: t.server_name.clone(),
             }),
             temporal_api_key: chat::secret(env, "JIT_TEMPORAL_API_KEY")?,
+            codec_keys: CodecKeys::from_env(env)?,
             health: match &w.health {
                 Some(v) => metrics_address(v).map_err(|problem| ConfigError::Invalid {
                     path: self.source.clone(),

@@ -15,7 +15,7 @@ pub struct TicketStart {
     pub workflow_id: String,
     /// One line for the Temporal UI's list.
     pub summary: String,
-    /// Markdown for the Temporal UI's details.
+    /// Markdown for the Temporal UI's details (never the justification: not encrypted).
     pub details: String,
     pub search_attributes: SearchAttributes,
 }
@@ -33,9 +33,12 @@ pub fn ticket(req: &TicketRequest) -> TicketStart {
         req.principal,
         req.duration
     );
+    // The UI's summary and details are user metadata, which the SDK does not pass through
+    // the payload codec: they hold only what the search attributes already expose (user
+    // names, targets), never the justification (read it in the input, through the codec).
     let mut details = format!(
-        "**Requester:** {}\n\n**Principal:** {}\n\n**Targets:** {what}\n\n**Duration:** {:#}\n\n**Justification:** {}",
-        req.requester, req.principal, req.duration, req.justification
+        "**Requester:** {}\n\n**Principal:** {}\n\n**Targets:** {what}\n\n**Duration:** {:#}",
+        req.requester, req.principal, req.duration
     );
     if let Some(s) = req.start_at {
         details.push_str(&format!("\n\n**Starts:** {s}"));

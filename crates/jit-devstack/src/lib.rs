@@ -11,11 +11,13 @@
 //! - [`proxy`]: the fault-injecting proxy that makes the sandbox behave like AWS
 //!   ([`FaultProxy`]).
 //! - [`temporal_client`]: connecting, and per-workflow time skipping on the dev server.
+//! - [`history`]: histories as the `temporal` CLI shows them, and what in them is readable.
 //! - [`fake_slack`]: a recording stand-in for the Slack Web API and a Teams webhook.
 //! - [`tls_proxy`]: a test PKI and an mTLS front for the dev server ([`TlsProxy`]).
 //! - [`test_stack`]: one stack per test binary on free ports ([`TestStack::shared`]).
 
 pub mod fake_slack;
+pub mod history;
 pub mod otlp;
 pub mod process;
 pub mod prometheus;

@@ -21,6 +21,8 @@ pub struct TemporalServer {
     /// `None`: in memory (tests); `Some`: tickets survive restarts.
     pub db_filename: Option<PathBuf>,
     pub config: TemporalConfig,
+    /// The Temporal UI decodes payloads through this codec server (`.../codec`).
+    pub ui_codec_endpoint: Option<String>,
 }
 
 impl TemporalServer {
@@ -40,6 +42,9 @@ impl TemporalServer {
         };
         if let Some(db) = &self.db_filename {
             c.arg("--db-filename").arg(db);
+        }
+        if let Some(e) = &self.ui_codec_endpoint {
+            c.args(["--ui-codec-endpoint", e]);
         }
         for (name, kind) in &self.config.search_attributes {
             c.args(["--search-attribute", &format!("{name}={kind}")]);

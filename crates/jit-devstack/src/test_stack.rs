@@ -96,6 +96,7 @@ fn boot(rt: &tokio::runtime::Runtime) -> anyhow::Result<(TestStack, Vec<ManagedC
         namespace: config.temporal.namespace.clone(),
         db_filename: None,
         config: config.temporal.clone(),
+        ui_codec_endpoint: None,
     };
     let sandbox_cfg = config
         .sandbox

@@ -5,11 +5,13 @@
 //!   [`TicketStart`](jit_contract::start::TicketStart) as the SDK's options).
 //! - [`shutdown_signal`]: resolves on SIGINT or SIGTERM.
 //! - [`identity`]: `<role>@<host>:<pid>`, what a process tells Temporal it is.
+//! - [`codec`]: payload encryption (AES-256-GCM, key rotation) and the codec server's bodies.
 //! - [`metrics`]: the process's Prometheus endpoint and its client's meter.
 //! - [`init_tracing`]: logs (text or JSON lines) and, with a collector configured, [`traces`].
 
 use std::time::Duration;
 
+pub mod codec;
 pub mod metrics;
 pub mod traces;
 
@@ -34,6 +36,8 @@ pub struct Target {
     pub tls: Option<Tls>,
     /// An API key (Temporal Cloud); implies TLS with the system's roots unless `tls` says more.
     pub api_key: Option<String>,
+    /// How payloads are encrypted (the default: not at all).
+    pub codec: codec::Codec,
 }
 
 /// TLS to the frontend, as bytes: the configuration's files, read
@@ -50,6 +54,7 @@ impl Target {
             patience,
             tls: None,
             api_key: None,
+            codec: codec::Codec::default(),
         }
     }
 
@@ -176,7 +181,8 @@ pub async fn connect_metered(
             security: target.security(),
             source: Box::new(e),
         })?;
-    let mut options = ClientOptions::new(target.namespace.clone());
+    let mut options =
+        ClientOptions::new(target.namespace.clone()).data_converter(target.codec.data_converter());
     if traces::enabled() {
         options = options.plugin(traces::plugin());
     }

@@ -104,6 +104,10 @@ impl Worker {
         let directory = Arc::new(DirectoryCache::new(Arc::clone(&aws), ttl));
         let loaded = policy::load_checked(&settings.policy_file, &directory).await?;
         tracing::info!(
+            payloads = %jit_temporal::codec::Codec::new(settings.codec_keys.clone()).describe(),
+            "payload encryption"
+        );
+        tracing::info!(
             policy = %jit_policy::short_hash(loaded.hash()),
             lines = loaded.line_count(),
             file = %settings.policy_file.display(),
@@ -392,6 +396,7 @@ async fn connect(
             .temporal_api_key
             .as_ref()
             .map(|k| k.expose().to_owned()),
+        codec: jit_temporal::codec::Codec::new(settings.codec_keys.clone()),
     };
     Ok(jit_temporal::connect_metered(&target, meter).await?)
 }

@@ -45,6 +45,8 @@ pub struct TicketApi {
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) policy: Arc<PolicyStore>,
     pub(crate) known: Arc<crate::known::KnownTargets>,
+    /// The client's codec: opens refusals whose messages it encrypted.
+    pub(crate) codec: jit_temporal::codec::Codec,
 }
 
 type Handle = temporalio_client::WorkflowHandle<Client, ticket::Workflow>;
@@ -106,7 +108,7 @@ impl TicketApi {
             })
     }
 
-    fn is_admin(&self, user: &UserName) -> bool {
+    pub(crate) fn is_admin(&self, user: &UserName) -> bool {
         let mut dir = jit_policy::Directory::new();
         dir.add_user(user.clone());
         dir.person(user)
@@ -233,7 +235,7 @@ impl TicketApi {
         h: &Handle,
         out: Result<T, WorkflowUpdateError>,
     ) -> Result<(T, pb::Ticket), Status> {
-        let v = out.map_err(|e| update_status(ticket_id, e))?;
+        let v = out.map_err(|e| update_status(ticket_id, self.codec.open_update_error(e)))?;
         let t = self.status(ticket_id, h).await?;
         Ok((v, convert::ticket(&t, Timestamp::now())))
     }
