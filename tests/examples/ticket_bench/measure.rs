@@ -58,6 +58,8 @@ pub(crate) struct EngineWork {
     pub actions: usize,
     /// Workflow tasks completed (each a round trip worker <-> server).
     pub workflow_tasks: usize,
+    /// The histories' size, events encoded as the server sends them (protobuf bytes).
+    pub history_bytes: usize,
     /// The events of the first ticket-like workflow, counted by type.
     pub one_ticket: BTreeMap<String, usize>,
 }
@@ -157,6 +159,10 @@ pub(crate) async fn engine_work(
         e.0 += 1;
         e.1 += events.len();
         work.events += events.len();
+        work.history_bytes += events
+            .iter()
+            .map(prost::Message::encoded_len)
+            .sum::<usize>();
         work.actions += events.iter().map(billable).sum::<usize>();
         work.workflow_tasks += events
             .iter()

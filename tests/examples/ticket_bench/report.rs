@@ -63,7 +63,7 @@ pub(crate) fn markdown(args: &Args, runs: &[Run], memory: Option<&Memory>) -> St
     let _ = writeln!(s, "| | {} |", cols.map(|c| c.0).join(" | "));
     let _ = writeln!(s, "|---|---:|---:|---:|");
     type Row = (&'static str, usize, fn(&Run) -> f64);
-    let rows: [Row; 15] = [
+    let rows: [Row; 16] = [
         ("tickets/s end to end", 1, |r| r.tickets_per_s),
         ("approvals/s while they arrive", 1, |r| r.approvals_per_s),
         ("approve → active p50 (ms)", 0, |r| {
@@ -79,6 +79,9 @@ pub(crate) fn markdown(args: &Args, runs: &[Run], memory: Option<&Memory>) -> St
         ("revocation lag p99 (ms)", 0, |r| r.revocation_lag_ms[1]),
         ("history events per ticket, all workflows", 1, |r| {
             per_ticket(r, r.work.events as f64)
+        }),
+        ("history bytes per ticket, all workflows", 0, |r| {
+            per_ticket(r, r.work.history_bytes as f64)
         }),
         ("workflow tasks per ticket", 1, |r| {
             per_ticket(r, r.work.workflow_tasks as f64)
@@ -147,37 +150,36 @@ pub(crate) fn markdown(args: &Args, runs: &[Run], memory: Option<&Memory>) -> St
         s.push('\n');
     }
 
-    // Metrics on against off, same limiter.
-    let with_metrics = of("jit-metrics");
-    if !with_metrics.is_empty() && !raised.is_empty() {
-        let wcpu = |r: &Run| per_ticket(r, r.worker_cpu_s * 1000.0);
-        let (off, on) = (med(&raised, wcpu), med(&with_metrics, wcpu));
-        let _ = writeln!(
-            s,
-            "## Metrics overhead (limiter raised, worker metrics off and on)\n\n| | off | on | difference |\n|---|---:|---:|---:|"
-        );
-        let _ = writeln!(
-            s,
-            "| worker CPU per ticket (ms) | {} | {} | {:+.1}% |",
-            cell(&raised, 1, wcpu),
-            cell(&with_metrics, 1, wcpu),
-            (on / off - 1.0) * 100.0
-        );
-        for (name, f) in [
-            ("tickets/s end to end", tput as fn(&Run) -> f64),
-            ("worker peak RSS (MB)", |r: &Run| r.worker_peak_rss_mb),
-        ] {
-            let (a, b) = (med(&raised, f), med(&with_metrics, f));
-            let _ = writeln!(
-                s,
-                "| {name} | {} | {} | {:+.1}% |",
-                cell(&raised, 1, f),
-                cell(&with_metrics, 1, f),
-                (b / a - 1.0) * 100.0
-            );
-        }
-        s.push('\n');
-    }
+    // Metrics on against off, and the codec on against off, same limiter.
+    let wcpu = |r: &Run| per_ticket(r, r.worker_cpu_s * 1000.0);
+    let scpu = |r: &Run| per_ticket(r, r.server_cpu_s * 1000.0);
+    let rss = |r: &Run| r.worker_peak_rss_mb;
+    let bytes = |r: &Run| per_ticket(r, r.work.history_bytes as f64);
+    overhead(
+        &mut s,
+        "Metrics overhead (limiter raised, worker metrics off and on)",
+        &raised,
+        &of("jit-metrics"),
+        &[
+            ("worker CPU per ticket (ms)", wcpu),
+            ("tickets/s end to end", tput),
+            ("worker peak RSS (MB)", rss),
+        ],
+    );
+    overhead(
+        &mut s,
+        "Payload encryption overhead (limiter raised, codec off and on; the API's share runs in \
+         the bench process and is not counted)",
+        &raised,
+        &of("jit-codec"),
+        &[
+            ("worker CPU per ticket (ms)", wcpu),
+            ("server CPU per ticket (ms)", scpu),
+            ("history bytes per ticket, all workflows", bytes),
+            ("tickets/s end to end", tput),
+            ("worker peak RSS (MB)", rss),
+        ],
+    );
 
     // Where the events go.
     if let Some(r) = jit.first().or(raised.first()) {
@@ -210,7 +212,10 @@ pub(crate) fn markdown(args: &Args, runs: &[Run], memory: Option<&Memory>) -> St
             m.open_tickets, m.rss_mb, m.peak_rss_mb, m.cached_workflows
         );
     }
-    let _ = writeln!(s, "{}", targets(&jit, &raised, &bare, memory));
+    // The targets compare with the bare workflow: only when it ran.
+    if !bare.is_empty() {
+        let _ = writeln!(s, "{}", targets(&jit, &raised, &bare, memory));
+    }
     s
 }
 
@@ -311,6 +316,7 @@ pub(crate) fn json_line(r: &Run) -> String {
         "revocation_lag_ms": { "p50": r.revocation_lag_ms[0], "p99": r.revocation_lag_ms[1] },
         "events_per_ticket": r.work.events as f64 / r.tickets as f64,
         "workflow_tasks_per_ticket": r.work.workflow_tasks as f64 / r.tickets as f64,
+        "history_bytes_per_ticket": r.work.history_bytes as f64 / r.tickets as f64,
         "actions_per_ticket": r.work.actions as f64 / r.tickets as f64,
         "events_by_type": r.work.by_type.iter().map(|(k, (n, e))| (k.clone(), serde_json::json!({"executions": n, "events": e}))).collect::<serde_json::Map<_, _>>(),
         "one_ticket": r.work.one_ticket,
@@ -322,4 +328,30 @@ pub(crate) fn json_line(r: &Run) -> String {
         "leaked": r.leaked,
     })
     .to_string()
+}
+
+/// A named figure of a run.
+type Figure<'a> = (&'a str, fn(&Run) -> f64);
+
+/// A table of `rows` for runs without (`off`) and with (`on`) something, and the difference
+/// of the medians; nothing when either is missing.
+fn overhead(s: &mut String, title: &str, off: &[&Run], on: &[&Run], rows: &[Figure]) {
+    if off.is_empty() || on.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "## {title}\n\n| | off | on | difference |\n|---|---:|---:|---:|"
+    );
+    for (name, f) in rows {
+        let (a, b) = (spread(off, f).0, spread(on, f).0);
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {} | {:+.1}% |",
+            cell(off, 1, f),
+            cell(on, 1, f),
+            (b / a - 1.0) * 100.0
+        );
+    }
+    s.push('\n');
 }

@@ -18,6 +18,14 @@ use tokio::sync::Semaphore;
 use tonic::transport::Channel;
 
 use crate::Args;
+
+/// What a jit run adds to the plain one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Extra {
+    None,
+    Metrics,
+    Codec,
+}
 use crate::measure::{self, EngineWork};
 
 /// Engineers ask; one SRE approves; access as short as a second.
@@ -102,13 +110,14 @@ pub(crate) async fn all(args: &Args) -> anyhow::Result<(Vec<Run>, Option<Memory>
         for mode in &args.modes {
             eprintln!("== round {round}, {mode}");
             let r = match mode.as_str() {
-                "jit" => b.jit(round, mode, 18.0, false).await?,
-                "jit-raised" => b.jit(round, mode, 1000.0, false).await?,
-                "jit-metrics" => b.jit(round, mode, 1000.0, true).await?,
+                "jit" => b.jit(round, mode, 18.0, Extra::None).await?,
+                "jit-raised" => b.jit(round, mode, 1000.0, Extra::None).await?,
+                "jit-metrics" => b.jit(round, mode, 1000.0, Extra::Metrics).await?,
+                "jit-codec" => b.jit(round, mode, 1000.0, Extra::Codec).await?,
                 "bare" => b.bare(round).await?,
-                other => {
-                    anyhow::bail!("unknown mode {other} (jit, jit-raised, jit-metrics, bare)")
-                }
+                other => anyhow::bail!(
+                    "unknown mode {other} (jit, jit-raised, jit-metrics, jit-codec, bare)"
+                ),
             };
             eprintln!(
                 "   {:.1} tickets/s, approve→active p50 {:.0} ms, {} events/ticket",
@@ -152,8 +161,13 @@ impl Bench {
         }
     }
 
-    /// jit-api in this process, for `task_queue`, allowing grants of a second.
-    async fn api(&self, task_queue: &str) -> anyhow::Result<TicketServiceClient<Channel>> {
+    /// jit-api in this process, for `task_queue`, allowing grants of a second; payloads
+    /// encrypted with `codec_keys` when given.
+    async fn api(
+        &self,
+        task_queue: &str,
+        codec_keys: Option<&str>,
+    ) -> anyhow::Result<TicketServiceClient<Channel>> {
         let api = jit_api::Api::build({
             let mut s = jit_e2e::api_settings(
                 &self.stack.temporal_address(),
@@ -162,6 +176,10 @@ impl Bench {
                 &self.policy_file,
             );
             s.limits.min_duration = SignedDuration::from_secs(1);
+            s.codec_keys = codec_keys
+                .map(jit_config::CodecKeys::parse)
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
             s
         })
         .await?;
@@ -194,6 +212,7 @@ impl Bench {
     /// workflow-time figures from its status.
     async fn one_jit(
         &self,
+        client: &temporalio_client::Client,
         api: &mut TicketServiceClient<Channel>,
         tag: &str,
         i: usize,
@@ -224,10 +243,7 @@ impl Bench {
                 Err(s) => anyhow::bail!("approving {}: {s}", t.ticket_id),
             }
         };
-        let h = self
-            .stack
-            .client
-            .get_workflow_handle::<ticket::Workflow>(format!("ticket-{}", t.ticket_id));
+        let h = client.get_workflow_handle::<ticket::Workflow>(format!("ticket-{}", t.ticket_id));
         let outcome = h.get_result(WorkflowGetResultOptions::default()).await?;
         let status = h
             .query(ticket::Status, (), WorkflowQueryOptions::default())
@@ -241,15 +257,22 @@ impl Bench {
         Ok((approved_at, figures, outcome.phase == Phase::Expired))
     }
 
-    /// A jit run; `metrics`: the worker serves its Prometheus endpoint (scraped once at the
-    /// end, to be sure it was on), for the overhead of metrics.
+    /// A jit run; [`Extra::Metrics`]: the worker serves its Prometheus endpoint (scraped once
+    /// at the end, to be sure it was on); [`Extra::Codec`]: payloads encrypted (worker, API
+    /// and the bench's own client).
     async fn jit(
         self: &Arc<Self>,
         round: usize,
         mode: &str,
         rps: f64,
-        metrics: bool,
+        extra: Extra,
     ) -> anyhow::Result<Run> {
+        let metrics = extra == Extra::Metrics;
+        let codec_keys = (extra == Extra::Codec).then(|| {
+            use base64::Engine;
+            let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+            format!("bench:{key}")
+        });
         let q = format!("bench-{mode}-{round}");
         let mut env = vec![
             ("JIT_MIN_DURATION".to_owned(), "1s".to_owned()),
@@ -266,15 +289,34 @@ impl Bench {
         } else {
             None
         };
+        if let Some(k) = &codec_keys {
+            env.push(("JIT_CODEC_KEYS".to_owned(), k.clone()));
+        }
         let mut worker = self
             .stack
             .worker(&self.args.worker, &q, &self.policy_file, &env, &q);
-        let api = self.api(&q).await?;
+        let api = self.api(&q, codec_keys.as_deref()).await?;
+        let client = match &codec_keys {
+            None => self.stack.client.clone(),
+            Some(k) => {
+                let mut t = jit_temporal::Target::plain(
+                    &self.stack.temporal_address(),
+                    self.stack.namespace(),
+                    "jit-bench",
+                    Duration::from_secs(10),
+                );
+                t.codec = jit_temporal::codec::Codec::new(Some(
+                    jit_config::CodecKeys::parse(k).map_err(anyhow::Error::msg)?,
+                ));
+                jit_temporal::connect(&t).await?
+            }
+        };
         // Warm up: the worker's first tickets fill its directory cache.
         {
             let mut c = api.clone();
             for i in 0..2 {
-                self.one_jit(&mut c, &format!("{q}-warm"), i).await?;
+                self.one_jit(&client, &mut c, &format!("{q}-warm"), i)
+                    .await?;
             }
         }
         let before_calls = self.stack.proxy.calls().len();
@@ -294,9 +336,10 @@ impl Bench {
             let mut c = api.clone();
             let b = Arc::clone(self);
             let tag = q.clone();
+            let client = client.clone();
             tasks.push(tokio::spawn(async move {
                 let _permit = permit;
-                b.one_jit(&mut c, &tag, i).await
+                b.one_jit(&client, &mut c, &tag, i).await
             }));
         }
         let mut approvals = Vec::new();
@@ -503,7 +546,7 @@ impl Bench {
         let mut worker = self
             .stack
             .worker(&self.args.worker, &q, &self.policy_file, &env, &q);
-        let api = self.api(&q).await?;
+        let api = self.api(&q, None).await?;
         let gate = Arc::new(Semaphore::new(64));
         let mut tasks = Vec::new();
         for i in 0..n {
@@ -558,6 +601,7 @@ fn subtract(work: &mut EngineWork, before: &EngineWork) {
     work.events -= before.events;
     work.actions -= before.actions;
     work.workflow_tasks -= before.workflow_tasks;
+    work.history_bytes -= before.history_bytes;
     for (ty, (n, e)) in &before.by_type {
         if let Some(x) = work.by_type.get_mut(ty) {
             x.0 -= n;
