@@ -105,5 +105,47 @@ async fn the_worker_reaches_temporal_over_mtls_and_a_wrong_certificate_is_named(
         "the worker says it runs against the TLS front:\n{}",
         app.worker_log_text()
     );
+    drop(app);
+
+    // A worker configured the SDK's way — a temporal.toml profile naming the client
+    // certificate, TEMPORAL_* variables for the address and the CA's bytes — does the same.
+    let dir = stack.logs.join("sdk-profile");
+    std::fs::create_dir_all(&dir).expect("profile folder");
+    let toml = dir.join("temporal.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "[profile.prod]\nnamespace = \"default\"\n[profile.prod.tls]\nclient_cert_path = {:?}\nclient_key_path = {:?}\nserver_name = \"localhost\"\n",
+            s(&pki.client_cert),
+            s(&pki.client_key)
+        ),
+    )
+    .expect("temporal.toml");
+    let ca = String::from_utf8(read(&pki.ca)).expect("PEM is text");
+    let port = proxy.addr.port().to_string();
+    let app = TestApp::with_policy_env(
+        "mtls-sdk",
+        DEFAULT_POLICY,
+        vec![
+            // The harness's own JIT_TEMPORAL_ADDRESS (the plain dev server) would win.
+            ("JIT_TEMPORAL_ADDRESS".into(), String::new()),
+            ("TEMPORAL_ADDRESS".into(), format!("127.0.0.1:{port}")),
+            ("TEMPORAL_CONFIG_FILE".into(), s(&toml)),
+            ("TEMPORAL_PROFILE".into(), "prod".into()),
+            ("TEMPORAL_TLS_SERVER_CA_CERT_DATA".into(), ca),
+        ],
+    )
+    .await;
+    let req = app.request("mtls-sdk", "bob", "bob");
+    let h = app.start(&req).await;
+    app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    app.approve(&h, "carol").await.expect("carol approves");
+    app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    assert!(
+        app.worker_log_text().contains(&format!("127.0.0.1:{port}")),
+        "the worker runs against the TLS front:\n{}",
+        app.worker_log_text()
+    );
     drop(proxy);
 }

@@ -166,6 +166,9 @@ pub fn worker_command(bin: &str, w: &WorkerSetup<'_>, extra: &[(String, String)]
         .env("JIT_HEALTH_ADDRESS", "off")
         .env("RUST_LOG", w.rust_log)
         .env_remove("AWS_ACCESS_KEY_ID");
+    for k in jit_config::SDK_VARS {
+        cmd.env_remove(k);
+    }
     for (k, v) in extra {
         cmd.env(k, v);
     }

@@ -46,7 +46,7 @@ impl OwnStack {
             ui_port: None,
             namespace: config.temporal.namespace.clone(),
             db_filename: Some(db),
-            config: config.temporal.clone(),
+            config: config.dev_server().expect("temporal.dev_server").clone(),
             ui_codec_endpoint: None,
         };
         let sandbox = Sandbox {

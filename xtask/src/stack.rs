@@ -34,12 +34,12 @@ impl StateDir {
     }
 
     /// Temporal's database file.
-    pub(crate) fn db(&self, repo: &Path, cfg: &StackConfig) -> PathBuf {
-        if self.custom {
+    pub(crate) fn db(&self, repo: &Path, cfg: &StackConfig) -> anyhow::Result<PathBuf> {
+        Ok(if self.custom {
             self.root.join("temporal.db")
         } else {
-            repo.join(&cfg.temporal.db_filename)
-        }
+            repo.join(&cfg.dev_server()?.db_filename)
+        })
     }
     pub(crate) fn pids(&self) -> PathBuf {
         self.root.join("stack.json")
@@ -155,6 +155,7 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(state.logs())?;
     check_previous(&state)?;
     let cfg = config(root)?;
+    let dev = cfg.dev_server()?.clone();
     let sb = cfg
         .sandbox
         .clone()
@@ -164,16 +165,11 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         .clone()
         .context("temporal-dev.yaml has no api: section; `up` runs the API")?;
     for (what, ip, port, var) in [
-        (
-            "Temporal",
-            &cfg.temporal.ip,
-            cfg.temporal.port,
-            "JIT_TEMPORAL_PORT",
-        ),
+        ("Temporal", &dev.ip, dev.port, "JIT_TEMPORAL_PORT"),
         (
             "the Temporal UI",
-            &cfg.temporal.ip,
-            cfg.temporal.ui_port,
+            &dev.ip,
+            dev.ui_port,
             "JIT_TEMPORAL_UI_PORT",
         ),
         ("the AWS sandbox", &sb.ip, sb.port, "JIT_SANDBOX_PORT"),
@@ -228,12 +224,12 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
     let worker_bin = std::env::current_exe().context("locating the xtask binary")?;
 
     let temporal = TemporalServer {
-        ip: cfg.temporal.ip.clone(),
-        port: cfg.temporal.port,
-        ui_port: Some(cfg.temporal.ui_port),
+        ip: dev.ip.clone(),
+        port: dev.port,
+        ui_port: Some(dev.ui_port),
         namespace: cfg.temporal.namespace.clone(),
-        db_filename: Some(state.db(root, &cfg)),
-        config: cfg.temporal.clone(),
+        db_filename: Some(state.db(root, &cfg)?),
+        config: dev.clone(),
         // The UI decodes payloads through the API's codec server.
         ui_codec_endpoint: api_cfg
             .http_port
@@ -313,7 +309,15 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
     let api_http = api_cfg
         .http_port
         .map(|p| format!("http://{}:{p}", api_cfg.ip));
+    // The local stack's processes use its dev server, whatever a developer's shell says to
+    // the SDK (TEMPORAL_ADDRESS, a TLS profile) for other clusters.
+    let temporal_url = format!("http://{}", temporal.address());
     let chat_env = |c: &mut Command| {
+        for k in jit_config::SDK_VARS {
+            c.env_remove(k);
+        }
+        c.env("JIT_TEMPORAL_ADDRESS", &temporal_url)
+            .env("JIT_TEMPORAL_TLS", "false");
         c.env("JIT_CODEC_KEYS_FILE", &keys_file);
         c.env("JIT_SLACK_BOT_TOKEN", "xoxb-local")
             .env("JIT_SLACK_API_URL", format!("{fake_url}/api"))
@@ -367,7 +371,7 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let ui = format!("http://{}:{}", cfg.temporal.ip, cfg.temporal.ui_port);
+    let ui = format!("http://{}:{}", dev.ip, dev.ui_port);
     let pids: serde_json::Map<String, serde_json::Value> = children
         .iter()
         .map(|c| (c.name().to_owned(), json!(c.pid())))
@@ -376,7 +380,7 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         state.pids(),
         serde_json::to_string_pretty(&json!({
             "pids": pids,
-            "temporal_address": cfg.temporal_address(),
+            "temporal_address": temporal_url,
             "namespace": cfg.temporal.namespace,
             "ui": ui,
             "sandbox_url": sandbox.url(),
@@ -464,7 +468,7 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         }
         println!(
             "  cargo xtask down                       # stop it (tickets are kept in {})",
-            state.db(root, &cfg).display()
+            state.db(root, &cfg)?.display()
         );
         return Ok(());
     }
@@ -528,7 +532,7 @@ pub(crate) fn down(root: &Path, wipe: bool) -> anyhow::Result<()> {
     }
     if wipe {
         let cfg = config(root)?;
-        for p in [state.db(root, &cfg), state.seed()] {
+        for p in [state.db(root, &cfg)?, state.seed()] {
             if p.exists() {
                 std::fs::remove_file(&p)?;
                 println!("deleted {}", p.display());

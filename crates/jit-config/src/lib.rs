@@ -131,13 +131,33 @@ pub struct ApiSettings {
     pub codec_origins: Vec<String>,
 }
 
+/// The `temporal:` section: which frontend and namespace the worker and the API use, and (for
+/// the local stack only) the dev server to run.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TemporalConfig {
+    /// The frontend, `host:port` or a URL (JIT_TEMPORAL_ADDRESS, TEMPORAL_ADDRESS); absent: the
+    /// dev server's `ip:port`.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// JIT_TEMPORAL_NAMESPACE, TEMPORAL_NAMESPACE.
+    pub namespace: String,
+    /// TLS to the frontend (JIT_TEMPORAL_TLS_*, TEMPORAL_TLS_*); absent: plain text.
+    #[serde(default)]
+    pub tls: Option<TemporalTls>,
+    /// The local dev server `cargo xtask up` and the tests run; a service config for a real
+    /// cluster leaves it out.
+    #[serde(default)]
+    pub dev_server: Option<DevServerConfig>,
+}
+
+/// `temporal.dev_server:`: the local `temporal server start-dev`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevServerConfig {
     pub ip: String,
     pub port: u16,
     pub ui_port: u16,
-    pub namespace: String,
     pub db_filename: PathBuf,
     #[serde(default)]
     pub search_attributes: BTreeMap<String, String>,
@@ -202,11 +222,6 @@ pub struct SeedPermissionSet {
 #[serde(deny_unknown_fields)]
 pub struct WorkerConfig {
     pub task_queue: String,
-    #[serde(default)]
-    pub temporal_address: Option<String>,
-    /// TLS to the Temporal frontend (JIT_TEMPORAL_TLS_CA, _CERT, _KEY, _SERVER_NAME).
-    #[serde(default)]
-    pub temporal_tls: Option<TemporalTls>,
     /// Where the worker serves `/livez` and `/readyz` (`host:port`); absent or `off`: none
     /// (JIT_HEALTH_ADDRESS).
     #[serde(default)]
@@ -359,13 +374,46 @@ pub struct WorkerSettings {
 #[serde(deny_unknown_fields)]
 pub struct TemporalTls {
     #[serde(default)]
-    pub ca: Option<PathBuf>,
+    pub ca: Option<Pem>,
     #[serde(default)]
-    pub cert: Option<PathBuf>,
+    pub cert: Option<Pem>,
     #[serde(default)]
-    pub key: Option<PathBuf>,
+    pub key: Option<Pem>,
     #[serde(default)]
     pub server_name: Option<String>,
+}
+
+/// A PEM certificate or key: a file (the config file and JIT_* variables name files), or
+/// the bytes themselves (the SDK's `TEMPORAL_TLS_*_DATA` variables and profiles).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "PathBuf")]
+pub enum Pem {
+    File(PathBuf),
+    Inline(Vec<u8>),
+}
+
+impl From<PathBuf> for Pem {
+    fn from(p: PathBuf) -> Self {
+        Self::File(p)
+    }
+}
+
+impl std::fmt::Debug for Pem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(p) => write!(f, "File({})", p.display()),
+            Self::Inline(b) => write!(f, "Inline({} bytes)", b.len()),
+        }
+    }
+}
+
+impl Pem {
+    fn resolved(&self, config: &Path) -> Self {
+        match self {
+            Self::File(p) => Self::File(resolve(config, p)),
+            Self::Inline(b) => Self::Inline(b.clone()),
+        }
+    }
 }
 
 /// [`TemporalTls`] with its files read.
@@ -390,15 +438,16 @@ impl std::fmt::Debug for LoadedTls {
 impl TemporalTls {
     /// Reads the files; an error names the setting and the file.
     pub fn load(&self) -> Result<LoadedTls, ConfigError> {
-        let read = |var: &str, p: &Path| {
-            std::fs::read(p).map_err(|e| ConfigError::Env {
+        let read = |var: &str, p: &Pem| match p {
+            Pem::Inline(b) => Ok(b.clone()),
+            Pem::File(p) => std::fs::read(p).map_err(|e| ConfigError::Env {
                 var: var.into(),
                 problem: format!("cannot read {}: {e}", p.display()),
-            })
+            }),
         };
         let ca = self
             .ca
-            .as_deref()
+            .as_ref()
             .map(|p| read("JIT_TEMPORAL_TLS_CA", p))
             .transpose()?;
         let client = match (&self.cert, &self.key) {
@@ -410,7 +459,7 @@ impl TemporalTls {
             (Some(_), None) | (None, Some(_)) => {
                 return Err(ConfigError::Env {
                     var: "JIT_TEMPORAL_TLS_CERT".into(),
-                    problem: "a client certificate needs its key, and a key its certificate: set both JIT_TEMPORAL_TLS_CERT and JIT_TEMPORAL_TLS_KEY (worker.temporal_tls.cert and .key)".into(),
+                    problem: "a client certificate needs its key, and a key its certificate: set both JIT_TEMPORAL_TLS_CERT and JIT_TEMPORAL_TLS_KEY (temporal.tls.cert and .key, TEMPORAL_TLS_CLIENT_CERT_* and _KEY_*)".into(),
                 });
             }
         };
@@ -482,11 +531,17 @@ impl StackConfig {
         &mut self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<(), ConfigError> {
-        if let Some(p) = env_port(env, "JIT_TEMPORAL_PORT")? {
-            self.temporal.port = p;
+        if let (Some(p), Some(d)) = (
+            env_port(env, "JIT_TEMPORAL_PORT")?,
+            self.temporal.dev_server.as_mut(),
+        ) {
+            d.port = p;
         }
-        if let Some(p) = env_port(env, "JIT_TEMPORAL_UI_PORT")? {
-            self.temporal.ui_port = p;
+        if let (Some(p), Some(d)) = (
+            env_port(env, "JIT_TEMPORAL_UI_PORT")?,
+            self.temporal.dev_server.as_mut(),
+        ) {
+            d.ui_port = p;
         }
         if let (Some(p), Some(sb)) = (env_port(env, "JIT_SANDBOX_PORT")?, self.sandbox.as_mut()) {
             sb.port = p;
@@ -615,8 +670,33 @@ impl StackConfig {
         Ok(s)
     }
 
-    pub fn temporal_address(&self) -> String {
-        format!("http://{}:{}", self.temporal.ip, self.temporal.port)
+    /// The frontend the file names: `temporal.address` (a bare `host:port` gets `http://`;
+    /// TLS turns it into https when connecting), else the dev server's.
+    pub fn temporal_address(&self) -> Result<String, ConfigError> {
+        match (&self.temporal.address, &self.temporal.dev_server) {
+            (Some(a), _) => Ok(url_of(a)),
+            (None, Some(d)) => Ok(format!("http://{}:{}", d.ip, d.port)),
+            (None, None) => Err(ConfigError::Invalid {
+                path: self.source.clone(),
+                problem: "temporal: neither address (a frontend like temporal.example.com:7233) \
+                          nor dev_server is set: which Temporal?"
+                    .into(),
+            }),
+        }
+    }
+
+    /// The local dev server's section (`cargo xtask up` and the tests run it).
+    pub fn dev_server(&self) -> Result<&DevServerConfig, ConfigError> {
+        self.temporal
+            .dev_server
+            .as_ref()
+            .ok_or_else(|| ConfigError::Invalid {
+                path: self.source.clone(),
+                problem: "temporal.dev_server is missing: the local stack runs a Temporal dev \
+                          server from it (a service config for a real cluster has temporal.address \
+                          instead)"
+                    .into(),
+            })
     }
 
     pub fn sandbox_url(&self) -> Option<String> {
@@ -634,10 +714,8 @@ impl StackConfig {
     ) -> Result<WorkerSettings, ConfigError> {
         let w = &self.worker;
         let mut s = WorkerSettings {
-            temporal_address: w
-                .temporal_address
-                .clone()
-                .unwrap_or_else(|| self.temporal_address()),
+            // Missing here is fine if the environment names one (checked at the end).
+            temporal_address: self.temporal_address().unwrap_or_default(),
             namespace: self.temporal.namespace.clone(),
             task_queue: w.task_queue.clone(),
             aws_endpoint_url: w.aws_endpoint_url.clone().or_else(|| self.sandbox_url()),
@@ -663,10 +741,10 @@ impl StackConfig {
                 })?,
                 None => None,
             },
-            temporal_tls: w.temporal_tls.as_ref().map(|t| TemporalTls {
-                ca: t.ca.as_ref().map(|p| resolve(&self.source, p)),
-                cert: t.cert.as_ref().map(|p| resolve(&self.source, p)),
-                key: t.key.as_ref().map(|p| resolve(&self.source, p)),
+            temporal_tls: self.temporal.tls.as_ref().map(|t| TemporalTls {
+                ca: t.ca.as_ref().map(|p| p.resolved(&self.source)),
+                cert: t.cert.as_ref().map(|p| p.resolved(&self.source)),
+                key: t.key.as_ref().map(|p| p.resolved(&self.source)),
                 server_name: t.server_name.clone(),
             }),
             temporal_api_key: chat::secret(env, "JIT_TEMPORAL_API_KEY")?,
@@ -679,6 +757,9 @@ impl StackConfig {
                 None => None,
             },
         };
+        if let Some(p) = sdk_profile(env)? {
+            apply_sdk_profile(&mut s, p)?;
+        }
         if let Some(v) = env("JIT_HEALTH_ADDRESS") {
             s.health = metrics_address(&v).map_err(|problem| ConfigError::Env {
                 var: "JIT_HEALTH_ADDRESS".into(),
@@ -697,13 +778,13 @@ impl StackConfig {
             let t = s.temporal_tls.get_or_insert_with(TemporalTls::default);
             let [ca, cert, key, name] = tls_env;
             if let Some(v) = ca {
-                t.ca = Some(PathBuf::from(v));
+                t.ca = Some(Pem::File(v.into()));
             }
             if let Some(v) = cert {
-                t.cert = Some(PathBuf::from(v));
+                t.cert = Some(Pem::File(v.into()));
             }
             if let Some(v) = key {
-                t.key = Some(PathBuf::from(v));
+                t.key = Some(Pem::File(v.into()));
             }
             if let Some(v) = name {
                 t.server_name = Some(v);
@@ -769,8 +850,8 @@ impl StackConfig {
                 problem,
             })?;
         }
-        if let Some(v) = env("JIT_TEMPORAL_ADDRESS") {
-            s.temporal_address = v;
+        if let Some(v) = env("JIT_TEMPORAL_ADDRESS").filter(|v| !v.trim().is_empty()) {
+            s.temporal_address = url_of(&v);
         }
         if let Some(v) = env("JIT_TEMPORAL_NAMESPACE") {
             s.namespace = v;
@@ -796,6 +877,9 @@ impl StackConfig {
                 problem,
             })?;
         }
+        if s.temporal_address.is_empty() {
+            self.temporal_address()?;
+        }
         if s.limits.min_duration <= SignedDuration::ZERO
             || s.limits.min_duration > s.limits.max_duration
         {
@@ -809,6 +893,136 @@ impl StackConfig {
         }
         Ok(s)
     }
+}
+
+/// A frontend address as a URL: `host:port` gets `http://` (TLS makes it https when connecting).
+fn url_of(address: &str) -> String {
+    let a = address.trim();
+    if a.contains("://") {
+        a.to_owned()
+    } else {
+        format!("http://{a}")
+    }
+}
+
+/// The SDK's environment configuration: what it reads besides `TEMPORAL_GRPC_META_*` (which
+/// jit does not pass on).
+pub const SDK_VARS: &[&str] = &[
+    "TEMPORAL_CONFIG_FILE",
+    "TEMPORAL_PROFILE",
+    "TEMPORAL_ADDRESS",
+    "TEMPORAL_NAMESPACE",
+    "TEMPORAL_API_KEY",
+    "TEMPORAL_TLS",
+    "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "TEMPORAL_TLS_CLIENT_CERT_DATA",
+    "TEMPORAL_TLS_CLIENT_KEY_PATH",
+    "TEMPORAL_TLS_CLIENT_KEY_DATA",
+    "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+    "TEMPORAL_TLS_SERVER_CA_CERT_DATA",
+    "TEMPORAL_TLS_SERVER_NAME",
+    "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION",
+];
+
+/// The SDK's client profile (a `temporal.toml` profile with the `TEMPORAL_*` variables over
+/// it), if any `TEMPORAL_*` variable is set: without one, a developer's own CLI profile never
+/// redirects jit. `TEMPORAL_CONFIG_FILE` and `TEMPORAL_PROFILE` choose the file and profile
+/// (default: `$XDG_CONFIG_HOME/temporalio/temporal.toml`, profile `default`).
+fn sdk_profile(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<temporalio_common::envconfig::ClientConfigProfile>, ConfigError> {
+    use temporalio_common::envconfig as sdk;
+    let vars: std::collections::HashMap<String, String> = SDK_VARS
+        .iter()
+        .filter_map(|k| env(k).map(|v| ((*k).to_owned(), v)))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    if vars.is_empty() {
+        return Ok(None);
+    }
+    let file = vars.get("TEMPORAL_CONFIG_FILE").cloned();
+    let options = sdk::LoadClientConfigProfileOptions::builder()
+        .config_file_strict(true)
+        .build();
+    let profile = sdk::load_client_config_profile(options, Some(&vars)).map_err(|e| {
+        let (var, problem) = match e {
+            sdk::ConfigError::ProfileNotFound(name) => (
+                "TEMPORAL_PROFILE",
+                format!(
+                    "there is no profile {name:?} in {}",
+                    file.as_deref().unwrap_or("the default temporal.toml")
+                ),
+            ),
+            sdk::ConfigError::InvalidConfig(m) => ("TEMPORAL_TLS_*", m),
+            sdk::ConfigError::LoadError(m) => (
+                "TEMPORAL_CONFIG_FILE",
+                format!(
+                    "{}: {m}",
+                    file.as_deref().unwrap_or("the default temporal.toml")
+                ),
+            ),
+        };
+        ConfigError::Env {
+            var: var.into(),
+            problem,
+        }
+    })?;
+    Ok(Some(profile))
+}
+
+/// Lays the SDK's profile over the file's settings (the `JIT_TEMPORAL_*` variables then go over
+/// both).
+fn apply_sdk_profile(
+    s: &mut WorkerSettings,
+    p: temporalio_common::envconfig::ClientConfigProfile,
+) -> Result<(), ConfigError> {
+    use temporalio_common::envconfig::DataSource;
+    if let Some(a) = p.address {
+        s.temporal_address = url_of(&a);
+    }
+    if let Some(n) = p.namespace {
+        s.namespace = n;
+    }
+    if s.temporal_api_key.is_none() {
+        s.temporal_api_key = p.api_key.map(Secret::new);
+    }
+    if let Some(tls) = p.tls {
+        if tls.disable_host_verification {
+            return Err(ConfigError::Env {
+                var: "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION".into(),
+                problem: "jit always verifies the frontend's certificate; give its CA \
+                          (TEMPORAL_TLS_SERVER_CA_CERT_PATH) or its name \
+                          (TEMPORAL_TLS_SERVER_NAME) instead"
+                    .into(),
+            });
+        }
+        if tls.disabled == Some(true) {
+            s.temporal_tls = None;
+        } else {
+            let pem = |d: DataSource| match d {
+                DataSource::Path(p) => Ok(Pem::File(p.into())),
+                DataSource::Data(b) => Ok(Pem::Inline(b)),
+                other => Err(ConfigError::Env {
+                    var: "TEMPORAL_TLS_*".into(),
+                    problem: format!("a certificate source jit does not know: {other:?}"),
+                }),
+            };
+            let t = s.temporal_tls.get_or_insert_with(TemporalTls::default);
+            if let Some(d) = tls.server_ca_cert {
+                t.ca = Some(pem(d)?);
+            }
+            if let Some(d) = tls.client_cert {
+                t.cert = Some(pem(d)?);
+            }
+            if let Some(d) = tls.client_key {
+                t.key = Some(pem(d)?);
+            }
+            if let Some(n) = tls.server_name {
+                t.server_name = Some(n);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn env_port(env: &dyn Fn(&str) -> Option<String>, var: &str) -> Result<Option<u16>, ConfigError> {
@@ -839,8 +1053,9 @@ mod tests {
     #[test]
     fn the_repository_file_parses_with_the_contract_defaults() {
         let c = repo_file();
-        assert_eq!(c.temporal.port, 7233);
-        assert_eq!(c.temporal.ui_port, 8233);
+        let dev = c.dev_server().unwrap();
+        assert_eq!(dev.port, 7233);
+        assert_eq!(dev.ui_port, 8233);
         assert_eq!(c.temporal.namespace, "default");
         assert_eq!(c.sandbox.as_ref().unwrap().port, 4566);
         assert_eq!(c.worker.task_queue, "jit-tickets");
@@ -853,7 +1068,7 @@ mod tests {
             "JitExpiresAt",
             "JitPendingApprovers",
         ] {
-            assert!(c.temporal.search_attributes.contains_key(sa), "{sa}");
+            assert!(dev.search_attributes.contains_key(sa), "{sa}");
         }
         let s = c.worker_settings(&|_| None).unwrap();
         assert_eq!(s.temporal_address, "http://127.0.0.1:7233");
@@ -933,7 +1148,7 @@ mod tests {
         };
         let s = c.worker_settings(&env).unwrap();
         let tls = s.temporal_tls.clone().expect("TLS on");
-        assert_eq!(tls.ca.as_deref(), Some(Path::new("/etc/jit/ca.pem")));
+        assert_eq!(tls.ca, Some(Pem::File("/etc/jit/ca.pem".into())));
         assert_eq!(tls.server_name.as_deref(), Some("temporal.internal"));
         let e = tls.load().unwrap_err().to_string();
         assert!(
@@ -956,6 +1171,158 @@ mod tests {
             s.temporal_api_key.map(|k| k.expose().to_owned()).as_deref(),
             Some("k-123")
         );
+    }
+
+    fn service_file() -> StackConfig {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config/jit.yaml");
+        StackConfig::load(&path).expect("deploy/config/jit.yaml parses")
+    }
+
+    #[test]
+    fn a_service_config_needs_no_dev_server_and_the_local_stack_says_it_does() {
+        let c = service_file();
+        assert!(c.sandbox.is_none());
+        let w = c.worker_settings(&|_| None).unwrap();
+        assert_eq!(
+            w.temporal_address,
+            "http://temporal-frontend.temporal.svc:7233"
+        );
+        assert_eq!(w.namespace, "jit");
+        assert_eq!(w.aws_endpoint_url, None, "real AWS");
+        let tls = w.temporal_tls.expect("TLS from temporal.tls");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config");
+        assert_eq!(tls.ca, Some(Pem::File(dir.join("tls/temporal-ca.pem"))));
+        assert_eq!(tls.server_name.as_deref(), Some("temporal-frontend"));
+        let a = c.api_settings(&|_| None).unwrap();
+        assert!(!a.dev_auth && a.jwt.is_some());
+        assert_eq!(a.temporal_tls, Some(tls));
+        let e = c.dev_server().unwrap_err().to_string();
+        assert!(e.contains("temporal.dev_server is missing"), "{e}");
+        // Neither an address nor a dev server: the error says which setting.
+        let text = "temporal: { namespace: jit }\nworker: { task_queue: q, policy_file: p.yaml, limits: { max_duration: 1h, max_approval_timeout: 1h } }\n";
+        let bare = StackConfig::parse(text, Path::new("svc.yaml")).unwrap();
+        let e = bare.worker_settings(&|_| None).unwrap_err().to_string();
+        assert!(
+            e.starts_with("svc.yaml:") && e.contains("neither address"),
+            "{e}"
+        );
+        let env = |k: &str| (k == "JIT_TEMPORAL_ADDRESS").then(|| "t.example:7233".to_owned());
+        assert_eq!(
+            bare.worker_settings(&env).unwrap().temporal_address,
+            "http://t.example:7233"
+        );
+    }
+
+    /// A scratch folder (no temp-file crate needed).
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("jit-config-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn the_sdk_profile_and_temporal_variables_sit_between_the_file_and_jit_variables() {
+        let c = service_file();
+        let dir = scratch("profile");
+        let toml = dir.join("temporal.toml");
+        std::fs::write(
+            &toml,
+            "[profile.cloud]\naddress = \"jit.a1b2c.tmprl.cloud:7233\"\nnamespace = \"jit.a1b2c\"\napi_key = \"from-profile\"\n[profile.cloud.tls]\nserver_name = \"jit.a1b2c.tmprl.cloud\"\n",
+        )
+        .unwrap();
+        let file = toml.display().to_string();
+        let vars = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let with = |m: BTreeMap<String, String>| move |k: &str| m.get(k).cloned();
+
+        // The profile over the file.
+        let m = vars(&[
+            ("TEMPORAL_CONFIG_FILE", &file),
+            ("TEMPORAL_PROFILE", "cloud"),
+        ]);
+        let s = c.worker_settings(&with(m)).unwrap();
+        assert_eq!(s.temporal_address, "http://jit.a1b2c.tmprl.cloud:7233");
+        assert_eq!(s.namespace, "jit.a1b2c");
+        assert_eq!(s.temporal_api_key.unwrap().expose(), "from-profile");
+        let tls = s.temporal_tls.unwrap();
+        assert_eq!(tls.server_name.as_deref(), Some("jit.a1b2c.tmprl.cloud"));
+        assert!(tls.cert.is_some(), "the file's client certificate stays");
+
+        // TEMPORAL_* over the profile; inline PEM data; JIT_* over both.
+        let m = vars(&[
+            ("TEMPORAL_CONFIG_FILE", &file),
+            ("TEMPORAL_PROFILE", "cloud"),
+            ("TEMPORAL_NAMESPACE", "from-env"),
+            (
+                "TEMPORAL_TLS_SERVER_CA_CERT_DATA",
+                "-----BEGIN CERTIFICATE-----",
+            ),
+            ("JIT_TEMPORAL_NAMESPACE", "from-jit"),
+            ("JIT_TEMPORAL_API_KEY", "from-jit-key"),
+        ]);
+        let s = c.worker_settings(&with(m)).unwrap();
+        assert_eq!(s.namespace, "from-jit");
+        assert_eq!(s.temporal_api_key.unwrap().expose(), "from-jit-key");
+        let loaded = s.temporal_tls.unwrap().load().err();
+        // The client certificate files do not exist here: the error names the setting.
+        assert!(
+            loaded
+                .unwrap()
+                .to_string()
+                .contains("JIT_TEMPORAL_TLS_CERT"),
+            "file paths are read"
+        );
+        let m = vars(&[
+            ("TEMPORAL_NAMESPACE", "from-env"),
+            ("TEMPORAL_TLS_SERVER_CA_CERT_DATA", "CA BYTES"),
+            ("TEMPORAL_CONFIG_FILE", "/nonexistent/temporal.toml"),
+        ]);
+        let s = repo_file().worker_settings(&with(m)).unwrap();
+        assert_eq!(s.namespace, "from-env");
+        assert_eq!(
+            s.temporal_tls.unwrap().load().unwrap().ca.as_deref(),
+            Some(&b"CA BYTES"[..])
+        );
+
+        // TEMPORAL_TLS=false turns the file's TLS off.
+        let m = vars(&[
+            ("TEMPORAL_TLS", "false"),
+            ("TEMPORAL_CONFIG_FILE", "/nonexistent"),
+        ]);
+        assert_eq!(c.worker_settings(&with(m)).unwrap().temporal_tls, None);
+
+        // Mistakes name the variable.
+        let m = vars(&[
+            ("TEMPORAL_CONFIG_FILE", &file),
+            ("TEMPORAL_PROFILE", "prod"),
+        ]);
+        let e = c.worker_settings(&with(m)).unwrap_err().to_string();
+        assert!(
+            e.contains("TEMPORAL_PROFILE") && e.contains("\"prod\""),
+            "{e}"
+        );
+        std::fs::write(dir.join("bad.toml"), "[profile.x]\nadress = 1\n").unwrap();
+        let bad = dir.join("bad.toml").display().to_string();
+        let m = vars(&[("TEMPORAL_CONFIG_FILE", &bad)]);
+        let e = c.worker_settings(&with(m)).unwrap_err().to_string();
+        assert!(
+            e.contains("TEMPORAL_CONFIG_FILE") && e.contains("bad.toml"),
+            "{e}"
+        );
+        let m = vars(&[
+            ("TEMPORAL_TLS_DISABLE_HOST_VERIFICATION", "true"),
+            ("TEMPORAL_CONFIG_FILE", "/nonexistent"),
+        ]);
+        let e = c.worker_settings(&with(m)).unwrap_err().to_string();
+        assert!(e.contains("TEMPORAL_TLS_DISABLE_HOST_VERIFICATION"), "{e}");
+
+        // Without any TEMPORAL_* variable the SDK's default profile is never read.
+        let s = repo_file().worker_settings(&|_| None).unwrap();
+        assert_eq!(s.temporal_address, "http://127.0.0.1:7233");
     }
 
     #[test]

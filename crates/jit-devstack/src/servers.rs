@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use jit_aws::{AwsSettings, IdentityCenter, SeedReport};
-use jit_config::{Seed, TemporalConfig};
+use jit_config::{DevServerConfig, Seed};
 
 use crate::tools::Tools;
 
@@ -20,7 +20,7 @@ pub struct TemporalServer {
     pub namespace: String,
     /// `None`: in memory (tests); `Some`: tickets survive restarts.
     pub db_filename: Option<PathBuf>,
-    pub config: TemporalConfig,
+    pub config: DevServerConfig,
     /// The Temporal UI decodes payloads through this codec server (`.../codec`).
     pub ui_codec_endpoint: Option<String>,
 }

@@ -95,7 +95,7 @@ fn boot(rt: &tokio::runtime::Runtime) -> anyhow::Result<(TestStack, Vec<ManagedC
         ui_port: None,
         namespace: config.temporal.namespace.clone(),
         db_filename: None,
-        config: config.temporal.clone(),
+        config: config.dev_server()?.clone(),
         ui_codec_endpoint: None,
     };
     let sandbox_cfg = config
