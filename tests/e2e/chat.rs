@@ -484,6 +484,177 @@ plans:
     notify: { channel: C_ACCESS, direct: false }
 "#;
 
+/// A jit-api process (the real binary) for this test's queue and chat settings: the process
+/// and its HTTP address.
+async fn api_process(c: &Chat, name: &str) -> (jit_devstack::ManagedChild, SocketAddr) {
+    let grpc = jit_devstack::free_port().unwrap();
+    let http: SocketAddr = format!("127.0.0.1:{}", jit_devstack::free_port().unwrap())
+        .parse()
+        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_e2e-api"));
+    for k in jit_config::SDK_VARS {
+        cmd.env_remove(k);
+    }
+    cmd.arg("--config")
+        .arg(jit_devstack::repo_root().join("temporal-dev.yaml"))
+        .env("JIT_TEMPORAL_ADDRESS", &c.app.stack.temporal_address)
+        .env("JIT_TEMPORAL_NAMESPACE", &c.app.stack.namespace)
+        .env("JIT_TASK_QUEUE", &c.app.task_queue)
+        .env("JIT_POLICY_FILE", &c.app.policy_file)
+        .env("JIT_API_PORT", grpc.to_string())
+        .env("JIT_API_HTTP_PORT", http.port().to_string())
+        .env("JIT_API_METRICS_ADDRESS", "off")
+        .env("JIT_API_DEV_AUTH", "true")
+        .env("JIT_SLACK_BOT_TOKEN", "xoxb-test")
+        .env("JIT_SLACK_API_URL", &c.slack.api_url)
+        .env("JIT_SLACK_SIGNING_SECRET", SIGNING)
+        .env("JIT_LINK_SECRET", LINKS)
+        .env("RUST_LOG", "info");
+    let log = c
+        .app
+        .stack
+        .logs
+        .join(format!("api-{}-{name}.log", c.app.task_queue));
+    let mut child = jit_devstack::ManagedChild::spawn(name, cmd, &log, true).expect("jit-api");
+    let deadline = std::time::Instant::now() + T;
+    while tokio::net::TcpStream::connect(http).await.is_err() {
+        assert!(
+            child.exited().is_none() && std::time::Instant::now() < deadline,
+            "{name} did not listen on {http}:\n{}",
+            child.log_tail(20)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, http)
+}
+
+/// Posts a Slack request (body and signature as given) to the API at `http`; the status.
+async fn post_slack(http: SocketAddr, body: &str, ts: i64, sig: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("http://{http}/slack/interactions"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", sig)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Posts a Teams vote link to the API at `http` as `token`; (status, text).
+async fn post_link(http: SocketAddr, url: &str, token: &str) -> (u16, String) {
+    let link = url.split("link=").nth(1).unwrap().to_owned();
+    let r = reqwest::Client::new()
+        .post(format!("http://{http}/teams/vote"))
+        .header("authorization", format!("Bearer {token}"))
+        .form(&[("link", link)])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Two API processes receive the same signed Slack request at once: it counts once (the
+/// request is the vote's update id, and Temporal runs an update id once). After a restart,
+/// the new process still refuses it, and a used Teams link too: the record is the ticket's
+/// history, not a process's memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_and_restarts_count_a_request_once_and_a_used_link_stays_used() {
+    let c = chat("replicas").await;
+    let (a, http_a) = api_process(&c, "api-a").await;
+    let (b, http_b) = api_process(&c, "api-b").await;
+    let (h, id) = c.start("slack").await;
+
+    let body = form(&c.button("U_CAROL", "approve", &id, "twice"));
+    let ts = jiff::Timestamp::now().as_second();
+    let sig = python_sign(ts, &body, SIGNING);
+    let (sa, sb) = tokio::join!(
+        post_slack(http_a, &body, ts, &sig),
+        post_slack(http_b, &body, ts, &sig)
+    );
+    assert_eq!((sa, sb), (200, 200));
+    let answers = |n: usize| {
+        let slack = &c.slack;
+        async move {
+            let deadline = std::time::Instant::now() + T;
+            loop {
+                let got: Vec<String> = slack
+                    .calls("response_url")
+                    .into_iter()
+                    .filter(|r| r["response_id"] == "twice")
+                    .map(|r| r["text"].as_str().unwrap_or_default().to_owned())
+                    .collect();
+                if got.len() >= n {
+                    return got;
+                }
+                assert!(std::time::Instant::now() < deadline, "answers: {got:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let got = answers(2).await;
+    assert!(got.contains(&"counted; approved".to_owned()), "{got:?}");
+    for a in &got {
+        assert!(
+            a == "counted; approved" || a.contains("counted already"),
+            "the second replica's copy is the same vote, not a second one: {got:?}"
+        );
+    }
+    c.app.wait_for(&h, T, |t| t.phase == Phase::Active).await;
+    let t = c.app.status(&h).await;
+    assert_eq!(t.approval.unwrap().votes.len(), 1, "one vote");
+
+    // A restarted replica has an empty memory; the ticket still knows the request.
+    drop(a);
+    let (_c2, http_c) = api_process(&c, "api-c").await;
+    assert_eq!(post_slack(http_c, &body, ts, &sig).await, 200);
+    let got = answers(3).await;
+    assert!(
+        got[2].contains("this request was counted already"),
+        "{got:?}"
+    );
+
+    // A Teams link used on one replica is refused by a restarted one.
+    let (h2, id2) = c.start("teams").await;
+    eventually("the Teams card", || {
+        c.slack
+            .calls("teams")
+            .iter()
+            .any(|b| b.to_string().contains(&id2))
+    })
+    .await;
+    let card = c
+        .slack
+        .calls("teams")
+        .into_iter()
+        .rfind(|b| b.to_string().contains(&id2))
+        .unwrap();
+    let link = card["attachments"][0]["content"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Approve (carol)")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        post_link(http_b, &link, "dev:carol").await,
+        (200, "counted; approved".to_owned())
+    );
+    drop(b);
+    let (_d, http_d) = api_process(&c, "api-d").await;
+    let (code, text) = post_link(http_d, &link, "dev:carol").await;
+    assert_eq!(code, 409, "{text}");
+    assert!(
+        text.contains("used already: each vote link works once"),
+        "{text}"
+    );
+    c.app.wait_for(&h2, T, |t| t.phase == Phase::Active).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channels_delegates_and_requesters_hear_what_they_need() {
     let c = chat_with("chatroute", CHANNELED).await;

@@ -4,12 +4,14 @@
 //!
 //! - `POST /slack/interactions`: the v0 signature (HMAC-SHA256 over `v0:ts:body`,
 //!   constant-time compare) and a timestamp within 5 minutes are required, and a request is
-//!   accepted once (replays are refused); the Slack user is mapped to the identity-store user
+//!   accepted once (replays are refused: at once by this process, and across replicas and
+//!   restarts by the ticket, the request being the vote's update id); the Slack user is mapped to the identity-store user
 //!   by email. Approve votes at once; Deny and Delegate open a modal; outcomes go back to the
 //!   clicker ephemerally (or as modal errors).
 //! - `GET /teams/vote?link=…`: a signed, expiring link made for one approver; the page asks
 //!   them to sign in. `POST /teams/vote` (the link, and `authorization: Bearer …` or a `token`
-//!   field): the signed-in user must be the link's approver; each link works once.
+//!   field): the signed-in user must be the link's approver; each link works once (its nonce
+//!   is the vote's update id: the ticket refuses it a second time, on any replica).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -136,6 +138,8 @@ async fn slack_interaction(
         tracing::warn!(error = %e, "Slack request refused");
         return text(StatusCode::UNAUTHORIZED, format!("refused: {e}"));
     }
+    // What makes the request's vote count once across replicas and restarts: its update id.
+    let once = once_key("slack", sig.unwrap_or_default());
     let payload: Option<Value> = serde_urlencoded::from_bytes::<HashMap<String, String>>(&body)
         .ok()
         .and_then(|f| serde_json::from_str(f.get("payload")?).ok());
@@ -152,7 +156,12 @@ async fn slack_interaction(
             let answer = match action["action_id"].as_str() {
                 Some("approve") => match chat.user_of(side, &slack_user).await {
                     Err(e) => e,
-                    Ok(user) => match chat.inner.api.vote_as(user, &ticket, None, true).await {
+                    Ok(user) => match chat
+                        .inner
+                        .api
+                        .vote_as(user, &ticket, None, true, Some(&once))
+                        .await
+                    {
                         Ok(v) => v.effect,
                         Err(s) => s.message().to_owned(),
                     },
@@ -208,7 +217,7 @@ async fn slack_interaction(
                     match chat
                         .inner
                         .api
-                        .vote_as(user, &ticket, Some(reason), false)
+                        .vote_as(user, &ticket, Some(reason), false, Some(&once))
                         .await
                     {
                         Ok(_) => Json(json!({"response_action": "clear"})).into_response(),
@@ -238,6 +247,7 @@ async fn slack_interaction(
                             to,
                             until,
                             Some("delegated from Slack".into()),
+                            Some(&once),
                         )
                         .await
                     {
@@ -253,6 +263,14 @@ async fn slack_interaction(
             "malformed: unknown interaction type",
         ),
     }
+}
+
+/// An update id for a request that counts once: `<channel>-` and a digest of what identifies
+/// it (a Slack signature, a link's nonce), so the history holds no replayable secret.
+fn once_key(channel: &str, id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(id.as_bytes());
+    format!("{channel}-{}", hex::encode(&d[..16]))
 }
 
 fn modal_error(block: &str, message: &str) -> Response {
@@ -380,10 +398,15 @@ async fn teams_vote(
             &link.t,
             Some("voted from Teams".into()),
             link.d == "approve",
+            Some(&once_key("teams-link", &link.n)),
         )
         .await
     {
         Ok(v) => text(StatusCode::OK, v.effect),
+        Err(s) if s.code() == tonic::Code::AlreadyExists => text(
+            StatusCode::CONFLICT,
+            "this link was used already: each vote link works once",
+        ),
         Err(s) => text(StatusCode::FORBIDDEN, s.message()),
     }
 }

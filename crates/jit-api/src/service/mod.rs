@@ -273,7 +273,7 @@ impl TicketApi {
         let r = request.into_inner();
         let comment = door::note("comment", &r.comment)?;
         Ok(Response::new(
-            self.vote_as(approver, &r.ticket_id, comment, approve)
+            self.vote_as(approver, &r.ticket_id, comment, approve, None)
                 .await?,
         ))
     }
@@ -286,10 +286,11 @@ impl TicketApi {
         ticket_id: &str,
         comment: Option<String>,
         approve: bool,
+        once: Option<&str>,
     ) -> Result<pb::VoteResponse, Status> {
         let (_, h) = self.handle(ticket_id)?;
         let input = VoteInput { approver, comment };
-        let o = WorkflowExecuteUpdateOptions::default();
+        let o = self.once(&h, once).await?;
         let out = if approve {
             h.execute_update(ticket::Approve, input, o).await
         } else {
@@ -310,8 +311,10 @@ impl TicketApi {
         to: UserName,
         until: Timestamp,
         reason: Option<String>,
+        once: Option<&str>,
     ) -> Result<pb::Ticket, Status> {
         let (_, h) = self.handle(ticket_id)?;
+        let o = self.once(&h, once).await?;
         let out = h
             .execute_update(
                 ticket::Delegate,
@@ -321,11 +324,49 @@ impl TicketApi {
                     until,
                     reason,
                 },
-                WorkflowExecuteUpdateOptions::default(),
+                o,
             )
             .await;
         let ((), t) = self.after_update(ticket_id, &h, out).await?;
         Ok(t)
+    }
+
+    /// Update options for an act that may happen once (`once`: a chat request's or a link's
+    /// key). The key is the update's id: Temporal runs an update id once per ticket, so two
+    /// API replicas sending the same request count one vote. A key the ticket already knows
+    /// (after a restart, on another replica) is refused with `ALREADY_EXISTS` — the ticket's
+    /// history, not this process's memory, is the record.
+    async fn once(
+        &self,
+        h: &Handle,
+        once: Option<&str>,
+    ) -> Result<WorkflowExecuteUpdateOptions, Status> {
+        let Some(key) = once else {
+            return Ok(WorkflowExecuteUpdateOptions::default());
+        };
+        let known = h.get_update_handle(ticket::Approve, key);
+        let rpc = temporalio_client::RpcOptions::builder()
+            .timeout(Duration::from_secs(10))
+            .build();
+        match known.get_result(rpc).await {
+            // Not an update of this ticket (or one it refused, which never counted).
+            Err(WorkflowUpdateError::NotFound(_)) => {}
+            Err(WorkflowUpdateError::Rpc(s)) if s.code() != tonic::Code::DeadlineExceeded => {
+                return Err(Status::unavailable(format!(
+                    "could not check whether this request was counted already: {}",
+                    s.message()
+                )));
+            }
+            // Done (whatever its outcome or result type), or still running elsewhere.
+            _ => {
+                return Err(Status::already_exists(
+                    "this request was counted already: each one counts once",
+                ));
+            }
+        }
+        Ok(WorkflowExecuteUpdateOptions::builder()
+            .update_id(key.to_owned())
+            .build())
     }
 
     /// The identity-store user with this email, asked of a worker.

@@ -174,7 +174,7 @@ impl TicketService for TicketApi {
         let until = door::until(r.until.as_ref(), Timestamp::now())?;
         let reason = door::note("reason", &r.reason)?;
         Ok(Response::new(
-            self.delegate_as(from, &r.ticket_id, to, until, reason)
+            self.delegate_as(from, &r.ticket_id, to, until, reason, None)
                 .await?,
         ))
     }
