@@ -15,6 +15,7 @@ mod policy;
 mod replay;
 mod support;
 mod tls;
+mod versioning;
 
 use std::time::Duration;
 

@@ -105,6 +105,20 @@ impl TestApp {
     }
 
     pub fn start_worker(&mut self) {
+        let child = self.spawn_worker("worker", &[]);
+        self.worker = Some(child);
+    }
+
+    /// One more worker process for this test's queue (`name` names its log), with the test's
+    /// worker environment and `extra` over it; it stops when dropped.
+    pub fn spawn_worker(&self, name: &str, extra: &[(String, String)]) -> ManagedChild {
+        let log = if name == "worker" {
+            self.worker_log()
+        } else {
+            self.stack
+                .logs
+                .join(format!("{name}-{}.log", self.task_queue))
+        };
         let setup = jit_e2e::WorkerSetup {
             temporal_address: &self.stack.temporal_address,
             namespace: &self.stack.namespace,
@@ -119,10 +133,9 @@ impl TestApp {
             ("JIT_DIRECTORY_TTL".to_owned(), "1s".to_owned()),
         ];
         env.extend(self.worker_env.iter().cloned());
+        env.extend(extra.iter().cloned());
         let cmd = jit_e2e::worker_command(env!("CARGO_BIN_EXE_e2e-worker"), &setup, &env);
-        let child = ManagedChild::spawn("worker", cmd, &self.worker_log(), true)
-            .expect("the worker starts");
-        self.worker = Some(child);
+        ManagedChild::spawn(name, cmd, &log, true).expect("the worker starts")
     }
 
     /// The environment the next [`TestApp::start_worker`] adds (e.g. other codec keys).

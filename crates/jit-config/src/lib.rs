@@ -248,6 +248,20 @@ pub struct WorkerConfig {
     /// `JIT_METRICS_ADDRESS` (`off` turns it off).
     #[serde(default)]
     pub metrics: Option<String>,
+    /// Worker Versioning: the Worker Deployment this worker belongs to (JIT_DEPLOYMENT_NAME)
+    /// and its build id (JIT_BUILD_ID; default: a digest of the binary). Absent: an
+    /// unversioned worker (the local stack).
+    #[serde(default)]
+    pub deployment: Option<DeploymentConfig>,
+}
+
+/// `worker.deployment:`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentConfig {
+    pub name: String,
+    #[serde(default)]
+    pub build_id: Option<String>,
 }
 
 /// How hard the fleet may use Identity Center.
@@ -365,6 +379,8 @@ pub struct WorkerSettings {
     pub temporal_api_key: Option<Secret>,
     /// Payload encryption keys (JIT_CODEC_KEYS or _FILE); `None`: payloads as they are.
     pub codec_keys: Option<CodecKeys>,
+    /// Worker Versioning; `None`: unversioned.
+    pub deployment: Option<DeploymentConfig>,
 }
 
 /// How to reach the Temporal frontend over TLS: the CA that signed its certificate (absent:
@@ -749,6 +765,7 @@ impl StackConfig {
             }),
             temporal_api_key: chat::secret(env, "JIT_TEMPORAL_API_KEY")?,
             codec_keys: CodecKeys::from_env(env)?,
+            deployment: w.deployment.clone(),
             health: match &w.health {
                 Some(v) => metrics_address(v).map_err(|problem| ConfigError::Invalid {
                     path: self.source.clone(),
@@ -759,6 +776,46 @@ impl StackConfig {
         };
         if let Some(p) = sdk_profile(env)? {
             apply_sdk_profile(&mut s, p)?;
+        }
+        if let Some(name) = env("JIT_DEPLOYMENT_NAME") {
+            let keep = s.deployment.take().and_then(|d| d.build_id);
+            s.deployment = (!name.trim().is_empty()).then_some(DeploymentConfig {
+                name,
+                build_id: keep,
+            });
+        }
+        if let Some(id) = env("JIT_BUILD_ID").filter(|v| !v.trim().is_empty()) {
+            match s.deployment.as_mut() {
+                Some(d) => d.build_id = Some(id),
+                None => {
+                    return Err(ConfigError::Env {
+                        var: "JIT_BUILD_ID".into(),
+                        problem: "a build id belongs to a Worker Deployment: set \
+                                  JIT_DEPLOYMENT_NAME (or worker.deployment.name) too"
+                            .into(),
+                    });
+                }
+            }
+        }
+        if let Some(d) = &s.deployment {
+            // `<name>.<build id>` is how Temporal writes a version: no dot in the name.
+            let checks = [
+                ("name", Some(&d.name), d.name.contains('.')),
+                ("build_id", d.build_id.as_ref(), false),
+            ];
+            for (what, v, dotted) in checks {
+                if let Some(v) = v
+                    && (dotted || v.len() > 255 || v.chars().any(char::is_whitespace))
+                {
+                    return Err(ConfigError::Invalid {
+                        path: self.source.clone(),
+                        problem: format!(
+                            "worker.deployment.{what} (JIT_DEPLOYMENT_NAME, JIT_BUILD_ID): {v:?} \
+                             must be 1-255 characters without spaces (and a name without dots)"
+                        ),
+                    });
+                }
+            }
         }
         if let Some(v) = env("JIT_HEALTH_ADDRESS") {
             s.health = metrics_address(&v).map_err(|problem| ConfigError::Env {
@@ -1189,6 +1246,22 @@ mod tests {
         );
         assert_eq!(w.namespace, "jit");
         assert_eq!(w.aws_endpoint_url, None, "real AWS");
+        assert_eq!(
+            w.deployment,
+            Some(DeploymentConfig {
+                name: "jit".into(),
+                build_id: None
+            })
+        );
+        let tag = |k: &str| (k == "JIT_BUILD_ID").then(|| "v1.4.2".to_owned());
+        let d = c.worker_settings(&tag).unwrap().deployment.unwrap();
+        assert_eq!(d.build_id.as_deref(), Some("v1.4.2"));
+        let e = repo_file().worker_settings(&tag).unwrap_err().to_string();
+        assert!(e.contains("JIT_BUILD_ID") && e.contains("JIT_DEPLOYMENT_NAME"), "{e}");
+        let dotted = |k: &str| (k == "JIT_DEPLOYMENT_NAME").then(|| "jit.prod".to_owned());
+        let e = c.worker_settings(&dotted).unwrap_err().to_string();
+        assert!(e.contains("\"jit.prod\"") && e.contains("without dots"), "{e}");
+        assert_eq!(repo_file().worker_settings(&|_| None).unwrap().deployment, None);
         let tls = w.temporal_tls.expect("TLS from temporal.tls");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config");
         assert_eq!(tls.ca, Some(Pem::File(dir.join("tls/temporal-ca.pem"))));

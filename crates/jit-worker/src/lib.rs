@@ -141,7 +141,9 @@ impl Worker {
             &settings.chat,
         )
         .with_metrics(Arc::clone(&activity_metrics));
+        let deployment = deployment_options(&settings);
         let options = WorkerOptions::new(settings.task_queue.clone())
+            .deployment_options(deployment.clone())
             .register_workflow::<TicketWorkflow>()?
             .register_workflow::<DelegationWorkflow>()?
             .register_workflow::<CatalogWorkflow>()?
@@ -168,6 +170,7 @@ impl Worker {
         };
         let lease_options =
             WorkerOptions::new(jit_contract::lease::call_queue(&settings.task_queue))
+                .deployment_options(deployment)
                 .register_activities(lease_activities())
                 .tuner(tuner)
                 .graceful_shutdown_period(Duration::from_secs(10))
@@ -242,6 +245,7 @@ impl Worker {
             task_queue = %self.settings.task_queue,
             temporal = %self.settings.temporal_address,
             aws = self.settings.aws_endpoint_url.as_deref().unwrap_or("AWS"),
+            version = %version_label(&self.settings),
             "worker running"
         );
         let (out, leases) = futures::join!(self.inner.run(), self.lease_calls.run());
@@ -373,6 +377,51 @@ pub async fn ensure_reconcile_schedule(client: &Client, settings: &Settings) {
             "reconcile schedule {what}"
         ),
         Err(e) => tracing::warn!(error = %e, "reconcile schedule not set up"),
+    }
+}
+
+/// Worker Versioning. With a deployment configured, both of this worker's task queues belong
+/// to the version `<deployment>.<build id>` (the build id defaults to a digest of the binary),
+/// and every workflow type is **Auto-Upgrade**: at its next workflow task a running workflow
+/// moves to the version made current. Pinned is no choice here — tickets wait up to days for
+/// approval and run for hours, leases and the governor live indefinitely, so a pinned build
+/// would have to keep running for days after each deploy; and the Rust SDK (1.1) cannot pin
+/// one workflow type and not another (it sends no per-workflow behavior). Changes that alter
+/// the commands of running workflows stay behind `patched()`, proved by the committed replay
+/// histories. Without a deployment: unversioned, the SDK's build id still recorded.
+fn deployment_options(settings: &Settings) -> temporalio_common::worker::WorkerDeploymentOptions {
+    use temporalio_common::worker::{
+        VersioningBehavior, WorkerDeploymentOptions, WorkerDeploymentVersion,
+        build_id_from_current_exe,
+    };
+    match &settings.deployment {
+        None => WorkerDeploymentOptions::from_build_id(build_id_from_current_exe().to_owned()),
+        Some(d) => WorkerDeploymentOptions::new(
+            WorkerDeploymentVersion::builder()
+                .deployment_name(d.name.clone())
+                .build_id(
+                    d.build_id
+                        .clone()
+                        .unwrap_or_else(|| build_id_from_current_exe().to_owned()),
+                )
+                .build(),
+        )
+        .use_worker_versioning(true)
+        .default_versioning_behavior(VersioningBehavior::AutoUpgrade)
+        .build(),
+    }
+}
+
+/// `<deployment>.<build id>` (Auto-Upgrade), or `unversioned (build …)`.
+fn version_label(settings: &Settings) -> String {
+    let o = deployment_options(settings);
+    if o.use_worker_versioning {
+        format!(
+            "{}.{} (auto-upgrade)",
+            o.version.deployment_name, o.version.build_id
+        )
+    } else {
+        format!("unversioned (build {})", o.version.build_id)
     }
 }
 
