@@ -12,6 +12,7 @@ mod leases;
 mod lifecycle;
 mod observability;
 mod policy;
+mod production;
 mod replay;
 mod support;
 mod tls;

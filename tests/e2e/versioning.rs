@@ -48,7 +48,7 @@ fn deployment_cli(app: &TestApp, args: &[&str]) -> String {
     }
 }
 
-fn make_current(app: &TestApp, deployment: &str, build: &str) {
+pub(crate) fn make_current(app: &TestApp, deployment: &str, build: &str) {
     deployment_cli(
         app,
         &[

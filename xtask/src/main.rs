@@ -8,9 +8,12 @@
 //! - `bench policy`: policy decisions per second with 10, 100 and 1,000 rules, written to
 //!   `docs/benchmarks/policy.md`; `bench api`: GetTicket p50/p99 and CreateTicket throughput
 //!   through the real stack, written to `docs/benchmarks/api.md`.
+//! - `dist`: the release binaries (`jit-worker`, `jit-api`, `jit`) in `target/dist/` with
+//!   `SHA256SUMS`; `deploy-sync`: the Kubernetes ConfigMap from `deploy/config/`.
 
 mod checks;
 mod demo;
+mod deploy;
 mod observability;
 mod stack;
 
@@ -70,6 +73,13 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Build the release binaries into target/dist/ (what deploy/container/Dockerfile copies
+    /// into the image), with SHA256SUMS and the example service config.
+    Dist,
+    /// Write deploy/kubernetes/configmap.yaml from deploy/config/ (jit.yaml, policy.yaml).
+    DeploySync,
+    /// The offline checks of deploy/ that `test` runs (schemas, Dockerfile, ConfigMap).
+    CheckDeploy,
     /// Run every check CI runs: cargo fmt --check, clippy -D warnings, all tests.
     Test {
         /// The longer chaos run (80 tickets, 60 worker kills, 3 server restarts) instead of
@@ -107,6 +117,9 @@ fn run() -> anyhow::Result<()> {
         Cmd::Down { wipe } => stack::down(&root, wipe),
         Cmd::Demo(args) => tokio::runtime::Runtime::new()?.block_on(demo::run(&root, args)),
         Cmd::Test { args, chaos_long } => test(&root, &args, chaos_long),
+        Cmd::Dist => deploy::dist(&root).map(|_| ()),
+        Cmd::DeploySync => deploy::sync(&root),
+        Cmd::CheckDeploy => jit_devstack::ensure_tools(&root).and_then(|_| deploy::check(&root)),
         Cmd::Bench {
             what: Bench::Tickets,
             args,
@@ -220,6 +233,11 @@ fn test(root: &std::path::Path, args: &[String], chaos_long: bool) -> anyhow::Re
         "==> observability: promtool on deploy/observability/, the alerts' unit tests, runbook coverage"
     );
     observability::check(root)?;
+    eprintln!(
+        "==> deploy: Kubernetes manifests (schemas of {}), compose-spec, Dockerfile, ConfigMap, trust policies",
+        deploy::KUBERNETES
+    );
+    deploy::check(root)?;
     let mut test_args = vec!["test", "--workspace", "--all-targets"];
     if !args.is_empty() {
         test_args.push("--");

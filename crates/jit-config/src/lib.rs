@@ -676,6 +676,16 @@ impl StackConfig {
                 key: PathBuf::from(key),
             });
         }
+        match env("JIT_API_TLS").as_deref() {
+            Some("false" | "0") => s.tls = None,
+            Some("true" | "1") | None => {}
+            Some(v) => {
+                return Err(ConfigError::Env {
+                    var: "JIT_API_TLS".into(),
+                    problem: format!("{v:?} is not true or false"),
+                });
+            }
+        }
         if !s.dev_auth && s.jwt.is_none() {
             return Err(ConfigError::Invalid {
                 path: self.source.clone(),
@@ -1257,17 +1267,29 @@ mod tests {
         let d = c.worker_settings(&tag).unwrap().deployment.unwrap();
         assert_eq!(d.build_id.as_deref(), Some("v1.4.2"));
         let e = repo_file().worker_settings(&tag).unwrap_err().to_string();
-        assert!(e.contains("JIT_BUILD_ID") && e.contains("JIT_DEPLOYMENT_NAME"), "{e}");
+        assert!(
+            e.contains("JIT_BUILD_ID") && e.contains("JIT_DEPLOYMENT_NAME"),
+            "{e}"
+        );
         let dotted = |k: &str| (k == "JIT_DEPLOYMENT_NAME").then(|| "jit.prod".to_owned());
         let e = c.worker_settings(&dotted).unwrap_err().to_string();
-        assert!(e.contains("\"jit.prod\"") && e.contains("without dots"), "{e}");
-        assert_eq!(repo_file().worker_settings(&|_| None).unwrap().deployment, None);
+        assert!(
+            e.contains("\"jit.prod\"") && e.contains("without dots"),
+            "{e}"
+        );
+        assert_eq!(
+            repo_file().worker_settings(&|_| None).unwrap().deployment,
+            None
+        );
         let tls = w.temporal_tls.expect("TLS from temporal.tls");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config");
         assert_eq!(tls.ca, Some(Pem::File(dir.join("tls/temporal-ca.pem"))));
         assert_eq!(tls.server_name.as_deref(), Some("temporal-frontend"));
         let a = c.api_settings(&|_| None).unwrap();
         assert!(!a.dev_auth && a.jwt.is_some());
+        assert!(a.tls.is_some());
+        let plain = |k: &str| (k == "JIT_API_TLS").then(|| "false".to_owned());
+        assert_eq!(c.api_settings(&plain).unwrap().tls, None);
         assert_eq!(a.temporal_tls, Some(tls));
         let e = c.dev_server().unwrap_err().to_string();
         assert!(e.contains("temporal.dev_server is missing"), "{e}");

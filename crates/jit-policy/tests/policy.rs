@@ -460,3 +460,11 @@ proptest! {
         }
     }
 }
+
+/// The production-shaped example (`deploy/config/policy.yaml`, in the image and the
+/// ConfigMap) passes the file's own checks.
+#[test]
+fn the_production_example_policy_loads() {
+    let p = repo().join("deploy/config/policy.yaml");
+    futures::executor::block_on(Policy::load(&p)).expect("deploy/config/policy.yaml loads");
+}
