@@ -772,4 +772,39 @@ async fn tls_is_served_when_configured() {
             .is_err(),
     };
     assert!(refused, "a plaintext call to the TLS port must fail");
+
+    // The CLI over TLS: with the CA it gets through; without it the system's roots refuse
+    // the self-signed certificate, and the error says how it tried.
+    std::fs::write(dir.join("ca.pem"), &cert_pem).unwrap();
+    let cli = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_e2e-jit"))
+            .arg("whoami")
+            .args(extra)
+            .env("JIT_SERVER", format!("https://localhost:{port}"))
+            .env("JIT_TOKEN", "dev:bob")
+            .env("JIT_CLI_CONFIG", "/nonexistent")
+            .env_remove("JIT_CA_FILE")
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let ca = dir.join("ca.pem").display().to_string();
+    let (code, out, err) = cli(&["--ca-file", &ca]);
+    assert_eq!((code, out.as_str()), (0, "bob (by dev token)"), "{err}");
+    let (code, _, err) = cli(&[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("the system's roots; --ca-file for a private CA"),
+        "{err}"
+    );
+    let (code, _, err) = cli(&["--ca-file", "/nonexistent/ca.pem"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("--ca-file (JIT_CA_FILE) /nonexistent/ca.pem: cannot read"),
+        "{err}"
+    );
 }

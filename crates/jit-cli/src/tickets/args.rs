@@ -9,9 +9,14 @@ pub struct Connect {
     /// The API's address (JIT_SERVER; default from the config file, else the local stack).
     #[arg(long, global = true)]
     pub(super) server: Option<String>,
-    /// The bearer token: a JWT, or `dev:<user>` against a dev-mode server (JIT_TOKEN).
+    /// The bearer token: a JWT, or `dev:<user>` against a dev-mode server (JIT_TOKEN; for
+    /// scripts — the environment keeps it out of `ps`).
     #[arg(long, global = true)]
     pub(super) token: Option<String>,
+    /// For an `https://` server: the CA that signed its certificate, PEM (JIT_CA_FILE;
+    /// default: the system's roots).
+    #[arg(long, global = true)]
+    pub(super) ca_file: Option<std::path::PathBuf>,
     /// How to print results.
     #[arg(long, global = true, value_enum, default_value = "text")]
     pub(super) output: Output,

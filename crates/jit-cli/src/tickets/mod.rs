@@ -2,8 +2,9 @@
 //! extend | done | revoke | cancel | watch | whoami | catalog`, over gRPC.
 //!
 //! The server and token come from `--server` / `--token`, else `JIT_SERVER` / `JIT_TOKEN`,
-//! else the config file (`$JIT_CLI_CONFIG`, default `~/.config/jit/cli.yaml`: `server:` and
-//! `token:`), else the local stack (`http://127.0.0.1:50051`, no token).
+//! else the config file (`$JIT_CLI_CONFIG`, default `~/.config/jit/cli.yaml`: `server:`,
+//! `token:`, `ca_file:`), else the local stack (`http://127.0.0.1:50051`, no token). An
+//! `https://` server is verified with `--ca-file` (`JIT_CA_FILE`) or the system's roots.
 //!
 //! - [`args`]: the command line; [`session`]: the connection and how refusals read;
 //!   `run`: the commands; `watch`: following a ticket live; `show`: tables, lines, JSON.

@@ -14,6 +14,7 @@ use super::args::{Connect, Output};
 struct ConfigFile {
     server: Option<String>,
     token: Option<String>,
+    ca_file: Option<PathBuf>,
 }
 
 fn config_file() -> anyhow::Result<ConfigFile> {
@@ -51,11 +52,45 @@ impl Session {
             .clone()
             .or_else(|| std::env::var("JIT_TOKEN").ok())
             .or(file.token);
-        let channel = Channel::from_shared(server.clone())
-            .with_context(|| format!("server address {server:?}"))?
+        let ca_file = c
+            .ca_file
+            .clone()
+            .or_else(|| std::env::var_os("JIT_CA_FILE").map(PathBuf::from))
+            .or(file.ca_file);
+        let mut endpoint = Channel::from_shared(server.clone())
+            .with_context(|| format!("server address {server:?}"))?;
+        let how = if server.starts_with("https://") {
+            let mut tls = tonic::transport::ClientTlsConfig::new();
+            let how = match &ca_file {
+                Some(p) => {
+                    let pem = std::fs::read(p).with_context(|| {
+                        format!("--ca-file (JIT_CA_FILE) {}: cannot read", p.display())
+                    })?;
+                    tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+                    format!("TLS, CA {}", p.display())
+                }
+                None => {
+                    tls = tls.with_native_roots();
+                    "TLS, the system's roots; --ca-file for a private CA".to_owned()
+                }
+            };
+            endpoint = endpoint
+                .tls_config(tls)
+                .context("setting up TLS to the jit API")?;
+            how
+        } else {
+            if let Some(p) = &ca_file {
+                anyhow::bail!(
+                    "--ca-file (JIT_CA_FILE) {} is for an https:// server, and {server} is plain text",
+                    p.display()
+                );
+            }
+            "plain text".to_owned()
+        };
+        let channel = endpoint
             .connect()
             .await
-            .with_context(|| format!("cannot reach the jit API at {server}"))?;
+            .with_context(|| format!("cannot reach the jit API at {server} ({how})"))?;
         Ok(Self {
             client: TicketServiceClient::new(channel),
             token,
