@@ -10,6 +10,7 @@ mod codec;
 mod door;
 mod leases;
 mod lifecycle;
+mod login;
 mod observability;
 mod policy;
 mod production;

@@ -14,10 +14,12 @@
 //! - [`history`]: histories as the `temporal` CLI shows them, and what in them is readable.
 //! - [`fake_slack`]: a recording stand-in for the Slack Web API and a Teams webhook.
 //! - [`tls_proxy`]: a test PKI and an mTLS front for the dev server ([`TlsProxy`]).
+//! - [`oidc`]: a real OpenID provider (npm `oidc-provider`) on a free port ([`OidcProvider`]).
 //! - [`test_stack`]: one stack per test binary on free ports ([`TestStack::shared`]).
 
 pub mod fake_slack;
 pub mod history;
+pub mod oidc;
 pub mod otlp;
 pub mod process;
 pub mod prometheus;
@@ -30,6 +32,7 @@ pub mod tls_proxy;
 pub mod tools;
 
 pub use fake_slack::FakeSlack;
+pub use oidc::{OidcProvider, ensure_oidc};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::{ManagedChild, free_port};
 pub use prometheus::{Prometheus, PrometheusTools, ensure_prometheus};

@@ -100,6 +100,19 @@ pub enum TicketCommand {
     Whoami,
     /// What you may request.
     Catalog,
+    /// Sign in with your identity provider (the OAuth device flow): the token is saved for the
+    /// other commands (0600, under $XDG_CONFIG_HOME/jit) and refreshed when it expires.
+    Login {
+        /// The OpenID issuer (JIT_OIDC_ISSUER; default: `issuer:` of the CLI config).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// The OAuth client (JIT_OIDC_CLIENT_ID; default: `client_id:` of the CLI config, else
+        /// jit-cli).
+        #[arg(long)]
+        client_id: Option<String>,
+    },
+    /// Forget the saved login.
+    Logout,
 }
 
 #[derive(Args)]

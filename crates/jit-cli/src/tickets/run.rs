@@ -12,6 +12,32 @@ use super::show::{relative, show_list, show_ticket, table};
 use super::watch::watch;
 
 pub async fn run(c: &Connect, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
+    match &cmd {
+        TicketCommand::Login { issuer, client_id } => {
+            let file = super::session::config_file()?;
+            let issuer = issuer
+                .clone()
+                .or_else(|| std::env::var("JIT_OIDC_ISSUER").ok())
+                .or(file.issuer)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "which identity provider? --issuer, JIT_OIDC_ISSUER or issuer: in the CLI config"
+                    )
+                })?;
+            let client = client_id
+                .clone()
+                .or_else(|| std::env::var("JIT_OIDC_CLIENT_ID").ok())
+                .or(file.client_id)
+                .unwrap_or_else(|| "jit-cli".into());
+            super::login::login(&issuer, &client).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        TicketCommand::Logout => {
+            super::login::logout()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let mut s = Session::open(c).await?;
     match cmd {
         TicketCommand::Request(a) => request(&mut s, a).await,
@@ -195,6 +221,7 @@ pub async fn run(c: &Connect, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        TicketCommand::Login { .. } | TicketCommand::Logout => unreachable!("handled above"),
     }
 }
 

@@ -11,13 +11,15 @@ use tonic::transport::Channel;
 use super::args::{Connect, Output};
 
 #[derive(Deserialize, Default)]
-struct ConfigFile {
+pub(super) struct ConfigFile {
     server: Option<String>,
     token: Option<String>,
     ca_file: Option<PathBuf>,
+    pub(super) issuer: Option<String>,
+    pub(super) client_id: Option<String>,
 }
 
-fn config_file() -> anyhow::Result<ConfigFile> {
+pub(super) fn config_file() -> anyhow::Result<ConfigFile> {
     let path = match std::env::var_os("JIT_CLI_CONFIG") {
         Some(p) => PathBuf::from(p),
         None => match std::env::var_os("HOME") {
@@ -52,6 +54,10 @@ impl Session {
             .clone()
             .or_else(|| std::env::var("JIT_TOKEN").ok())
             .or(file.token);
+        let token = match token {
+            Some(t) => Some(t),
+            None => super::login::saved_token().await?,
+        };
         let ca_file = c
             .ca_file
             .clone()
