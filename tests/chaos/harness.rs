@@ -41,11 +41,20 @@ impl Stack {
     /// Starts everything, with `workers` worker processes each allowed `rps` Identity Center
     /// requests per second.
     pub async fn start(name: &str, workers: usize, rps: f64) -> Stack {
+        let env = vec![("JIT_AWS_REQUESTS_PER_SECOND".to_owned(), rps.to_string())];
+        Self::start_with_env(name, workers, env).await
+    }
+
+    /// Like [`Stack::start`], every worker with `worker_env`.
+    pub async fn start_with_env(
+        name: &str,
+        workers: usize,
+        worker_env: Vec<(String, String)>,
+    ) -> Stack {
         let own = OwnStack::start(name).await;
         let task_queue = format!("jit-{name}");
         let policy_file = own.logs.join("policy.yaml");
         std::fs::write(&policy_file, POLICY).expect("policy");
-        let worker_env = vec![("JIT_AWS_REQUESTS_PER_SECOND".to_owned(), rps.to_string())];
         let mut s = Stack {
             own,
             task_queue,
@@ -68,6 +77,49 @@ impl Stack {
             &format!("worker-{i}"),
         );
         self.workers[i] = Some(worker);
+    }
+
+    /// A jit-api process (the real binary, dev tokens) on this stack's queue: the process and
+    /// its gRPC port.
+    pub fn start_api(&self, name: &str) -> (ManagedChild, u16) {
+        let port = jit_devstack::free_port().expect("port");
+        let http = jit_devstack::free_port().expect("port");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_e2e-api"));
+        for k in jit_config::SDK_VARS {
+            cmd.env_remove(k);
+        }
+        cmd.arg("--config")
+            .arg(jit_devstack::repo_root().join("temporal-dev.yaml"))
+            .env("JIT_TEMPORAL_ADDRESS", self.temporal_address())
+            .env("JIT_TEMPORAL_NAMESPACE", &self.temporal_server.namespace)
+            .env("JIT_TASK_QUEUE", &self.task_queue)
+            .env("JIT_POLICY_FILE", &self.policy_file)
+            .env("JIT_API_PORT", port.to_string())
+            .env("JIT_API_HTTP_PORT", http.to_string())
+            .env("JIT_API_METRICS_ADDRESS", "off")
+            .env("JIT_API_DEV_AUTH", "true");
+        (self.own.spawn(cmd, name), port)
+    }
+
+    /// The log of worker `i` so far.
+    pub fn worker_log(&self, i: usize) -> String {
+        let raw =
+            std::fs::read_to_string(self.logs.join(format!("worker-{i}.log"))).unwrap_or_default();
+        // Without the terminal colours of the text format.
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 
     /// SIGKILL: the worker dies mid-whatever.

@@ -16,43 +16,61 @@ use std::time::{Duration, Instant};
 /// `rate` requests start.
 #[derive(Debug)]
 pub struct RateLimiter {
+    state: Mutex<Slots>,
+}
+
+#[derive(Debug)]
+struct Slots {
     interval: Duration,
-    next: Mutex<Option<Instant>>,
+    next: Option<Instant>,
+}
+
+fn interval_of(rate: f64) -> Duration {
+    if rate.is_finite() && rate > 0.0 {
+        Duration::from_secs_f64(1.0 / rate)
+    } else {
+        Duration::ZERO
+    }
 }
 
 impl RateLimiter {
     /// At most `rate` requests per second (`rate` ≤ 0 or not finite: no limit).
     pub fn per_second(rate: f64) -> Self {
-        let interval = if rate.is_finite() && rate > 0.0 {
-            Duration::from_secs_f64(1.0 / rate)
-        } else {
-            Duration::ZERO
-        };
         Self {
-            interval,
-            next: Mutex::new(None),
+            state: Mutex::new(Slots {
+                interval: interval_of(rate),
+                next: None,
+            }),
         }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The spacing between two requests.
     pub fn interval(&self) -> Duration {
-        self.interval
+        self.slots().interval
+    }
+
+    /// Changes the rate from the next reservation on (slots already handed out stay).
+    pub fn set_rate(&self, rate: f64) {
+        self.slots().interval = interval_of(rate);
     }
 
     /// Reserves the next slot and returns how long to wait for it.
     pub fn reserve(&self, now: Instant) -> Duration {
-        let mut next = self
-            .next
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let at = next.map_or(now, |n| n.max(now));
-        *next = Some(at + self.interval);
+        let mut s = self.slots();
+        let at = s.next.map_or(now, |n| n.max(now));
+        s.next = Some(at + s.interval);
         at - now
     }
 
     /// Waits for the next slot; how long it waited.
     pub async fn acquire(&self) -> Duration {
-        if self.interval.is_zero() {
+        if self.interval().is_zero() {
             return Duration::ZERO;
         }
         let wait = self.reserve(Instant::now());
@@ -97,6 +115,19 @@ mod tests {
                 .count();
             assert!(in_window <= 18, "{in_window} requests within a second");
         }
+    }
+
+    #[test]
+    fn a_new_rate_spaces_the_following_slots() {
+        let l = RateLimiter::per_second(10.0);
+        let t0 = Instant::now();
+        assert_eq!(l.reserve(t0), Duration::ZERO);
+        assert_eq!(l.reserve(t0), Duration::from_millis(100));
+        l.set_rate(5.0);
+        // The slot handed out before stays; the one after it is 200 ms later.
+        assert_eq!(l.reserve(t0), Duration::from_millis(200));
+        assert_eq!(l.reserve(t0), Duration::from_millis(400));
+        assert_eq!(l.interval(), Duration::from_millis(200));
     }
 
     #[test]

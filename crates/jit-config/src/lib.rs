@@ -276,6 +276,11 @@ pub struct AwsLimits {
     /// workflow enforces it). `JIT_AWS_OUTSTANDING_OPERATIONS`.
     #[serde(default = "default_outstanding")]
     pub outstanding_operations: u32,
+    /// The whole fleet's request rate: each worker then takes `fleet / live workers`,
+    /// counting the workers that polled the task queue in the last two minutes (every 10 s),
+    /// instead of `requests_per_second`. `JIT_AWS_FLEET_REQUESTS_PER_SECOND`.
+    #[serde(default)]
+    pub fleet_requests_per_second: Option<f64>,
 }
 
 impl Default for AwsLimits {
@@ -283,6 +288,7 @@ impl Default for AwsLimits {
         Self {
             requests_per_second: default_rps(),
             outstanding_operations: default_outstanding(),
+            fleet_requests_per_second: None,
         }
     }
 }
@@ -875,6 +881,22 @@ impl StackConfig {
                     var: "JIT_AWS_REQUESTS_PER_SECOND".into(),
                     problem: format!("{v:?} is not a rate (0 or more requests per second)"),
                 })?;
+        }
+        if let Some(v) = env("JIT_AWS_FLEET_REQUESTS_PER_SECOND") {
+            s.aws_limits.fleet_requests_per_second = match v.trim() {
+                "" | "off" => None,
+                t => Some(
+                    t.parse::<f64>()
+                        .ok()
+                        .filter(|r| r.is_finite() && *r > 0.0)
+                        .ok_or_else(|| ConfigError::Env {
+                            var: "JIT_AWS_FLEET_REQUESTS_PER_SECOND".into(),
+                            problem: format!(
+                                "{v:?} is not a rate (more than 0 requests per second)"
+                            ),
+                        })?,
+                ),
+            };
         }
         if let Some(v) = env("JIT_AWS_OUTSTANDING_OPERATIONS") {
             s.aws_limits.outstanding_operations = v

@@ -16,6 +16,7 @@ use jit_activities::{DirectoryCache, LeaseActivities, TicketActivities};
 use jit_contract::reconcile::{self, ReconcileInput};
 use jit_policy::PolicyStore;
 
+mod fleet;
 mod health;
 mod metrics;
 pub mod policy;
@@ -58,6 +59,8 @@ pub struct Worker {
     watcher: tokio::task::JoinHandle<()>,
     /// Keeps `jit_tickets` current (when metrics are on).
     counter: Option<tokio::task::JoinHandle<()>>,
+    /// Keeps this worker's share of the fleet's AWS budget current (`fleet`).
+    fleet: Option<tokio::task::JoinHandle<()>>,
     /// `/livez` and `/readyz`, when configured: where, and the server task.
     health: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
     /// Whether the workers poll (readiness).
@@ -100,6 +103,19 @@ impl Worker {
         )
         .await;
         let aws = Arc::new(aws);
+        let fleet = match settings.aws_limits.fleet_requests_per_second {
+            Some(f) => Some(
+                fleet::start(
+                    client.clone(),
+                    settings.namespace.clone(),
+                    jit_contract::lease::call_queue(&settings.task_queue),
+                    f,
+                    Arc::clone(&aws),
+                )
+                .await,
+            ),
+            None => None,
+        };
         let ttl = settings.directory_ttl.unsigned_abs();
         let directory = Arc::new(DirectoryCache::new(Arc::clone(&aws), ttl));
         let loaded = policy::load_checked(&settings.policy_file, &directory).await?;
@@ -203,6 +219,7 @@ impl Worker {
             settings,
             watcher,
             counter,
+            fleet,
             health,
             polling,
             metrics,
@@ -253,6 +270,9 @@ impl Worker {
             .context("worker stopped with an error")
             .and(leases.context("lease-call worker stopped with an error"));
         self.watcher.abort();
+        if let Some(f) = &self.fleet {
+            f.abort();
+        }
         if let Some(c) = &self.counter {
             c.abort();
         }

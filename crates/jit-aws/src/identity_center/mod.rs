@@ -128,6 +128,11 @@ impl IdentityCenter {
         }
     }
 
+    /// This process's share of the Identity Center budget, requests per second (≤ 0: none).
+    pub fn set_rate(&self, requests_per_second: f64) {
+        self.limiter.set_rate(requests_per_second);
+    }
+
     /// Waits for this process's next Identity Center request slot.
     pub(crate) async fn gate(&self) {
         let waited = self.limiter.acquire().await;

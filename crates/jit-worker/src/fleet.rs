@@ -1,0 +1,152 @@
+//! The fleet's Identity Center budget, shared by the workers that are alive: with
+//! `aws_limits.fleet_requests_per_second` set, each worker counts the workers that polled its
+//! lease-call task queue in the last two minutes (Temporal's poller list, every 10 s) and
+//! spaces its own requests at `fleet / live workers`.
+//!
+//! The count errs on the safe side when workers leave: a SIGKILLed worker stays on Temporal's
+//! list for up to the window, so the others keep their smaller share that long (under-using
+//! the budget, never over-using it). A worker joining takes its share at once (it counts
+//! itself before it polls); the others notice it within 10 s, so for up to 10 s the fleet may
+//! spend up to `fleet / N` more than the budget. Workers started at the same moment see none
+//! of each other at first (nobody has polled yet) and recount after 2 s. What goes over is
+//! throttled by AWS and retried (activity retries), never lost.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jit_aws::IdentityCenter;
+use temporalio_client::Client;
+use temporalio_client::grpc::WorkflowService;
+use temporalio_common::protos::temporal::api::enums::v1::{TaskQueueKind, TaskQueueType};
+use temporalio_common::protos::temporal::api::taskqueue::v1::{PollerInfo, TaskQueue};
+use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQueueRequest;
+
+/// How recently a worker must have polled to count as alive.
+pub(crate) const WINDOW: Duration = Duration::from_secs(120);
+const EVERY: Duration = Duration::from_secs(10);
+
+/// The distinct workers among `pollers` that polled within [`WINDOW`] before `now` (Unix
+/// seconds), `me` always among them.
+pub(crate) fn live_workers(pollers: &[PollerInfo], now: i64, me: &str) -> usize {
+    let mut who: BTreeSet<&str> = pollers
+        .iter()
+        .filter(|p| {
+            p.last_access_time
+                .as_ref()
+                .is_some_and(|t| now - t.seconds <= WINDOW.as_secs() as i64)
+        })
+        .map(|p| p.identity.as_str())
+        .collect();
+    who.insert(me);
+    who.len()
+}
+
+/// This worker's share.
+pub(crate) fn share(fleet: f64, workers: usize) -> f64 {
+    fleet / workers.max(1) as f64
+}
+
+/// The workers polling `queue` now; `None` if Temporal did not answer.
+async fn count(client: &Client, namespace: &str, queue: &str, me: &str) -> Option<usize> {
+    let mut conn = client.connection().clone();
+    let req = DescribeTaskQueueRequest {
+        namespace: namespace.to_owned(),
+        task_queue: Some(TaskQueue {
+            name: queue.to_owned(),
+            kind: TaskQueueKind::Normal as i32,
+            normal_name: String::new(),
+        }),
+        task_queue_type: TaskQueueType::Activity as i32,
+        ..Default::default()
+    };
+    let r = tokio::time::timeout(
+        Duration::from_secs(5),
+        WorkflowService::describe_task_queue(&mut conn, tonic::Request::new(req)),
+    )
+    .await
+    .ok()?
+    .map_err(|e| tracing::warn!(error = %e, "counting the fleet's workers"))
+    .ok()?;
+    Some(live_workers(
+        &r.into_inner().pollers,
+        jiff::Timestamp::now().as_second(),
+        me,
+    ))
+}
+
+/// Sets this worker's share once now (before it polls), then keeps it current.
+pub(crate) async fn start(
+    client: Client,
+    namespace: String,
+    queue: String,
+    fleet: f64,
+    aws: Arc<IdentityCenter>,
+) -> tokio::task::JoinHandle<()> {
+    let me = jit_temporal::identity("jit-worker");
+    let mut last = count(&client, &namespace, &queue, &me).await.unwrap_or(1);
+    aws.set_rate(share(fleet, last));
+    tracing::info!(
+        share = share(fleet, last),
+        fleet,
+        workers = last,
+        "AWS rate share"
+    );
+    tokio::spawn(async move {
+        // Soon after this worker (and any started with it) began polling, then every 10 s.
+        let mut wait = Duration::from_secs(2);
+        loop {
+            tokio::time::sleep(wait).await;
+            wait = EVERY;
+            let Some(n) = count(&client, &namespace, &queue, &me).await else {
+                continue;
+            };
+            if n != last {
+                aws.set_rate(share(fleet, n));
+                tracing::info!(
+                    share = share(fleet, n),
+                    fleet,
+                    workers = n,
+                    "AWS rate share"
+                );
+                last = n;
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poller(who: &str, at: i64) -> PollerInfo {
+        PollerInfo {
+            identity: who.into(),
+            last_access_time: Some(prost_wkt_types::Timestamp {
+                seconds: at,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn workers_are_counted_once_recent_and_with_oneself() {
+        let now = 1_000_000;
+        let p = [
+            poller("w@a:1", now - 5),
+            poller("w@a:1", now - 50),
+            poller("w@b:1", now - 100),
+            poller("w@gone:1", now - 500),
+        ];
+        assert_eq!(live_workers(&p, now, "w@a:1"), 2);
+        assert_eq!(
+            live_workers(&p, now, "w@new:1"),
+            3,
+            "itself, before it polls"
+        );
+        assert_eq!(live_workers(&[], now, "w@a:1"), 1);
+        assert_eq!(share(18.0, 3), 6.0);
+        assert_eq!(share(18.0, 0), 18.0);
+    }
+}
