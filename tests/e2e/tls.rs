@@ -11,6 +11,15 @@ use crate::support::{DEFAULT_POLICY, TestApp};
 
 const T: Duration = Duration::from_secs(60);
 
+/// TLS with the test CA and no client certificate.
+fn no_cert_tls(pki: &TestPki) -> jit_temporal::Tls {
+    jit_temporal::Tls {
+        ca: Some(std::fs::read(&pki.ca).expect("pem")),
+        client: None,
+        server_name: Some("localhost".into()),
+    }
+}
+
 fn target(addr: &str, tls: Option<jit_temporal::Tls>) -> jit_temporal::Target {
     let mut t = jit_temporal::Target::plain(addr, "default", "jit-tls-test", Duration::ZERO);
     t.tls = tls;
@@ -72,6 +81,47 @@ async fn the_worker_reaches_temporal_over_mtls_and_a_wrong_certificate_is_named(
         "{e}"
     );
     eprintln!("a foreign client certificate: {e}");
+    // Trusting another CA, the front's certificate is refused: the error names the CA
+    // setting. An expired client certificate is refused like a foreign one.
+    let mut wrong_ca = tls(&pki.client_cert, &pki.client_key);
+    wrong_ca.ca = Some(read(&pki.other_ca));
+    let e = jit_temporal::connect(&target(&front, Some(wrong_ca)))
+        .await
+        .expect_err("the front's certificate is not signed by that CA")
+        .to_string();
+    assert!(e.contains("TLS with JIT_TEMPORAL_TLS_CA"), "{e}");
+    eprintln!("a wrong CA: {e}");
+    let e = jit_temporal::connect(&target(
+        &front,
+        Some(tls(&pki.expired_cert, &pki.expired_key)),
+    ))
+    .await
+    .expect_err("an expired client certificate")
+    .to_string();
+    assert!(
+        e.contains("client certificate JIT_TEMPORAL_TLS_CERT"),
+        "{e}"
+    );
+    eprintln!("an expired client certificate: {e}");
+    // An API key is no client certificate: refused, and the error says a key was sent.
+    let mut keyed = target(&front, Some(no_cert_tls(&pki)));
+    keyed.api_key = Some("k-123".into());
+    let e = jit_temporal::connect(&keyed)
+        .await
+        .expect_err("an API key where a client certificate is required")
+        .to_string();
+    assert!(e.contains("API key JIT_TEMPORAL_API_KEY"), "{e}");
+    // A namespace the server does not have is named as such.
+    let mut lost = target(&front, Some(tls(&pki.client_cert, &pki.client_key)));
+    lost.namespace = "no-such-namespace".into();
+    let e = jit_temporal::connect(&lost)
+        .await
+        .expect_err("an unknown namespace")
+        .to_string();
+    assert!(
+        e.contains("no namespace \"no-such-namespace\" (JIT_TEMPORAL_NAMESPACE"),
+        "{e}"
+    );
     // Plain text to a TLS frontend: refused too, saying it was plain.
     let e = jit_temporal::connect(&target(&front.replace("https", "http"), None))
         .await

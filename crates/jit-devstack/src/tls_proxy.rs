@@ -21,6 +21,11 @@ pub struct TestPki {
     /// Signed by another CA: refused.
     pub stranger_cert: PathBuf,
     pub stranger_key: PathBuf,
+    /// That other CA: a client trusting it refuses the front's certificate.
+    pub other_ca: PathBuf,
+    /// Signed by `ca` but expired (valid in 2020 only): refused.
+    pub expired_cert: PathBuf,
+    pub expired_key: PathBuf,
 }
 
 impl TestPki {
@@ -68,6 +73,15 @@ impl TestPki {
             &other,
             &other_key,
         )?;
+        let (expired_cert, expired_key) = {
+            let key = KeyPair::generate()?;
+            let mut p = CertificateParams::new(vec!["jit-worker".to_owned()])?;
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2020, 12, 31);
+            let cert = p.signed_by(&key, &ca, &ca_key)?;
+            (cert.pem(), key.serialize_pem())
+        };
         let write = |name: &str, pem: &str| -> anyhow::Result<PathBuf> {
             let p = dir.join(name);
             std::fs::write(&p, pem)?;
@@ -81,6 +95,9 @@ impl TestPki {
             client_key: write("client-key.pem", &client_key)?,
             stranger_cert: write("stranger.pem", &stranger_cert)?,
             stranger_key: write("stranger-key.pem", &stranger_key)?,
+            other_ca: write("other-ca.pem", &other.pem())?,
+            expired_cert: write("expired.pem", &expired_cert)?,
+            expired_key: write("expired-key.pem", &expired_key)?,
         })
     }
 }

@@ -92,6 +92,10 @@ impl Target {
 pub enum ConnectError {
     #[error("temporal address {address:?}: {problem}")]
     Address { address: String, problem: String },
+    #[error(
+        "Temporal at {address} has no namespace {namespace:?} (JIT_TEMPORAL_NAMESPACE, temporal.namespace)"
+    )]
+    Namespace { address: String, namespace: String },
     #[error("connecting to Temporal at {address} ({security}): {source}")]
     Connect {
         address: String,
@@ -181,6 +185,7 @@ pub async fn connect_metered(
             security: target.security(),
             source: Box::new(e),
         })?;
+    check_namespace(&connection, target).await?;
     let mut options =
         ClientOptions::new(target.namespace.clone()).data_converter(target.codec.data_converter());
     if traces::enabled() {
@@ -191,6 +196,43 @@ pub async fn connect_metered(
         security: target.security(),
         source: e.into(),
     })
+}
+
+/// Refuses a namespace the frontend does not have (asked again while `patience` lasts: a
+/// starting server registers its namespaces late). A frontend that may not be asked (a
+/// namespace-scoped key) is taken at its word.
+async fn check_namespace(connection: &Connection, target: &Target) -> Result<(), ConnectError> {
+    use temporalio_client::grpc::WorkflowService;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeNamespaceRequest;
+    let deadline = std::time::Instant::now() + target.patience;
+    loop {
+        let mut conn = connection.clone();
+        let req = DescribeNamespaceRequest {
+            namespace: target.namespace.clone(),
+            ..Default::default()
+        };
+        match WorkflowService::describe_namespace(
+            &mut conn,
+            temporalio_client::tonic::Request::new(req),
+        )
+        .await
+        {
+            Ok(_) => return Ok(()),
+            Err(s) if s.code() == temporalio_client::tonic::Code::NotFound => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(ConnectError::Namespace {
+                        address: target.address.clone(),
+                        namespace: target.namespace.clone(),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(s) => {
+                tracing::debug!(error = %s, "the namespace could not be described; going on");
+                return Ok(());
+            }
+        }
+    }
 }
 
 /// Start options for the ticket `req` on `task_queue`: workflow id `ticket-<id>` (a ticket
