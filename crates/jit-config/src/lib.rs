@@ -36,6 +36,9 @@ pub enum ConfigError {
     Invalid { path: PathBuf, problem: String },
     #[error("environment variable {var}: {problem}")]
     Env { var: String, problem: String },
+    /// A setting that the file or the environment may give: the names of both.
+    #[error("{setting}: {problem}")]
+    Setting { setting: String, problem: String },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -460,22 +463,22 @@ impl std::fmt::Debug for LoadedTls {
 impl TemporalTls {
     /// Reads the files; an error names the setting and the file.
     pub fn load(&self) -> Result<LoadedTls, ConfigError> {
-        let read = |var: &str, p: &Pem| match p {
+        let read = |setting: &str, p: &Pem| match p {
             Pem::Inline(b) => Ok(b.clone()),
-            Pem::File(p) => std::fs::read(p).map_err(|e| ConfigError::Env {
-                var: var.into(),
+            Pem::File(p) => std::fs::read(p).map_err(|e| ConfigError::Setting {
+                setting: setting.into(),
                 problem: format!("cannot read {}: {e}", p.display()),
             }),
         };
         let ca = self
             .ca
             .as_ref()
-            .map(|p| read("JIT_TEMPORAL_TLS_CA", p))
+            .map(|p| read("temporal.tls.ca (JIT_TEMPORAL_TLS_CA)", p))
             .transpose()?;
         let client = match (&self.cert, &self.key) {
             (Some(c), Some(k)) => Some((
-                read("JIT_TEMPORAL_TLS_CERT", c)?,
-                read("JIT_TEMPORAL_TLS_KEY", k)?,
+                read("temporal.tls.cert (JIT_TEMPORAL_TLS_CERT)", c)?,
+                read("temporal.tls.key (JIT_TEMPORAL_TLS_KEY)", k)?,
             )),
             (None, None) => None,
             (Some(_), None) | (None, Some(_)) => {
