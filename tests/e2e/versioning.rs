@@ -99,6 +99,11 @@ async fn tickets_started_on_build_a_finish_on_build_b_and_new_ones_run_on_b() {
         vec![
             ("JIT_DEPLOYMENT_NAME".to_owned(), deployment.clone()),
             ("JIT_BUILD_ID".to_owned(), build.to_owned()),
+            // Versioned workers find each other for the fleet's AWS budget too.
+            (
+                "JIT_AWS_FLEET_REQUESTS_PER_SECOND".to_owned(),
+                "18".to_owned(),
+            ),
         ]
     };
     let mut app =
@@ -127,6 +132,28 @@ async fn tickets_started_on_build_a_finish_on_build_b_and_new_ones_run_on_b() {
     // Build B comes up, is made current, and A goes away.
     let _b = app.spawn_worker("worker-b", &env("b"));
     make_current(&app, &deployment, "b");
+    let b_log = app
+        .stack
+        .logs
+        .join(format!("worker-b-{}.log", app.task_queue));
+    let plain = |p: &std::path::Path| {
+        let raw = std::fs::read_to_string(p).unwrap_or_default();
+        let mut out = String::new();
+        let mut it = raw.chars();
+        while let Some(c) = it.next() {
+            if c == '\u{1b}' {
+                it.by_ref().find(char::is_ascii_alphabetic);
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    assert!(
+        plain(&b_log).contains("share=9.0 fleet=18.0 workers=2"),
+        "B counts A (another build of the same deployment) for the AWS budget:\n{}",
+        plain(&b_log)
+    );
     app.kill_worker();
     let described = deployment_cli(&app, &["describe", "--name", &deployment]);
     assert!(
