@@ -166,20 +166,28 @@ async fn the_production_config_runs_a_ticket_over_mtls_with_the_codec_and_jwts()
             .env_remove("AWS_ACCESS_KEY_ID");
         c
     };
+    // `cargo xtask test` hands over the binaries `cargo xtask dist --debug` made (the dist
+    // layout); a plain `cargo test` runs the test package's builds of the same code.
+    let bin = |dist_name: &str, own: &str| match std::env::var_os("JIT_DIST_DIR") {
+        Some(d) => {
+            let p = std::path::PathBuf::from(d).join(dist_name);
+            assert!(p.exists(), "JIT_DIST_DIR has no {dist_name}");
+            p.display().to_string()
+        }
+        None => own.to_owned(),
+    };
+    let worker_bin = bin("jit-worker", env!("CARGO_BIN_EXE_e2e-worker"));
+    let api_bin = bin("jit-api", env!("CARGO_BIN_EXE_e2e-api"));
+    eprintln!("production-shaped run of {worker_bin} and {api_bin}");
     let _worker = ManagedChild::spawn(
         "worker",
-        command(env!("CARGO_BIN_EXE_e2e-worker")),
+        command(&worker_bin),
         &dir.join("worker.log"),
         true,
     )
     .unwrap();
-    let mut api = ManagedChild::spawn(
-        "api",
-        command(env!("CARGO_BIN_EXE_e2e-api")),
-        &dir.join("api.log"),
-        true,
-    )
-    .unwrap();
+    let mut api =
+        ManagedChild::spawn("api", command(&api_bin), &dir.join("api.log"), true).unwrap();
     crate::versioning::make_current(&app, &deployment, "v1");
     let deadline = Instant::now() + T;
     while tokio::net::TcpStream::connect(("127.0.0.1", grpc_port))

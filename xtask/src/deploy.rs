@@ -236,29 +236,38 @@ pub(crate) fn check(root: &Path) -> anyhow::Result<()> {
 }
 
 /// `cargo xtask dist`: the release binaries (what the Dockerfile builds, with the same
-/// command) in `target/dist/`, with `SHA256SUMS` and the example config.
-pub(crate) fn dist(root: &Path) -> anyhow::Result<PathBuf> {
+/// command) in `target/dist/`, with `SHA256SUMS` and the example config. `debug`: the same
+/// from a debug build into `target/dist-debug/` (what `cargo xtask test` runs the
+/// production-shaped end-to-end test with, without a release build's minutes).
+pub(crate) fn dist(root: &Path, debug: bool) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut args = vec![
+        "build",
+        "--locked",
+        "-p",
+        "jit-worker",
+        "-p",
+        "jit-api",
+        "-p",
+        "jit-cli",
+    ];
+    if !debug {
+        args.insert(1, "--release");
+    }
     let status = Command::new(&cargo)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "jit-worker",
-            "-p",
-            "jit-api",
-            "-p",
-            "jit-cli",
-        ])
+        .args(&args)
         .current_dir(root)
         .status()?;
-    anyhow::ensure!(status.success(), "the release build failed ({status})");
-    let out = root.join("target/dist");
+    anyhow::ensure!(status.success(), "the build failed ({status})");
+    let (built, out) = if debug {
+        (root.join("target/debug"), root.join("target/dist-debug"))
+    } else {
+        (root.join("target/release"), root.join("target/dist"))
+    };
     std::fs::create_dir_all(&out)?;
     let mut sums = String::new();
     for bin in ["jit-worker", "jit-api", "jit"] {
-        let from = root.join("target/release").join(bin);
+        let from = built.join(bin);
         let to = out.join(bin);
         std::fs::copy(&from, &to).with_context(|| format!("copying {}", from.display()))?;
         let digest = sha256_hex(&std::fs::read(&to)?);
@@ -268,8 +277,10 @@ pub(crate) fn dist(root: &Path) -> anyhow::Result<PathBuf> {
         std::fs::copy(root.join("deploy/config").join(f), out.join(f))?;
     }
     std::fs::write(out.join("SHA256SUMS"), &sums)?;
-    print!("{sums}");
-    println!("dist: {}", out.display());
+    if !debug {
+        print!("{sums}");
+    }
+    eprintln!("dist: {}", out.display());
     Ok(out)
 }
 

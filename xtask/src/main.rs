@@ -75,7 +75,11 @@ enum Cmd {
     },
     /// Build the release binaries into target/dist/ (what deploy/container/Dockerfile copies
     /// into the image), with SHA256SUMS and the example service config.
-    Dist,
+    Dist {
+        /// A debug build into target/dist-debug/ instead (what `test` uses).
+        #[arg(long)]
+        debug: bool,
+    },
     /// Write deploy/kubernetes/configmap.yaml from deploy/config/ (jit.yaml, policy.yaml).
     DeploySync,
     /// The offline checks of deploy/ that `test` runs (schemas, Dockerfile, ConfigMap).
@@ -117,7 +121,7 @@ fn run() -> anyhow::Result<()> {
         Cmd::Down { wipe } => stack::down(&root, wipe),
         Cmd::Demo(args) => tokio::runtime::Runtime::new()?.block_on(demo::run(&root, args)),
         Cmd::Test { args, chaos_long } => test(&root, &args, chaos_long),
-        Cmd::Dist => deploy::dist(&root).map(|_| ()),
+        Cmd::Dist { debug } => deploy::dist(&root, debug).map(|_| ()),
         Cmd::DeploySync => deploy::sync(&root),
         Cmd::CheckDeploy => jit_devstack::ensure_tools(&root).and_then(|_| deploy::check(&root)),
         Cmd::Bench {
@@ -238,13 +242,15 @@ fn test(root: &std::path::Path, args: &[String], chaos_long: bool) -> anyhow::Re
         deploy::KUBERNETES
     );
     deploy::check(root)?;
+    eprintln!("==> dist: cargo xtask dist --debug (the production-shaped test runs its binaries)");
+    let dist = deploy::dist(root, true)?;
     let mut test_args = vec!["test", "--workspace", "--all-targets"];
     if !args.is_empty() {
         test_args.push("--");
         test_args.extend(args.iter().map(String::as_str));
     }
     eprintln!("==> tests: cargo {}", test_args.join(" "));
-    let (passed, failed, ok) = run_counting(&cargo, root, &test_args, chaos_long)?;
+    let (passed, failed, ok) = run_counting(&cargo, root, &test_args, chaos_long, &dist)?;
     eprintln!("==> checks finished in {:.0?}", started.elapsed());
     // The closing line: the totals of every test binary.
     println!("tests: {passed} passed, {failed} failed");
@@ -259,9 +265,11 @@ fn run_counting(
     root: &std::path::Path,
     argv: &[&str],
     chaos_long: bool,
+    dist: &std::path::Path,
 ) -> anyhow::Result<(u64, u64, bool)> {
     use std::io::{BufRead, BufReader, Write};
     let mut cmd = std::process::Command::new(cargo);
+    cmd.env("JIT_DIST_DIR", dist);
     if chaos_long {
         cmd.env("JIT_CHAOS_LONG", "1");
     }
