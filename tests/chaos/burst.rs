@@ -15,29 +15,11 @@ use jit_devstack::IDENTITY_CENTER;
 use jit_domain::{AccountId, Phase};
 use temporalio_client::WorkflowExecuteUpdateOptions;
 
-use crate::harness::{AWS, Stack, request};
+use crate::harness::{AWS, KEYS, Stack, request};
 
 const TICKETS: usize = 200;
 /// Each of the two workers' share of the budget: 2 × 9 = 18 requests/s, under AWS's 20.
 const WORKER_RPS: f64 = 9.0;
-
-/// Who may hold which permission sets (every seeded user; 14 keys per account).
-const KEYS: &[(&str, &str)] = &[
-    ("alice", "ReadOnly"),
-    ("alice", "Developer"),
-    ("bob", "ReadOnly"),
-    ("bob", "Developer"),
-    ("frank", "ReadOnly"),
-    ("frank", "Developer"),
-    ("carol", "ReadOnly"),
-    ("carol", "Developer"),
-    ("carol", "Admin"),
-    ("dave", "ReadOnly"),
-    ("dave", "Developer"),
-    ("dave", "Admin"),
-    ("erin", "ReadOnly"),
-    ("gina", "ReadOnly"),
-];
 
 /// The most requests that arrived within any one second (`times` sorted).
 fn max_per_second(times: &[Duration]) -> usize {
@@ -192,17 +174,7 @@ pub async fn run() {
         let o = stack.outcome(h, Duration::from_secs(600)).await;
         assert_eq!(o.phase, Phase::Relinquished);
     }
-    for (n, account) in accounts.iter().enumerate() {
-        for ps in ["ReadOnly", "Developer", "Admin"] {
-            let a = stack.assignment(account, "alice", ps).await;
-            let rows = stack
-                .aws
-                .list_assignments(&a.instance_arn, account, &a.permission_set_arn)
-                .await
-                .expect("list");
-            assert!(rows.is_empty(), "account {n} {ps}: {rows:?} left");
-        }
-    }
+    stack.assert_nothing_assigned(&accounts).await;
     let all = stack.proxy.calls();
     assert_eq!(
         all.iter().filter(|c| c.limited).count(),

@@ -20,6 +20,24 @@ pub const AWS: AwsLimits = AwsLimits {
     async_polls: 1,
 };
 
+/// Who may hold which permission sets (every seeded user; 14 keys per account).
+pub const KEYS: &[(&str, &str)] = &[
+    ("alice", "ReadOnly"),
+    ("alice", "Developer"),
+    ("bob", "ReadOnly"),
+    ("bob", "Developer"),
+    ("frank", "ReadOnly"),
+    ("frank", "Developer"),
+    ("carol", "ReadOnly"),
+    ("carol", "Developer"),
+    ("carol", "Admin"),
+    ("dave", "ReadOnly"),
+    ("dave", "Developer"),
+    ("dave", "Admin"),
+    ("erin", "ReadOnly"),
+    ("gina", "ReadOnly"),
+];
+
 /// The test's own stack ([`OwnStack`]: server, sandbox, proxy, reached through `Deref`) and
 /// its workers on one task queue.
 pub struct Stack {
@@ -84,42 +102,22 @@ impl Stack {
     pub fn start_api(&self, name: &str) -> (ManagedChild, u16) {
         let port = jit_devstack::free_port().expect("port");
         let http = jit_devstack::free_port().expect("port");
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_e2e-api"));
-        for k in jit_config::SDK_VARS {
-            cmd.env_remove(k);
-        }
-        cmd.arg("--config")
-            .arg(jit_devstack::repo_root().join("temporal-dev.yaml"))
-            .env("JIT_TEMPORAL_ADDRESS", self.temporal_address())
-            .env("JIT_TEMPORAL_NAMESPACE", &self.temporal_server.namespace)
-            .env("JIT_TASK_QUEUE", &self.task_queue)
-            .env("JIT_POLICY_FILE", &self.policy_file)
-            .env("JIT_API_PORT", port.to_string())
-            .env("JIT_API_HTTP_PORT", http.to_string())
-            .env("JIT_API_METRICS_ADDRESS", "off")
-            .env("JIT_API_DEV_AUTH", "true");
+        let address = self.temporal_address();
+        let setup = jit_e2e::ApiSetup {
+            temporal_address: &address,
+            namespace: &self.temporal_server.namespace,
+            task_queue: &self.task_queue,
+            policy_file: &self.policy_file,
+            grpc_port: port,
+            http_port: http,
+        };
+        let cmd = jit_e2e::api_command(env!("CARGO_BIN_EXE_e2e-api"), &setup);
         (self.own.spawn(cmd, name), port)
     }
 
-    /// The log of worker `i` so far.
+    /// The log of worker `i` so far (without terminal colours).
     pub fn worker_log(&self, i: usize) -> String {
-        let raw =
-            std::fs::read_to_string(self.logs.join(format!("worker-{i}.log"))).unwrap_or_default();
-        // Without the terminal colours of the text format.
-        let mut out = String::with_capacity(raw.len());
-        let mut chars = raw.chars();
-        while let Some(c) = chars.next() {
-            if c == '\u{1b}' {
-                for c in chars.by_ref() {
-                    if c.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        out
+        jit_e2e::plain_log(&self.logs.join(format!("worker-{i}.log")))
     }
 
     /// SIGKILL: the worker dies mid-whatever.
@@ -148,6 +146,25 @@ impl Stack {
 
     pub async fn new_account(&self, name: &str) -> AccountId {
         AccountId::parse(&self.aws.create_account(name).await.expect("account")).expect("id")
+    }
+
+    /// Fails naming what is left if `accounts` hold any assignment of the seeded permission
+    /// sets.
+    pub async fn assert_nothing_assigned(&self, accounts: &[AccountId]) {
+        for (n, account) in accounts.iter().enumerate() {
+            for ps in ["ReadOnly", "Developer", "Admin"] {
+                let a = self.assignment(account, "alice", ps).await;
+                let rows = self
+                    .aws
+                    .list_assignments(&a.instance_arn, account, &a.permission_set_arn)
+                    .await
+                    .expect("list");
+                assert!(
+                    rows.is_empty(),
+                    "account {n} ({account}) {ps}: {rows:?} left"
+                );
+            }
+        }
     }
 
     pub async fn assignment(&self, account: &AccountId, who: &str, ps: &str) -> AssignmentRef {

@@ -15,25 +15,10 @@ use temporalio_client::WorkflowFetchHistoryOptions;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use tonic::transport::Channel;
 
-use crate::harness::{AWS, Stack};
+use crate::harness::{AWS, KEYS, Stack};
 
 const TICKETS: usize = 36;
 const FLEET_RPS: f64 = 18.0;
-const KEYS: &[(&str, &str)] = &[
-    ("alice", "ReadOnly"),
-    ("alice", "Developer"),
-    ("bob", "ReadOnly"),
-    ("bob", "Developer"),
-    ("carol", "ReadOnly"),
-    ("carol", "Developer"),
-    ("dave", "ReadOnly"),
-    ("dave", "Developer"),
-    ("erin", "ReadOnly"),
-    ("gina", "ReadOnly"),
-    ("frank", "ReadOnly"),
-    ("frank", "Developer"),
-];
-
 fn as_user<T>(who: &str, msg: T) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);
     r.metadata_mut().insert(
@@ -210,17 +195,7 @@ pub async fn run() {
         let o = stack.outcome(&h, Duration::from_secs(60)).await;
         assert_eq!(o.phase, Phase::Relinquished, "{id}: {o:?}");
     }
-    for account in &accounts {
-        for ps in ["ReadOnly", "Developer"] {
-            let a = stack.assignment(account, "alice", ps).await;
-            let rows = stack
-                .aws
-                .list_assignments(&a.instance_arn, account, &a.permission_set_arn)
-                .await
-                .expect("list");
-            assert!(rows.is_empty(), "{account} {ps}: {rows:?} left");
-        }
-    }
+    stack.assert_nothing_assigned(&accounts).await;
     let calls: Vec<_> = stack.proxy.calls()[before..]
         .iter()
         .filter(|c| c.service == IDENTITY_CENTER)

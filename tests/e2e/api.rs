@@ -98,6 +98,37 @@ pub(crate) fn as_user<T>(token: &str, msg: T) -> tonic::Request<T> {
     r
 }
 
+/// Polls GetTicket as `bearer` until ticket `id` has status `want`; the ticket then.
+pub(crate) async fn wait_status(
+    c: &TicketServiceClient<Channel>,
+    bearer: &str,
+    id: &str,
+    want: pb::TicketStatus,
+) -> pb::Ticket {
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let got = c
+            .clone()
+            .get_ticket(as_user(
+                bearer,
+                pb::GetTicketRequest {
+                    ticket_id: id.into(),
+                },
+            ))
+            .await;
+        if let Ok(t) = &got
+            && t.get_ref().status == want as i32
+        {
+            return got.unwrap().into_inner();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ticket {id} never became {want:?}: {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 pub(crate) fn create_msg(app: &TestApp, request_id: &str, hours: i64) -> pb::CreateTicketRequest {
     pb::CreateTicketRequest {
         request_id: request_id.into(),

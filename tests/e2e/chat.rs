@@ -172,6 +172,32 @@ impl Chat {
         }
     }
 
+    /// The link titled `title` (`Approve (dave)`) on ticket `id`'s Teams card, once it came.
+    async fn teams_link(&self, id: &str, title: &str) -> String {
+        eventually("the Teams card", || {
+            self.slack
+                .calls("teams")
+                .iter()
+                .any(|b| b.to_string().contains(id))
+        })
+        .await;
+        let card = self
+            .slack
+            .calls("teams")
+            .into_iter()
+            .rfind(|b| b.to_string().contains(id))
+            .unwrap();
+        card["attachments"][0]["content"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["title"] == title)
+            .unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     async fn start(&self, suffix: &str) -> (Handle, String) {
         self.start_for(suffix, "ReadOnly").await
     }
@@ -311,21 +337,6 @@ async fn approvers_vote_from_slack_and_teams_through_the_same_rules() {
     let a = c.answer("r2").await;
     assert!(a.starts_with("not allowed: bob is the requester"), "{a}");
     // A Teams link used by the wrong person, or forged.
-    let teams = |link: &str, token: &str| {
-        let link = link.split("link=").nth(1).unwrap().to_owned();
-        let http = c.http;
-        let token = token.to_owned();
-        async move {
-            let r = reqwest::Client::new()
-                .post(format!("http://{http}/teams/vote"))
-                .header("authorization", format!("Bearer {token}"))
-                .form(&[("link", link)])
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
-        }
-    };
     // Links are in order: approve/deny for each approver, by name.
     let link_for = |who: &str, d: &str| {
         card["attachments"][0]["content"]["actions"]
@@ -338,12 +349,12 @@ async fn approvers_vote_from_slack_and_teams_through_the_same_rules() {
             .unwrap()
             .to_owned()
     };
-    let (code, text) = teams(&link_for("dave", "Approve"), "dev:carol").await;
+    let (code, text) = post_link(c.http, &link_for("dave", "Approve"), "dev:carol").await;
     assert_eq!(code, 403, "{text}");
     assert!(text.contains("this link is for dave"), "{text}");
     let mut bad = link_for("carol", "Approve");
     bad.push('0');
-    assert_eq!(teams(&bad, "dev:carol").await.0, 403);
+    assert_eq!(post_link(c.http, &bad, "dev:carol").await.0, 403);
     let page = reqwest::get(link_for("carol", "Approve")).await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     assert!(page.text().await.unwrap().contains("Sign in to vote"));
@@ -395,7 +406,7 @@ async fn approvers_vote_from_slack_and_teams_through_the_same_rules() {
     })
     .await;
     // A Teams link of the decided ticket counts for nothing.
-    let (code, text) = teams(&link_for("dave", "Approve"), "dev:dave").await;
+    let (code, text) = post_link(c.http, &link_for("dave", "Approve"), "dev:dave").await;
     assert_eq!(code, 403, "{text}");
     assert!(text.contains("not waiting for approval"), "{text}");
     c.app
@@ -404,31 +415,10 @@ async fn approvers_vote_from_slack_and_teams_through_the_same_rules() {
 
     // A second ticket: dave approves with his Teams link; the link works once.
     let (h2, id2) = c.start("teams").await;
-    eventually("the Teams card", || {
-        c.slack
-            .calls("teams")
-            .iter()
-            .any(|b| b.to_string().contains(&id2))
-    })
-    .await;
-    let card2 = c
-        .slack
-        .calls("teams")
-        .into_iter()
-        .rfind(|b| b.to_string().contains(&id2))
-        .unwrap();
-    let link2 = card2["attachments"][0]["content"]["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["title"] == "Approve (dave)")
-        .unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (code, text) = teams(&link2, "dev:dave").await;
+    let link2 = c.teams_link(&id2, "Approve (dave)").await;
+    let (code, text) = post_link(c.http, &link2, "dev:dave").await;
     assert_eq!((code, text.as_str()), (200, "counted; approved"));
-    let (code, text) = teams(&link2, "dev:dave").await;
+    let (code, text) = post_link(c.http, &link2, "dev:dave").await;
     assert_eq!(code, 409, "{text}");
     assert!(text.contains("already used"), "{text}");
     c.app.wait_for(&h2, T, |t| t.phase == Phase::Active).await;
@@ -491,25 +481,19 @@ async fn api_process(c: &Chat, name: &str) -> (jit_devstack::ManagedChild, Socke
     let http: SocketAddr = format!("127.0.0.1:{}", jit_devstack::free_port().unwrap())
         .parse()
         .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_e2e-api"));
-    for k in jit_config::SDK_VARS {
-        cmd.env_remove(k);
-    }
-    cmd.arg("--config")
-        .arg(jit_devstack::repo_root().join("temporal-dev.yaml"))
-        .env("JIT_TEMPORAL_ADDRESS", &c.app.stack.temporal_address)
-        .env("JIT_TEMPORAL_NAMESPACE", &c.app.stack.namespace)
-        .env("JIT_TASK_QUEUE", &c.app.task_queue)
-        .env("JIT_POLICY_FILE", &c.app.policy_file)
-        .env("JIT_API_PORT", grpc.to_string())
-        .env("JIT_API_HTTP_PORT", http.port().to_string())
-        .env("JIT_API_METRICS_ADDRESS", "off")
-        .env("JIT_API_DEV_AUTH", "true")
-        .env("JIT_SLACK_BOT_TOKEN", "xoxb-test")
+    let setup = jit_e2e::ApiSetup {
+        temporal_address: &c.app.stack.temporal_address,
+        namespace: &c.app.stack.namespace,
+        task_queue: &c.app.task_queue,
+        policy_file: &c.app.policy_file,
+        grpc_port: grpc,
+        http_port: http.port(),
+    };
+    let mut cmd = jit_e2e::api_command(env!("CARGO_BIN_EXE_e2e-api"), &setup);
+    cmd.env("JIT_SLACK_BOT_TOKEN", "xoxb-test")
         .env("JIT_SLACK_API_URL", &c.slack.api_url)
         .env("JIT_SLACK_SIGNING_SECRET", SIGNING)
-        .env("JIT_LINK_SECRET", LINKS)
-        .env("RUST_LOG", "info");
+        .env("JIT_LINK_SECRET", LINKS);
     let log = c
         .app
         .stack
@@ -618,28 +602,7 @@ async fn replicas_and_restarts_count_a_request_once_and_a_used_link_stays_used()
 
     // A Teams link used on one replica is refused by a restarted one.
     let (h2, id2) = c.start("teams").await;
-    eventually("the Teams card", || {
-        c.slack
-            .calls("teams")
-            .iter()
-            .any(|b| b.to_string().contains(&id2))
-    })
-    .await;
-    let card = c
-        .slack
-        .calls("teams")
-        .into_iter()
-        .rfind(|b| b.to_string().contains(&id2))
-        .unwrap();
-    let link = card["attachments"][0]["content"]["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["title"] == "Approve (carol)")
-        .unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let link = c.teams_link(&id2, "Approve (carol)").await;
     assert_eq!(
         post_link(http_b, &link, "dev:carol").await,
         (200, "counted; approved".to_owned())

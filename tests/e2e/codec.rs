@@ -9,10 +9,8 @@ use std::time::Duration;
 use base64::Engine;
 use jit_config::CodecKeys;
 use jit_proto::v1 as pb;
-use jit_proto::v1::ticket_service_client::TicketServiceClient;
-use tonic::transport::Channel;
 
-use crate::api::{ApiServer, as_user, create_msg, fixture, jwks_server, token};
+use crate::api::{ApiServer, as_user, create_msg, fixture, jwks_server, token, wait_status};
 use crate::support::{DEFAULT_POLICY, TestApp};
 
 const T: Duration = Duration::from_secs(60);
@@ -55,35 +53,6 @@ fn workflows(app: &TestApp) -> Vec<String> {
         .expect("temporal workflow list")
 }
 
-async fn wait_status(
-    c: &TicketServiceClient<Channel>,
-    id: &str,
-    want: pb::TicketStatus,
-) -> pb::Ticket {
-    let deadline = std::time::Instant::now() + T;
-    loop {
-        let got = c
-            .clone()
-            .get_ticket(as_user(
-                "dev:bob",
-                pb::GetTicketRequest {
-                    ticket_id: id.into(),
-                },
-            ))
-            .await;
-        if let Ok(t) = &got
-            && t.get_ref().status == want as i32
-        {
-            return got.unwrap().into_inner();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "ticket {id} never became {want:?}: {got:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// Bob asks (with `justification`), carol approves: the ticket id once it is active.
 async fn active_ticket(
     app: &TestApp,
@@ -102,7 +71,13 @@ async fn active_ticket(
         .into_inner()
         .ticket
         .expect("a ticket");
-    wait_status(&c, &t.ticket_id, pb::TicketStatus::PendingApproval).await;
+    wait_status(
+        &c,
+        "dev:bob",
+        &t.ticket_id,
+        pb::TicketStatus::PendingApproval,
+    )
+    .await;
     // A refusal's message was encrypted by the worker; the API opens it for the caller.
     let own = c
         .clone()
@@ -130,7 +105,7 @@ async fn active_ticket(
         ))
         .await
         .expect("carol approves");
-    wait_status(&c, &t.ticket_id, pb::TicketStatus::Active).await;
+    wait_status(&c, "dev:bob", &t.ticket_id, pb::TicketStatus::Active).await;
     t.ticket_id
 }
 
@@ -310,7 +285,7 @@ async fn histories_hold_no_plaintext_and_admins_read_them_through_the_codec_serv
     );
     assert_eq!(found(&raw2, &[&reason2]), Vec::<String>::new());
     let c = rotated.client().await;
-    let old = wait_status(&c, &t1, pb::TicketStatus::Active).await;
+    let old = wait_status(&c, "dev:bob", &t1, pb::TicketStatus::Active).await;
     assert_eq!(
         old.justification, reason,
         "the old ticket reads with the old key"
@@ -381,6 +356,7 @@ async fn histories_hold_no_plaintext_and_admins_read_them_through_the_codec_serv
     let c = rotated.client().await;
     wait_status(
         &c,
+        "dev:bob",
         wf1.trim_start_matches("ticket-"),
         pb::TicketStatus::Relinquished,
     )

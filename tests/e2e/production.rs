@@ -15,7 +15,7 @@ use jit_proto::v1::ticket_service_client::TicketServiceClient;
 use serde_yaml_ng::Value;
 use tonic::transport::Channel;
 
-use crate::api::{as_user, create_msg, fixture, jwks_server, token};
+use crate::api::{as_user, create_msg, fixture, jwks_server, token, wait_status};
 use crate::support::{DEFAULT_POLICY, TestApp};
 
 const T: Duration = Duration::from_secs(60);
@@ -52,33 +52,6 @@ async fn grpc(port: u16, ca: &Path) -> TicketServiceClient<Channel> {
         .await
         .expect("the API over TLS");
     TicketServiceClient::new(channel)
-}
-
-async fn wait_status(
-    c: &TicketServiceClient<Channel>,
-    bearer: &str,
-    id: &str,
-    want: pb::TicketStatus,
-) -> pb::Ticket {
-    let deadline = Instant::now() + T;
-    loop {
-        let got = c
-            .clone()
-            .get_ticket(as_user(
-                bearer,
-                pb::GetTicketRequest {
-                    ticket_id: id.into(),
-                },
-            ))
-            .await;
-        if let Ok(t) = &got
-            && t.get_ref().status == want as i32
-        {
-            return got.unwrap().into_inner();
-        }
-        assert!(Instant::now() < deadline, "{id} never {want:?}: {got:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -136,23 +136,10 @@ async fn tickets_started_on_build_a_finish_on_build_b_and_new_ones_run_on_b() {
         .stack
         .logs
         .join(format!("worker-b-{}.log", app.task_queue));
-    let plain = |p: &std::path::Path| {
-        let raw = std::fs::read_to_string(p).unwrap_or_default();
-        let mut out = String::new();
-        let mut it = raw.chars();
-        while let Some(c) = it.next() {
-            if c == '\u{1b}' {
-                it.by_ref().find(char::is_ascii_alphabetic);
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    };
     assert!(
-        plain(&b_log).contains("share=9.0 fleet=18.0 workers=2"),
+        jit_e2e::plain_log(&b_log).contains("share=9.0 fleet=18.0 workers=2"),
         "B counts A (another build of the same deployment) for the AWS budget:\n{}",
-        plain(&b_log)
+        jit_e2e::plain_log(&b_log)
     );
     app.kill_worker();
     let described = deployment_cli(&app, &["describe", "--name", &deployment]);

@@ -148,6 +148,53 @@ pub fn api_settings(
     }
 }
 
+/// Where a jit-api process connects, what it reads and where it listens.
+pub struct ApiSetup<'a> {
+    pub temporal_address: &'a str,
+    pub namespace: &'a str,
+    pub task_queue: &'a str,
+    pub policy_file: &'a Path,
+    pub grpc_port: u16,
+    /// Chat and the codec server.
+    pub http_port: u16,
+}
+
+/// The command line of a jit-api process (`bin`: the test package's `e2e-api`): dev tokens,
+/// no metrics, none of the SDK's `TEMPORAL_*` variables.
+pub fn api_command(bin: &str, w: &ApiSetup<'_>) -> Command {
+    let mut cmd = Command::new(bin);
+    for k in jit_config::SDK_VARS {
+        cmd.env_remove(k);
+    }
+    cmd.arg("--config")
+        .arg(jit_devstack::repo_root().join("temporal-dev.yaml"))
+        .env("JIT_TEMPORAL_ADDRESS", w.temporal_address)
+        .env("JIT_TEMPORAL_NAMESPACE", w.namespace)
+        .env("JIT_TASK_QUEUE", w.task_queue)
+        .env("JIT_POLICY_FILE", w.policy_file)
+        .env("JIT_API_PORT", w.grpc_port.to_string())
+        .env("JIT_API_HTTP_PORT", w.http_port.to_string())
+        .env("JIT_API_METRICS_ADDRESS", "off")
+        .env("JIT_API_DEV_AUTH", "true")
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+/// A process's log as text, without the terminal colours of the text log format.
+pub fn plain_log(path: &Path) -> String {
+    let raw = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(char::is_ascii_alphabetic);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The command line of a worker process (`bin`: the test package's `e2e-worker`), with
 /// `extra` environment: no reconcile schedule (tests run reconcile themselves, scoped), no
 /// ambient AWS credentials.

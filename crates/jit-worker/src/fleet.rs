@@ -84,14 +84,13 @@ pub(crate) async fn start(
     aws: Arc<IdentityCenter>,
 ) -> tokio::task::JoinHandle<()> {
     let me = jit_temporal::identity("jit-worker");
+    let apply = move |aws: &IdentityCenter, workers: usize| {
+        let share = share(fleet, workers);
+        aws.set_rate(share);
+        tracing::info!(share, fleet, workers, "AWS rate share");
+    };
     let mut last = count(&client, &namespace, &queue, &me).await.unwrap_or(1);
-    aws.set_rate(share(fleet, last));
-    tracing::info!(
-        share = share(fleet, last),
-        fleet,
-        workers = last,
-        "AWS rate share"
-    );
+    apply(&aws, last);
     tokio::spawn(async move {
         // Soon after this worker (and any started with it) began polling, then every 10 s.
         let mut wait = Duration::from_secs(2);
@@ -102,13 +101,7 @@ pub(crate) async fn start(
                 continue;
             };
             if n != last {
-                aws.set_rate(share(fleet, n));
-                tracing::info!(
-                    share = share(fleet, n),
-                    fleet,
-                    workers = n,
-                    "AWS rate share"
-                );
+                apply(&aws, n);
                 last = n;
             }
         }
