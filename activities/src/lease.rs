@@ -1,14 +1,23 @@
-//! [`LeaseActivities`]: how tickets reach their leases, leases the governor, and the
-//! reconciler AWS and the leases.
+//! [`LeaseActivities`]: how tickets hold and leave their leases (and do the AWS work a lean
+//! lease hands them), how classic leases reached the governor, and the reconciler's scan.
 //!
 //! Workflows cannot start other workflows with a signal or an update, so these activities
-//! do it with the worker's Temporal client: update-with-start on the lease (the update's id is
-//! the holder's, so a retried activity attaches to the same update and gets the same answer),
-//! signal-with-start on the governor, all by the definitions of `jit-contract`.
+//! do it with the worker's Temporal client, by the definitions of `jit-contract`:
+//!
+//! - **acquire** (lean): look whether the assignment is there; start the lease with this
+//!   holder as its first (the answer is known from the input: the lease pays no update), or —
+//!   it runs already — send `acquire` with start (update id `acquire:<holder>`: a retry gets
+//!   the same answer). Then do what the answer says: create it (idempotently: check, create,
+//!   poll, verify), make sure a shared one is there, or confirm standing access (gone: ask
+//!   again, and create it as the lease's). Every create and delete holds one of this worker's
+//!   operation permits ([`jit_aws::ops`]).
+//! - **release** (lean): send `release` (update id `release:<holder>`); told to delete, delete
+//!   and confirm it gone, then signal `deleted`.
+//! - A classic lease (a run from before lean leases) answers once it did the work itself;
+//!   its answer passes through.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use jit_aws::IdentityCenter;
 use jit_contract::lease::Held;
@@ -20,13 +29,17 @@ use jit_domain::{
     PermissionSetArn, PermissionSetName, PermitRelease, PermitRequest, PrincipalId, PrincipalType,
     Released,
 };
+use temporalio_client::errors::{
+    WorkflowInteractionError, WorkflowStartError, WorkflowUpdateError,
+};
 use temporalio_client::{
-    Client, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
-    WorkflowUpdateWithStartOptions,
+    Client, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    WorkflowSignalOptions, WorkflowStartOptions, WorkflowUpdateWithStartOptions,
 };
 use temporalio_macros::activities;
 
 use crate::metrics::{ActivityMetrics, NoMetrics};
+use crate::support::{Heartbeat, to_activity_error, trace_id};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 /// The activities of leases, the governor and the reconciler.
@@ -62,21 +75,15 @@ fn temporal_error(e: impl std::fmt::Display) -> ActivityError {
     ActivityError::from(anyhow::anyhow!(e.to_string()))
 }
 
-/// Heartbeats every few seconds while `work` runs (a dead worker is noticed within the
-/// heartbeat timeout and the activity retried elsewhere).
-async fn heartbeating<T>(ctx: &ActivityContext, work: impl Future<Output = T>) -> T {
-    let ticker = async {
-        loop {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            if let Err(e) = ctx.record_heartbeat(Vec::<u8>::new()).await {
-                tracing::debug!(error = %e, "heartbeat not recorded");
-            }
-        }
-    };
-    tokio::select! {
-        out = work => out,
-        () = ticker => unreachable!("the ticker never ends"),
-    }
+/// The log line of a create or delete this worker made.
+fn log_assignment(a: &AssignmentRef, what: &str) {
+    tracing::info!(
+        account = %a.account,
+        permission_set = %a.permission_set_arn,
+        principal = %a.principal_id,
+        trace_id = trace_id(),
+        "{what}"
+    );
 }
 
 fn lease_start(task_queue: &str, id: &str, update_id: String) -> WorkflowUpdateWithStartOptions {
@@ -93,8 +100,9 @@ fn lease_start(task_queue: &str, id: &str, update_id: String) -> WorkflowUpdateW
 
 #[activities]
 impl LeaseActivities {
-    /// A ticket joins the lease of `call.assignment` (starting it if needed) and waits until
-    /// access is in place or AWS refused.
+    /// A ticket holds the lease of `call.assignment` (starting it if needed) and, told to,
+    /// creates the assignment or makes sure it is there; answers once access is in place or
+    /// AWS refused it.
     #[activity(definition = activity::AcquireLease)]
     pub async fn acquire_lease(
         self: Arc<Self>,
@@ -102,9 +110,8 @@ impl LeaseActivities {
         call: LeaseCall,
     ) -> Result<Held, ActivityError> {
         let approval = call.approval;
-        let acquired = self
-            .call_lease(&ctx, lease::Acquire, "acquire", call)
-            .await?;
+        let hb = Heartbeat::new(&ctx);
+        let acquired = hb.around(self.acquire(&ctx, &hb, call)).await?;
         let now = jiff::Timestamp::now();
         if let (Some(t), false) = (approval, matches!(acquired, Acquired::Failed { .. })) {
             self.metrics.granted(
@@ -115,8 +122,9 @@ impl LeaseActivities {
         Ok(Held { acquired, at: now })
     }
 
-    /// A ticket leaves the lease; waits until the lease has deleted the assignment (last
-    /// holder) or kept it for others.
+    /// A ticket leaves the lease; told to (the last holder of what the lease created),
+    /// deletes the assignment, confirms it gone and tells the lease. Answers once it is gone
+    /// or kept for others.
     #[activity(definition = activity::ReleaseLease)]
     pub async fn release_lease(
         self: Arc<Self>,
@@ -124,9 +132,8 @@ impl LeaseActivities {
         call: LeaseCall,
     ) -> Result<Released, ActivityError> {
         let due = call.due;
-        let released = self
-            .call_lease(&ctx, lease::Release, "release", call)
-            .await?;
+        let hb = Heartbeat::new(&ctx);
+        let released = hb.around(self.release(&ctx, &hb, call)).await?;
         if let (Released::Deleted, Some(due)) = (&released, due) {
             self.metrics
                 .revoked(crate::metrics::lag(due, jiff::Timestamp::now()));
@@ -165,7 +172,8 @@ impl LeaseActivities {
         input: ReconcileInput,
     ) -> Result<Scan, ActivityError> {
         let task_queue = self.task_queue.clone();
-        let scan = heartbeating(&ctx, self.scan(&ctx.client(), &task_queue, &input))
+        let scan = Heartbeat::new(&ctx)
+            .around(self.scan(&ctx.client(), &task_queue, &input))
             .await
             .map_err(temporal_error)?;
         let count = |f: Finding| scan.drift.iter().filter(|d| d.finding == f).count();
@@ -213,10 +221,7 @@ impl LeaseActivities {
             .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
             .id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicate)
             .build();
-        let input = LeaseInput {
-            assignment: d.assignment,
-            carried: None,
-        };
+        let input = LeaseInput::lean(d.assignment, None);
         ctx.client()
             .signal_with_start_workflow(lease::Workflow, input, lease::Reconcile, d.finding, opts)
             .await
@@ -236,10 +241,140 @@ fn governor_start(task_queue: &str) -> WorkflowStartOptions {
 type Who = (PrincipalType, PrincipalId);
 
 impl LeaseActivities {
-    /// Sends `update` (acquire or release, named `kind`) to the lease of `call.assignment`,
-    /// starting the lease if needed, and waits for its answer, heartbeating. The update id is
-    /// `<kind>:<holder>`, so a retried activity attaches to the same update.
-    async fn call_lease<U>(
+    /// The lean acquire: observe, hold, then do what the lease says.
+    async fn acquire(
+        &self,
+        ctx: &ActivityContext,
+        hb: &Heartbeat,
+        mut call: LeaseCall,
+    ) -> Result<Acquired, ActivityError> {
+        let a = call.assignment.clone();
+        call.observed = Some(
+            self.aws
+                .assignment_exists(&a)
+                .await
+                .map_err(to_activity_error)?,
+        );
+        let answer = self.hold(ctx, &call).await?;
+        let (answer, others) = match answer {
+            Acquired::Standing | Acquired::Share { standing: true, .. } => {
+                if self
+                    .aws
+                    .assignment_exists(&a)
+                    .await
+                    .map_err(to_activity_error)?
+                {
+                    return Ok(Acquired::Standing);
+                }
+                // The standing access the lease was told of is gone: ask again; what is
+                // created now is the lease's.
+                call.gone = true;
+                let again = self
+                    .update_lease(ctx, lease::Acquire, "acquire-gone", call)
+                    .await?;
+                (again, Vec::new())
+            }
+            Acquired::Share {
+                with,
+                standing: false,
+            } => (Acquired::Create, with),
+            other => (other, Vec::new()),
+        };
+        match answer {
+            Acquired::Create => match self
+                .aws
+                .create_assignment(&a, hb.resume().as_deref(), hb)
+                .await
+            {
+                Ok(()) if others.is_empty() => {
+                    log_assignment(&a, "assignment created");
+                    Ok(Acquired::Created)
+                }
+                Ok(()) => Ok(Acquired::Joined { with: others }),
+                Err(e) if e.is_retryable() => Err(to_activity_error(e)),
+                Err(e) => Ok(Acquired::Failed {
+                    reason: e.to_string(),
+                }),
+            },
+            // A classic lease did the work itself.
+            done => Ok(done),
+        }
+    }
+
+    /// Holds the lease as `call.holder`: starts it with this call as its first holder, or,
+    /// if it runs, sends `acquire` (with start: it may end in between).
+    async fn hold(
+        &self,
+        ctx: &ActivityContext,
+        call: &LeaseCall,
+    ) -> Result<Acquired, ActivityError> {
+        let id = lease_id(&call.assignment);
+        let first = LeaseInput::lean(call.assignment.clone(), Some(call.clone()));
+        let opts = WorkflowStartOptions::new(self.task_queue.clone(), id.clone())
+            .id_conflict_policy(WorkflowIdConflictPolicy::Fail)
+            .id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicate)
+            .static_summary(format!("lease on {id}"))
+            .build();
+        match ctx
+            .client()
+            .start_workflow(lease::Workflow, first.clone(), opts)
+            .await
+        {
+            Ok(_) => first.first_answer().ok_or_else(|| {
+                temporal_error("a lease started for its first holder gave no answer")
+            }),
+            Err(WorkflowStartError::AlreadyStarted { .. }) => {
+                self.update_lease(ctx, lease::Acquire, "acquire", call.clone())
+                    .await
+            }
+            Err(e) => Err(temporal_error(e)),
+        }
+    }
+
+    /// The lean release: leave; told to, delete and confirm.
+    async fn release(
+        &self,
+        ctx: &ActivityContext,
+        hb: &Heartbeat,
+        call: LeaseCall,
+    ) -> Result<Released, ActivityError> {
+        let a = call.assignment.clone();
+        let holder = call.holder.clone();
+        let handle = ctx
+            .client()
+            .get_workflow_handle::<lease::Workflow>(lease_id(&a));
+        let opts = WorkflowExecuteUpdateOptions::builder()
+            .update_id(format!("release:{holder}"))
+            .build();
+        let answer = match handle.execute_update(lease::Release, call, opts).await {
+            Ok(answer) => answer,
+            // No lease runs: it holds nothing for anyone.
+            Err(WorkflowUpdateError::NotFound(_)) => return Ok(Released::NotHeld),
+            Err(e) => return Err(temporal_error(e)),
+        };
+        if answer != Released::Delete {
+            // Kept, standing, not held — or a classic lease that deleted it itself.
+            return Ok(answer);
+        }
+        self.aws
+            .delete_assignment(&a, hb.resume().as_deref(), hb)
+            .await
+            .map_err(|e| temporal_error(e.to_string()))?;
+        log_assignment(&a, "assignment deleted");
+        match handle
+            .signal(lease::Deleted, holder, WorkflowSignalOptions::default())
+            .await
+        {
+            // Ended meanwhile (a lease waits for this signal, so only after an earlier
+            // attempt's signal): nothing to tell.
+            Ok(()) | Err(WorkflowInteractionError::NotFound(_)) => Ok(Released::Deleted),
+            Err(e) => Err(temporal_error(e)),
+        }
+    }
+
+    /// Sends `update` to the lease of `call.assignment` with update id `<kind>:<holder>`,
+    /// starting a lean lease if none runs, and waits for its answer.
+    async fn update_lease<U>(
         &self,
         ctx: &ActivityContext,
         update: U,
@@ -251,18 +386,13 @@ impl LeaseActivities {
         U::Output: 'static,
     {
         let id = lease_id(&call.assignment);
-        let input = LeaseInput {
-            assignment: call.assignment.clone(),
-            carried: None,
-        };
+        let input = LeaseInput::lean(call.assignment.clone(), None);
         let opts = lease_start(&self.task_queue, &id, format!("{kind}:{}", call.holder));
         let client: Client = ctx.client();
-        heartbeating(
-            ctx,
-            client.execute_update_with_start_workflow(lease::Workflow, input, update, call, opts),
-        )
-        .await
-        .map_err(temporal_error)
+        client
+            .execute_update_with_start_workflow(lease::Workflow, input, update, call, opts)
+            .await
+            .map_err(temporal_error)
     }
 
     /// Signals the governor, starting it if it is not running.

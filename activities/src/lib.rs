@@ -13,11 +13,10 @@
 //! input and output types.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use jiff::SignedDuration;
-use jit_aws::{AwsError, IdentityCenter, Progress};
+use jit_aws::{AwsError, IdentityCenter};
 use jit_domain::{
     AccountId, AssignmentRef, Evaluated, Hints, Limits, PermissionSetName, PolicyRecord, Principal,
     PrincipalType, ResolvedTarget, Target, TicketRequest, UserName, VoterCheck,
@@ -28,6 +27,7 @@ pub mod chat;
 pub mod directory;
 pub mod lease;
 pub mod metrics;
+mod support;
 
 pub use chat::Chat;
 pub use directory::DirectoryCache;
@@ -37,8 +37,8 @@ use jit_contract::chat::Announcement;
 use jit_contract::ticket::{Checked, Evaluation, GrantOutcome, Notification, Recheck};
 pub use lease::LeaseActivities;
 pub use metrics::{ActivityMetrics, NoMetrics};
+use support::{Heartbeat, to_activity_error, trace_id};
 use temporalio_macros::activities;
-use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 /// The activities of a ticket.
@@ -165,81 +165,6 @@ async fn standing_delegations(
         }
     }
     out
-}
-
-/// Retryable AWS errors go back to Temporal's retry policy; final ones end the attempt
-/// without retries.
-/// The trace id of the running activity (its `RunActivity` span), when traces are on: a
-/// field of the activity's log lines, to find the line's trace.
-fn trace_id() -> Option<String> {
-    use opentelemetry::trace::TraceContextExt as _;
-    let cx = opentelemetry::Context::current();
-    let sc = cx.span().span_context().clone();
-    sc.is_valid().then(|| sc.trace_id().to_string())
-}
-
-fn to_activity_error(e: AwsError) -> ActivityError {
-    if e.is_retryable() {
-        ActivityError::from(anyhow::anyhow!(e.to_string()))
-    } else {
-        ActivityError::application(ApplicationFailure::non_retryable(e.to_string()))
-    }
-}
-
-/// Heartbeats through the activity context. Remembers the asynchronous request id so that a
-/// retry resumes polling it (heartbeat details survive retries).
-struct Heartbeat {
-    ctx: ActivityContext,
-    request_id: Arc<Mutex<Option<String>>>,
-}
-
-impl Heartbeat {
-    fn new(ctx: &ActivityContext) -> Self {
-        let resumed: Option<String> = ctx.heartbeat_details().deserialize().ok().flatten();
-        Self {
-            ctx: ctx.clone(),
-            request_id: Arc::new(Mutex::new(resumed)),
-        }
-    }
-
-    fn resume(&self) -> Option<String> {
-        self.request_id.lock().ok().and_then(|g| g.clone())
-    }
-
-    async fn beat(&self) {
-        let id = self.resume();
-        if let Err(e) = self.ctx.record_heartbeat(id).await {
-            tracing::warn!(error = %e, "heartbeat not recorded");
-        }
-    }
-
-    /// Runs `work`, heartbeating every second meanwhile, so a dead worker is noticed within
-    /// the heartbeat timeout even while an AWS call hangs.
-    async fn around<T>(&self, work: impl Future<Output = T>) -> T {
-        let ticker = async {
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                self.beat().await;
-            }
-        };
-        tokio::select! {
-            out = work => out,
-            () = ticker => unreachable!("the ticker never ends"),
-        }
-    }
-}
-
-impl Progress for Heartbeat {
-    async fn request_started(&self, request_id: &str) {
-        if let Ok(mut g) = self.request_id.lock() {
-            *g = Some(request_id.to_owned());
-        }
-        self.beat().await;
-    }
-
-    async fn still_waiting(&self, _request_id: &str) {
-        self.beat().await;
-    }
 }
 
 impl TicketActivities {

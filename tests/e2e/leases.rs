@@ -117,15 +117,114 @@ async fn overlapping_tickets_share_the_assignment_until_the_last_one_ends() {
         .expect("lease result");
     assert!(done.holders.is_empty());
     assert_eq!(done.owned, Ownership::Absent);
-    app.maybe_record_workflow(&lease_id(&a), "lease-shared-by-two-tickets")
+    app.maybe_record_workflow(&lease_id(&a), "lean-lease-shared-by-two-tickets")
         .await;
-    app.maybe_record_history(&h1, "ticket-lease-overlap-first")
+    app.maybe_record_history(&h1, "generation2-lease-overlap-first")
         .await;
-    app.maybe_record_workflow(
-        &jit_domain::lease::governor_id(&app.task_queue),
-        "governor-two-operations",
+}
+
+/// The last holder is told to delete; AWS acts on that deletion seconds late. A ticket whose
+/// approval comes meanwhile sees the assignment still listed, yet must not share it (it is
+/// about to disappear): its acquire waits until the deletion is confirmed, then creates anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acquire_during_the_last_holders_deletion_waits_and_creates_anew() {
+    const HOLD: Duration = Duration::from_secs(8);
+    let app = TestApp::new("redelete").await;
+    let acct = app.account.to_string();
+    let h1 = app.start(&app.request("first", "bob", "bob")).await;
+    app.wait_for(&h1, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+    app.approve(&h1, "carol").await.expect("approve first");
+    app.wait_for(&h1, T, |t| t.phase == Phase::Active).await;
+    let h2 = app.start(&app.request("second", "bob", "bob")).await;
+    app.wait_for(&h2, T, |t| t.phase == Phase::PendingApproval)
+        .await;
+
+    app.stack.proxy.add(
+        jit_devstack::Rule::new("DeleteAccountAssignment", jit_devstack::Fault::Hold(HOLD))
+            .matching(&acct),
+    );
+    h1.execute_update(
+        ticket::Relinquish,
+        end_input("bob"),
+        temporalio_client::WorkflowExecuteUpdateOptions::default(),
     )
-    .await;
+    .await
+    .expect("relinquish");
+    // The lease has told the first ticket to delete it (and AWS holds the call back).
+    let a = app.assignment("bob", "ReadOnly").await;
+    let lease = app
+        .client
+        .get_workflow_handle::<lease::Workflow>(lease_id(&a));
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let s: LeaseStatus = lease
+            .query(lease::State, (), WorkflowQueryOptions::default())
+            .await
+            .expect("lease state");
+        if s.state.deleting.is_some() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no deletion: {s:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deleting_since = std::time::Instant::now();
+    app.approve(&h2, "dave").await.expect("approve second");
+    assert!(
+        deleting_since.elapsed() < HOLD - Duration::from_secs(2),
+        "too slow to approve while the deletion is held: the race was not exercised"
+    );
+    assert_eq!(
+        app.assignment_count("bob", "ReadOnly").await,
+        1,
+        "still listed while AWS has not acted"
+    );
+    let t2 = app.wait_for(&h2, T, |t| t.phase == Phase::Active).await;
+    assert!(
+        deleting_since.elapsed() >= HOLD - Duration::from_millis(500),
+        "active only after the deletion: {:?}",
+        deleting_since.elapsed()
+    );
+    assert!(
+        t2.audit
+            .iter()
+            .any(|e| e.what.contains("created and verified")),
+        "created anew, not shared: {:?}",
+        t2.audit
+    );
+    assert_eq!(app.outcome(&h1, T).await.phase, Phase::Relinquished);
+    assert_eq!(
+        app.assignment_count("bob", "ReadOnly").await,
+        1,
+        "the second ticket's access survives the first one's deletion"
+    );
+    assert_eq!(
+        app.stack
+            .proxy
+            .calls_of("CreateAccountAssignment", &acct)
+            .len(),
+        2
+    );
+    let s: LeaseStatus = lease
+        .query(lease::State, (), WorkflowQueryOptions::default())
+        .await
+        .expect("lease state");
+    assert_eq!(s.state.owned, Ownership::Created);
+    assert_eq!(
+        s.state.holders.keys().cloned().collect::<Vec<_>>(),
+        [h2.info().workflow_id.clone()]
+    );
+    // The second ticket's end deletes it for good, and the lease ends.
+    app.skip_time(&h2).await;
+    assert_eq!(app.outcome(&h2, T).await.phase, Phase::Expired);
+    assert_eq!(app.assignment_count("bob", "ReadOnly").await, 0);
+    let done = tokio::time::timeout(T, lease.get_result(WorkflowGetResultOptions::default()))
+        .await
+        .expect("the lease ends")
+        .expect("lease result");
+    assert!(done.holders.is_empty() && done.deleting.is_none());
+    app.maybe_record_workflow(&lease_id(&a), "lease-acquire-waits-for-deletion")
+        .await;
 }
 
 async fn reconcile(app: &TestApp, dry_run: bool, n: u32) -> ReconcileReport {

@@ -205,14 +205,17 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         "{body}"
     );
 
-    // The fleet's governor, asked for its permits (none out now; the limit configured).
+    // This worker's operation permits (recorded every 2 s): none out once the deletion is
+    // done; the whole of the fleet's limit is its share (it is the only worker on its queue).
     let governed = crate::support::scrape_until(&url, |b| {
-        crate::support::series_value(b, "jit_governor_permit_limit").is_some()
+        crate::support::series_value(b, "jit_aws_operations_limit").is_some()
+            && crate::support::series_value(b, "jit_aws_operations_held") == Some(0.0)
     })
     .await;
     let g = |s: &str| crate::support::series_value(&governed, s);
-    assert_eq!(g("jit_governor_permit_limit"), Some(15.0), "{governed}");
-    assert_eq!(g("jit_governor_permits_waiting"), Some(0.0), "{governed}");
+    assert_eq!(g("jit_aws_operations_limit"), Some(15.0), "{governed}");
+    assert_eq!(g("jit_aws_operations_waiting"), Some(0.0), "{governed}");
+    assert_eq!(g("jit_aws_operations_held"), Some(0.0), "{governed}");
 
     // Tickets by phase, from visibility: this queue's one ticket has expired.
     let expired = crate::support::scrape_until(&url, |b| {
@@ -358,12 +361,15 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
             .is_some_and(|r| !r.is_empty()),
         "{evaluated}"
     );
+    // The lease call that created it ran for the ticket: its line names the ticket.
     let created = &logged("assignment created")["span"];
-    assert_eq!(created["otel.name"], "RunActivity:grant", "{created}");
-    assert!(
-        created["temporalWorkflowID"]
-            .as_str()
-            .is_some_and(|w| w.starts_with("lease-")),
+    assert_eq!(
+        created["otel.name"], "RunActivity:acquire_lease",
+        "{created}"
+    );
+    assert_eq!(
+        created["temporalWorkflowID"],
+        req.ticket_id.workflow_id(),
         "{created}"
     );
 }

@@ -1,12 +1,25 @@
 //! [`AssignmentLease`] (id `lease-<account>-<permission set id>-<principal id>`): the one
-//! owner of a real account assignment. Tickets acquire and release it (updates, started with
-//! the update by `LeaseActivities`); the lease creates the assignment for its first holder,
-//! deletes it after the last one leaves, and never deletes one it found there (standing
-//! access). It works one job at a time, and takes a permit from the [`AwsGovernor`] around
-//! every create and delete, so the fleet never has more than the limit of asynchronous
-//! operations outstanding, nor two on one account and permission set.
+//! owner of a real account assignment. The assignment is created for its first holder,
+//! deleted after the last one leaves, and never deleted if it was there before (standing
+//! access).
+//!
+//! A **lean** lease (every run since lean leases, [`LeaseInput::lean`]) keeps the books and
+//! nothing else: its first holder comes in the start's input, later ones by the `acquire`
+//! update, and each is told what to do ([`LeaseState::lean_acquire`]) — the holder's activity
+//! creates, shares or confirms, holding one of its worker's operation permits. The last
+//! holder of what it created is told to delete it and confirms with the `deleted` signal;
+//! acquires that come meanwhile wait (and after [`TAKE_OVER_AFTER`] the lease deletes it
+//! itself). Its own activities run only for the reconciler's findings and such a take-over.
+//! Happy path, per holder: the start (or an update), a release update, the `deleted` signal —
+//! three workflow tasks and no activity.
+//!
+//! A **classic** lease (runs from before) works one job at a time: it creates and deletes
+//! itself, each under a permit from the [`AwsGovernor`] workflow. Its code stays as it ran,
+//! so those runs replay and finish.
 //!
 //! [`AwsGovernor`]: crate::governor::AwsGovernor
+//! [`LeaseInput::lean`]: jit_domain::LeaseInput
+//! [`LeaseState::lean_acquire`]: jit_domain::LeaseState::lean_acquire
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -20,12 +33,17 @@ use jit_domain::{
 };
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
+    CancellableFuture, ContinueAsNewOptions, SyncWorkflowContext, TimerOptions, WorkflowContext,
+    WorkflowContextView, WorkflowResult,
 };
 
 use crate::options::{failure_message, grant_options, revoke_options, short_options, to_timestamp};
 
 const CONTINUE_AFTER_EVENTS: u32 = 2000;
+
+/// A lean lease waits this long for a holder's confirmed deletion before an acquire makes it
+/// delete the assignment itself (the holder's ticket was terminated, say).
+pub const TAKE_OVER_AFTER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -34,6 +52,8 @@ enum Job {
     Acquire(String),
     Release(String),
     Reconcile(Finding),
+    /// Lean: the deletion by this holder took too long; the lease deletes it itself.
+    TakeOver(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +74,13 @@ pub struct AssignmentLease {
     handlers: u32,
     /// Permits the governor granted and the lease has not returned yet.
     permits: BTreeSet<String>,
+    /// A lean lease (see the module doc).
+    lean: bool,
+    /// Lean: the lease is doing AWS work itself (a reconcile finding, a take-over); holders
+    /// wait.
+    busy: bool,
+    /// Lean: bumped by every handler, so the main loop looks at the history's length.
+    poke: u64,
 }
 
 impl AssignmentLease {
@@ -74,6 +101,11 @@ impl AssignmentLease {
             && self.state.owned != Ownership::Created
     }
 
+    /// Lean: nothing held, nothing of ours in AWS, nothing under way or waiting.
+    fn lean_idle(&self) -> bool {
+        self.pending.is_empty() && self.handlers == 0 && !self.busy && self.state.lean_idle()
+    }
+
     fn note(ctx: &WorkflowContext<Self>, line: String) {
         let now = to_timestamp(ctx.workflow_time());
         ctx.state_mut(|s| s.state.note(now, line));
@@ -89,7 +121,9 @@ impl AssignmentLease {
         let key = match &job {
             Job::Acquire(holder) => format!("acquire:{holder}"),
             Job::Release(holder) => format!("release:{holder}"),
-            Job::Reconcile(_) => return Err("reconcile findings are signals".into()),
+            Job::Reconcile(_) | Job::TakeOver(_) => {
+                return Err("only acquires and releases are asked".into());
+            }
         };
         ctx.state_mut(|s| {
             s.handlers += 1;
@@ -124,6 +158,66 @@ impl AssignmentLease {
                 });
             }
             Job::Reconcile(finding) => Self::reconcile_job(ctx, finding).await,
+            Job::TakeOver(holder) => {
+                let stale =
+                    ctx.state(|s| s.state.deleting.as_ref().is_some_and(|d| d.by == holder));
+                if stale {
+                    Self::note(
+                        ctx,
+                        format!("{holder} did not confirm its deletion: deleting it here"),
+                    );
+                    Self::delete(ctx).await;
+                    let now = to_timestamp(ctx.workflow_time());
+                    ctx.state_mut(|s| s.state.lean_removed(now, "deleted by the lease itself"));
+                }
+            }
+        }
+    }
+
+    /// Lean: waits until no deletion is under way and the lease is not busy; a deletion
+    /// left unconfirmed for [`TAKE_OVER_AFTER`] is taken over.
+    async fn lean_wait(ctx: &WorkflowContext<Self>) {
+        loop {
+            let (deleting, busy) = ctx.state(|s| (s.state.deleting.clone(), s.busy));
+            let Some(d) = deleting else {
+                if busy {
+                    ctx.wait_condition(|s| !s.busy).await.ok();
+                    continue;
+                }
+                return;
+            };
+            let now = to_timestamp(ctx.workflow_time());
+            let due = d
+                .since
+                .checked_add(TAKE_OVER_AFTER)
+                .unwrap_or(jiff::Timestamp::MAX);
+            if now >= due {
+                ctx.state_mut(|s| {
+                    let job = Job::TakeOver(d.by.clone());
+                    if !s.pending.contains(&job) {
+                        s.pending.push_back(job);
+                    }
+                });
+                ctx.wait_condition(|s| s.state.deleting.is_none() && !s.busy)
+                    .await
+                    .ok();
+                continue;
+            }
+            let timer = ctx.timer(
+                TimerOptions::builder(due.duration_since(now).unsigned_abs())
+                    .summary("take over an unconfirmed deletion".to_owned())
+                    .build(),
+            );
+            let mut timer = std::pin::pin!(timer);
+            let by = d.by.clone();
+            let changed = ctx.wait_condition(move |s| {
+                s.state.deleting.as_ref().is_none_or(|d| d.by != by) || s.busy
+            });
+            let mut changed = std::pin::pin!(changed);
+            temporalio_sdk::workflows::select! {
+                _ = changed.as_mut() => timer.cancel(),
+                _ = timer.as_mut() => {}
+            }
         }
     }
 
@@ -235,8 +329,18 @@ impl AssignmentLease {
                 match Self::exists(ctx).await {
                     Ok(true) => {
                         Self::delete(ctx).await;
-                        ctx.state_mut(|s| s.state.owned = Ownership::Absent);
-                        Self::note(ctx, "reconcile: orphan (no holder) deleted".into());
+                        let now = to_timestamp(ctx.workflow_time());
+                        ctx.state_mut(|s| {
+                            if s.lean {
+                                s.state
+                                    .lean_removed(now, "reconcile: orphan (no holder) deleted");
+                            } else {
+                                s.state.owned = Ownership::Absent;
+                            }
+                        });
+                        if !ctx.state(|s| s.lean) {
+                            Self::note(ctx, "reconcile: orphan (no holder) deleted".into());
+                        }
                     }
                     Ok(false) => Self::note(ctx, "reconcile: orphan already gone".into()),
                     Err(e) => Self::note(ctx, format!("reconcile: could not check: {e}")),
@@ -313,8 +417,12 @@ impl AssignmentLease {
         }
     }
 
-    /// Asks the governor for a permit and waits for it; returns its op id.
+    /// Asks the governor for a permit and waits for it; returns its op id. (A lean lease's
+    /// activities hold their worker's own permits instead.)
     async fn take_permit(ctx: &WorkflowContext<Self>) -> String {
+        if ctx.state(|s| s.lean) {
+            return String::new();
+        }
         let (lease, key, op) = ctx.state_mut(|s| {
             s.state.ops += 1;
             let lease = lease_id(&s.assignment);
@@ -350,6 +458,9 @@ impl AssignmentLease {
     }
 
     async fn return_permit(ctx: &WorkflowContext<Self>, op: String) {
+        if ctx.state(|s| s.lean) {
+            return;
+        }
         ctx.state_mut(|s| s.permits.remove(&op));
         while let Err(e) = ctx
             .execute_activity(
@@ -368,22 +479,116 @@ impl AssignmentLease {
     }
 }
 
+impl AssignmentLease {
+    /// A lean lease's life: it answers its handlers as they come (they change the books);
+    /// the loop only runs the lease's own rare jobs, continues as new when the history is
+    /// long, and ends when nothing is held or under way.
+    async fn run_lean(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<LeaseState> {
+        let mut seen = 0;
+        loop {
+            ctx.wait_condition(move |s| !s.pending.is_empty() || s.lean_idle() || s.poke != seen)
+                .await
+                .ok();
+            seen = ctx.state(|s| s.poke);
+            if ctx.state(|s| s.lean_idle()) {
+                return Ok(ctx.state(|s| s.state.clone()));
+            }
+            if let Some(job) = ctx.state_mut(|s| s.pending.pop_front()) {
+                ctx.state_mut(|s| s.busy = true);
+                Self::process(ctx, job).await;
+                ctx.state_mut(|s| {
+                    s.busy = false;
+                    s.poke += 1;
+                });
+                continue;
+            }
+            let quiet = ctx.state(|s| s.handlers == 0 && s.pending.is_empty() && !s.busy);
+            if quiet
+                && (ctx.history_length() >= CONTINUE_AFTER_EVENTS
+                    || ctx.continue_as_new_suggested())
+            {
+                let input = ctx.state(|s| LeaseInput {
+                    assignment: s.assignment.clone(),
+                    carried: Some(s.state.clone()),
+                    lean: true,
+                    first: None,
+                });
+                return match ctx.continue_as_new(input, ContinueAsNewOptions::default()) {
+                    Err(e) => Err(e),
+                    Ok(never) => match never {},
+                };
+            }
+        }
+    }
+
+    /// Lean `acquire`: waits out a deletion or the lease's own work, then answers.
+    async fn lean_acquire(
+        ctx: &mut WorkflowContext<Self>,
+        call: LeaseCall,
+    ) -> Result<Acquired, HandlerError> {
+        ctx.state_mut(|s| s.handlers += 1);
+        let answer = loop {
+            Self::lean_wait(ctx).await;
+            let now = to_timestamp(ctx.workflow_time());
+            if let Some(a) = ctx.state_mut(|s| s.state.lean_acquire(&call, now)) {
+                break a;
+            }
+        };
+        ctx.state_mut(|s| {
+            s.handlers -= 1;
+            s.poke += 1;
+        });
+        Ok(answer)
+    }
+
+    /// Lean `release`: waits out the lease's own work, then answers.
+    async fn lean_release(
+        ctx: &mut WorkflowContext<Self>,
+        call: LeaseCall,
+    ) -> Result<Released, HandlerError> {
+        ctx.state_mut(|s| s.handlers += 1);
+        if ctx.state(|s| s.busy) {
+            ctx.wait_condition(|s| !s.busy).await.ok();
+        }
+        let now = to_timestamp(ctx.workflow_time());
+        let answer = ctx.state_mut(|s| s.state.lean_release(&call.holder, now));
+        ctx.state_mut(|s| {
+            s.handlers -= 1;
+            s.poke += 1;
+        });
+        Ok(answer)
+    }
+}
+
 #[workflow_methods]
 impl AssignmentLease {
     #[init]
-    pub fn new(_ctx: &WorkflowContextView, input: LeaseInput) -> Self {
+    pub fn new(ctx: &WorkflowContextView, input: LeaseInput) -> Self {
+        let (state, lean) = if input.lean {
+            // The first holder (if it came with the start) is answered here the same way its
+            // activity answered itself.
+            (input.start(to_timestamp(ctx.start_time())).0, true)
+        } else {
+            (input.carried.unwrap_or_default(), false)
+        };
         Self {
             assignment: input.assignment,
-            state: input.carried.unwrap_or_default(),
+            state,
             pending: VecDeque::new(),
             answers: BTreeMap::new(),
             handlers: 0,
             permits: BTreeSet::new(),
+            lean,
+            busy: false,
+            poke: 0,
         }
     }
 
     #[run(name = lease::Workflow::NAME)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<LeaseState> {
+        if ctx.state(|s| s.lean) {
+            return Self::run_lean(ctx).await;
+        }
         loop {
             ctx.wait_condition(|s| !s.pending.is_empty() || s.idle())
                 .await
@@ -404,6 +609,8 @@ impl AssignmentLease {
                     let input = ctx.state(|s| LeaseInput {
                         assignment: s.assignment.clone(),
                         carried: Some(s.state.clone()),
+                        lean: false,
+                        first: None,
                     });
                     return match ctx.continue_as_new(input, ContinueAsNewOptions::default()) {
                         Err(e) => Err(e),
@@ -432,12 +639,16 @@ impl AssignmentLease {
         check_call(&self.assignment, call)
     }
 
-    /// Hold the lease: returns once access is in place (or AWS refused it).
+    /// Hold the lease. Lean: answers what the caller must do. Classic: answers once access is
+    /// in place (or AWS refused it).
     #[update(name = lease::Acquire::NAME)]
     pub async fn acquire(
         ctx: &mut WorkflowContext<Self>,
         call: LeaseCall,
     ) -> Result<Acquired, HandlerError> {
+        if ctx.state(|s| s.lean) {
+            return Self::lean_acquire(ctx, call).await;
+        }
         Self::ask(ctx, Job::Acquire(call.holder), |a| match a {
             Answer::Acquired(a) => Some(a),
             Answer::Released(_) => None,
@@ -454,12 +665,16 @@ impl AssignmentLease {
         check_call(&self.assignment, call)
     }
 
-    /// Leave the lease: returns once the assignment is deleted (last holder) or kept.
+    /// Leave the lease. Lean: answers at once (kept, standing, or delete it). Classic:
+    /// returns once the assignment is deleted (last holder) or kept.
     #[update(name = lease::Release::NAME)]
     pub async fn release(
         ctx: &mut WorkflowContext<Self>,
         call: LeaseCall,
     ) -> Result<Released, HandlerError> {
+        if ctx.state(|s| s.lean) {
+            return Self::lean_release(ctx, call).await;
+        }
         Self::ask(ctx, Job::Release(call.holder), |a| match a {
             Answer::Released(r) => Some(r),
             Answer::Acquired(_) => None,
@@ -471,6 +686,15 @@ impl AssignmentLease {
     #[signal(name = lease::Permit::NAME)]
     pub fn permit(&mut self, _ctx: &mut SyncWorkflowContext<Self>, op: String) {
         self.permits.insert(op);
+    }
+
+    /// Lean: the last holder deleted the assignment, as told, and confirmed it gone.
+    #[signal(name = lease::Deleted::NAME)]
+    pub fn deleted(&mut self, ctx: &mut SyncWorkflowContext<Self>, holder: String) {
+        let now = to_timestamp(ctx.workflow_time());
+        if self.state.lean_deleted(&holder, now) {
+            self.poke += 1;
+        }
     }
 
     /// The reconciler found this assignment out of place.

@@ -8,6 +8,8 @@
 //!   reason).
 //! - [`rate`]: [`RateLimiter`], evenly spaced request slots; every Identity Center request
 //!   of the process waits for one.
+//! - [`ops`]: [`OpsLimiter`], this process's share of the outstanding asynchronous
+//!   operations, one per account and permission set; every create and delete holds a permit.
 //! - [`metrics`]: [`AwsMetrics`], told of every request attempt (service, operation,
 //!   [`Outcome`], latency) by an SDK interceptor, and of every rate-limiter wait.
 //! - [`sandbox`]: seeding an empty Identity Center (moto) from `temporal-dev.yaml`.
@@ -15,13 +17,17 @@
 pub mod error;
 pub mod identity_center;
 pub mod metrics;
+pub mod ops;
 pub mod poll;
 pub mod rate;
 pub mod sandbox;
 
 pub use error::{AwsError, RetryKind};
-pub use identity_center::{AwsSettings, IdentityCenter, Instance, NoProgress, Progress};
+pub use identity_center::{
+    AwsSettings, IdentityCenter, Instance, NoProgress, OUTSTANDING_OPERATIONS, Progress,
+};
 pub use metrics::{AwsMetrics, Outcome};
+pub use ops::{OpPermit, OpsLimiter, OpsState};
 pub use poll::PollSchedule;
 pub use rate::RateLimiter;
 pub use sandbox::SeedReport;

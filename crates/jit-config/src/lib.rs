@@ -256,6 +256,19 @@ pub struct WorkerConfig {
     /// unversioned worker (the local stack).
     #[serde(default)]
     pub deployment: Option<DeploymentConfig>,
+    /// Workflows kept in memory between their tasks (the sticky cache;
+    /// JIT_CACHED_WORKFLOWS). A ticket waits for days between a few short tasks, and one out
+    /// of the cache replays its short history when it next has work, so a small cache costs
+    /// little time and bounds the worker's memory however many tickets are open.
+    #[serde(default = "default_cached_workflows")]
+    pub cached_workflows: usize,
+}
+
+/// The sticky cache's size unless configured (see `WorkerConfig::cached_workflows`).
+pub const DEFAULT_CACHED_WORKFLOWS: usize = 200;
+
+fn default_cached_workflows() -> usize {
+    DEFAULT_CACHED_WORKFLOWS
 }
 
 /// `worker.deployment:`.
@@ -275,8 +288,9 @@ pub struct AwsLimits {
     /// 1/N of the account's budget). `JIT_AWS_REQUESTS_PER_SECOND`.
     #[serde(default = "default_rps")]
     pub requests_per_second: f64,
-    /// Asynchronous create/delete operations outstanding at once, fleet-wide (the governor
-    /// workflow enforces it). `JIT_AWS_OUTSTANDING_OPERATIONS`.
+    /// Asynchronous create/delete operations outstanding at once, fleet-wide: each worker
+    /// takes `this / live workers` (rounded down, at least one), counting the workers that
+    /// polled the lease-call queue in the last two minutes. `JIT_AWS_OUTSTANDING_OPERATIONS`.
     #[serde(default = "default_outstanding")]
     pub outstanding_operations: u32,
     /// The whole fleet's request rate: each worker then takes `fleet / live workers`,
@@ -390,6 +404,8 @@ pub struct WorkerSettings {
     pub codec_keys: Option<CodecKeys>,
     /// Worker Versioning; `None`: unversioned.
     pub deployment: Option<DeploymentConfig>,
+    /// The sticky cache's size (workflows kept in memory between tasks).
+    pub cached_workflows: usize,
 }
 
 /// How to reach the Temporal frontend over TLS: the CA that signed its certificate (absent:
@@ -785,6 +801,7 @@ impl StackConfig {
             temporal_api_key: chat::secret(env, "JIT_TEMPORAL_API_KEY")?,
             codec_keys: CodecKeys::from_env(env)?,
             deployment: w.deployment.clone(),
+            cached_workflows: w.cached_workflows,
             health: match &w.health {
                 Some(v) => metrics_address(v).map_err(|problem| ConfigError::Invalid {
                     path: self.source.clone(),
@@ -900,6 +917,12 @@ impl StackConfig {
                         })?,
                 ),
             };
+        }
+        if let Some(v) = env("JIT_CACHED_WORKFLOWS") {
+            s.cached_workflows = v.parse::<usize>().map_err(|_| ConfigError::Env {
+                var: "JIT_CACHED_WORKFLOWS".into(),
+                problem: format!("{v:?} is not a number of workflows"),
+            })?;
         }
         if let Some(v) = env("JIT_AWS_OUTSTANDING_OPERATIONS") {
             s.aws_limits.outstanding_operations = v

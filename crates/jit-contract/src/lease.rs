@@ -1,7 +1,10 @@
 //! `AssignmentLease` (id [`lease_id`](jit_domain::lease::lease_id)): the one owner of a real
-//! account assignment. Tickets *acquire* and *release* it (updates, sent with
-//! update-with-start by the `acquire_lease` / `release_lease` activities); the governor
-//! grants it permits ([`Permit`]); the reconciler hands it findings ([`Reconcile`]).
+//! account assignment. Tickets *acquire* and *release* it through the `acquire_lease` /
+//! `release_lease` activities: a lean lease's first holder starts it with its acquire in the
+//! input ([`LeaseInput::first`](jit_domain::LeaseInput)), later ones send [`Acquire`] (with
+//! start); a last holder told to delete confirms with [`Deleted`]. Classic leases (runs from
+//! before lean leases) were granted permits by the governor ([`Permit`]). The reconciler hands
+//! any lease its findings ([`Reconcile`]).
 
 use jit_domain::{Acquired, Finding, LeaseCall, LeaseInput, LeaseState, LeaseStatus, Released};
 use serde::{Deserialize, Serialize};
@@ -12,12 +15,19 @@ workflow!(
 );
 
 update!(
-    /// Hold the lease: answers once access is in place (or AWS refused it).
+    /// Hold the lease. Lean: answers at once what the caller must do (create, share, or
+    /// confirm standing access). Classic: answers once access is in place.
     Acquire on Workflow = "acquire", LeaseCall => Acquired
 );
 update!(
-    /// Leave the lease: answers once the assignment is deleted (last holder) or kept.
+    /// Leave the lease. Lean: answers at once (kept, standing, or delete it). Classic:
+    /// answers once the assignment is deleted (last holder) or kept.
     Release on Workflow = "release", LeaseCall => Released
+);
+signal!(
+    /// Lean: the last holder deleted the assignment, as told, and confirmed it gone (the
+    /// holder's workflow id).
+    Deleted on Workflow = "deleted", String
 );
 signal!(
     /// The governor grants the permit for operation `op`.

@@ -14,6 +14,8 @@
 //!   changed in the sandbox, as with AWS);
 //! - [`Fault::Delay`]: forward, but answer only after a delay (latency, or a window in which
 //!   a test kills the worker after AWS acted but before the caller heard).
+//! - [`Fault::Hold`]: wait, then forward and answer (AWS acts late: a window in which others
+//!   still see the state before the call).
 //!
 //! With [`FaultProxy::enforce`] it also keeps AWS's own limits on Identity Center calls:
 //! more than `requests_per_second` in the last second, or a create/delete while
@@ -41,6 +43,7 @@ pub enum Fault {
     Conflict,
     ServerError,
     Delay(Duration),
+    Hold(Duration),
     Async { polls: u32, outcome: AsyncOutcome },
 }
 
@@ -369,7 +372,11 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
             "InternalServerException",
             "Internal failure (fault proxy)",
         ),
-        (Some(Fault::Delay(d)), _) => {
+        (Some(Fault::Delay(d) | Fault::Hold(d)), _) => {
+            let hold = matches!(fault, Some(Fault::Hold(_)));
+            if hold {
+                tokio::time::sleep(*d).await;
+            }
             let r = forward(&ctx, &parts, body.clone()).await;
             record(
                 &ctx,
@@ -384,7 +391,9 @@ async fn handle(State(ctx): State<Ctx>, req: Request) -> Response {
                     limited: false,
                 },
             );
-            tokio::time::sleep(*d).await;
+            if !hold {
+                tokio::time::sleep(*d).await;
+            }
             return r;
         }
         (Some(Fault::Async { polls, outcome }), _) => {

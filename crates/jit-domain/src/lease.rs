@@ -1,13 +1,21 @@
-//! Leases and the Identity Center governor: the pure parts.
+//! Leases and the rules of outstanding Identity Center operations: the pure parts.
 //!
 //! One `AssignmentLease` entity (workflow id [`lease_id`]) owns each real assignment
-//! (principal, account, permission set). Tickets *acquire* and *release* it; the lease
-//! creates the assignment for its first holder and deletes it after the last one leaves,
-//! and never deletes an assignment it found there (standing access).
+//! (principal, account, permission set). Tickets *acquire* and *release* it; the assignment
+//! is created for its first holder and deleted after the last one leaves, and an assignment
+//! found there before the first holder came (standing access) is never deleted.
 //!
-//! Every create or delete first takes a [`Permit`] from the one [`Governor`]: at most `limit`
-//! asynchronous operations are outstanding in the whole fleet, and at most one per account
-//! and permission set (AWS updates one permission-set role per account at a time).
+//! Two kinds of lease run exist. A **lean** lease (every lease started since lean leases
+//! exist: [`LeaseInput::lean`]) only keeps the books — who holds it, who owns it, whether a
+//! deletion is under way — and tells each caller what to do ([`LeaseState::lean_acquire`],
+//! [`LeaseState::lean_release`]); the caller's activity does the AWS work. A **classic**
+//! lease (runs from before) did the work itself, one job at a time.
+//!
+//! [`Governor`] holds the rules of permits: at most `limit` asynchronous operations
+//! outstanding, at most one per account and permission set (AWS updates one permission-set
+//! role per account at a time), first come first served. Each worker applies them to its own
+//! operations (its share of the fleet's limit); classic leases asked the `AwsGovernor`
+//! workflow, which applied them fleet-wide.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -72,6 +80,29 @@ pub struct LeaseCall {
     /// approve→active metrics. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalTimes>,
+    /// On a lean acquire: whether the caller found the assignment in AWS just before asking
+    /// (a lease that knows nothing yet takes it for standing access). Ignored by classic
+    /// leases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<bool>,
+    /// On a lean acquire: the lease answered [`Acquired::Standing`] (or a standing share), but
+    /// the caller found the assignment gone: the lease owns what gets created now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gone: bool,
+}
+
+impl LeaseCall {
+    /// A call for `holder` on `assignment`, with nothing else.
+    pub fn new(assignment: AssignmentRef, holder: impl Into<String>) -> Self {
+        Self {
+            assignment,
+            holder: holder.into(),
+            due: None,
+            approval: None,
+            observed: None,
+            gone: false,
+        }
+    }
 }
 
 /// When a ticket waited for approval, for its metrics.
@@ -82,7 +113,10 @@ pub struct ApprovalTimes {
     pub approved_at: Timestamp,
 }
 
-/// The answer to `acquire`: access is in place.
+/// The answer to `acquire`. A classic lease answers once access is in place (`Created`,
+/// `Joined`, `Standing`, `Failed`); a lean lease answers at once with what the caller must do
+/// (`Create`, `Share`, `Standing`), and the caller's activity ends with one of the classic
+/// answers for its ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Acquired {
@@ -90,10 +124,18 @@ pub enum Acquired {
     Created,
     /// Already granted to earlier holders (named): shared, nothing created.
     Joined { with: Vec<String> },
-    /// Standing access: nothing created, nothing will be removed.
+    /// Standing access: nothing created, nothing will be removed. (Lean: the lease took it
+    /// for standing access from the caller's observation; the caller confirms it is there.)
     Standing,
     /// AWS refused to create it; nothing is left behind.
     Failed { reason: String },
+    /// Lean: the lease owns it now (recorded before answering): create it — idempotently,
+    /// polling and verifying — and it will be deleted after the last holder.
+    Create,
+    /// Lean: others (named) hold it too. Make sure it is there: create it if it is not,
+    /// unless it is `standing` access — then, if it is gone, ask again with
+    /// [`LeaseCall::gone`].
+    Share { with: Vec<String>, standing: bool },
 }
 
 /// The answer to `release`.
@@ -108,6 +150,9 @@ pub enum Released {
     Standing,
     /// The lease did not know this holder (already released).
     NotHeld,
+    /// Lean: this was the last holder of what the lease owns: delete it, confirm it is gone,
+    /// then signal `deleted` (until then the lease holds new acquires back).
+    Delete,
 }
 
 /// What the lease workflow shows (query `state`) and carries across continue-as-new.
@@ -120,6 +165,20 @@ pub struct LeaseState {
     pub ops: u64,
     /// Recent lines of what the lease did (the history has everything).
     pub log: Vec<String>,
+    /// Lean: the last holder is deleting the assignment; acquires wait until it is gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleting: Option<Deleting>,
+    /// Lean: the lease itself saw the assignment go (a deletion it asked for, or a reconcile
+    /// clean-up), so an observation of it by a later caller is stale, not standing access.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub known_absent: bool,
+}
+
+/// Lean: who is deleting the assignment, since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deleting {
+    pub by: String,
+    pub since: Timestamp,
 }
 
 impl LeaseState {
@@ -136,6 +195,129 @@ impl LeaseState {
     /// Other holders than `me`, in order.
     pub fn others(&self, me: &str) -> Vec<String> {
         self.holders.keys().filter(|h| *h != me).cloned().collect()
+    }
+
+    /// Lean: nobody holds it, nothing of the lease's is in AWS, nothing is under way.
+    pub fn lean_idle(&self) -> bool {
+        self.holders.is_empty() && self.deleting.is_none() && self.owned != Ownership::Created
+    }
+
+    /// Lean: `call.holder` asks to hold the lease. `None`: a deletion is under way; ask again
+    /// once it is confirmed. Otherwise what the caller must do; the lease's books already
+    /// say it (intent recorded before the caller acts). Idempotent per holder.
+    pub fn lean_acquire(&mut self, call: &LeaseCall, now: Timestamp) -> Option<Acquired> {
+        if self.deleting.is_some() {
+            return None;
+        }
+        let holder = call.holder.as_str();
+        let known = self.holders.contains_key(holder);
+        if known && call.gone && self.owned == Ownership::Standing {
+            // The standing access the lease was told of is not there (it was removed, or the
+            // observation was stale): what is created now is the lease's.
+            self.owned = Ownership::Created;
+            self.note(
+                now,
+                format!("{holder}: the standing access is gone; created here from now on"),
+            );
+            return Some(Acquired::Create);
+        }
+        if !known {
+            if self.holders.is_empty() && self.owned == Ownership::Absent {
+                let standing = call.observed == Some(true) && !self.known_absent;
+                self.owned = if standing {
+                    Ownership::Standing
+                } else {
+                    Ownership::Created
+                };
+                self.known_absent = false;
+                self.note(
+                    now,
+                    if standing {
+                        format!("{holder}: standing access found; it will never be deleted here")
+                    } else {
+                        format!("{holder} is the first holder: creates it")
+                    },
+                );
+            } else {
+                let others = self.others(holder);
+                if !others.is_empty() {
+                    self.note(now, format!("{holder} joins {}", others.join(", ")));
+                }
+            }
+            self.holders.insert(holder.to_owned(), now);
+        }
+        let others = self.others(holder);
+        let standing = self.owned == Ownership::Standing;
+        Some(match (others.is_empty(), standing) {
+            (true, true) => Acquired::Standing,
+            (true, false) => Acquired::Create,
+            (false, standing) => Acquired::Share {
+                with: others,
+                standing,
+            },
+        })
+    }
+
+    /// Lean: `holder` leaves. The last holder of what the lease owns is told to delete it,
+    /// and the lease waits for [`LeaseState::lean_deleted`]. Idempotent per holder.
+    pub fn lean_release(&mut self, holder: &str, now: Timestamp) -> Released {
+        if self.deleting.as_ref().is_some_and(|d| d.by == holder) {
+            return Released::Delete;
+        }
+        if self.holders.remove(holder).is_none() {
+            return Released::NotHeld;
+        }
+        let others = self.others(holder);
+        if !others.is_empty() {
+            self.note(
+                now,
+                format!("{holder} leaves; kept for {}", others.join(", ")),
+            );
+            return Released::Kept {
+                for_holders: others,
+            };
+        }
+        match self.owned {
+            Ownership::Standing => {
+                self.owned = Ownership::Absent;
+                self.note(
+                    now,
+                    format!("{holder} leaves; standing access left in place"),
+                );
+                Released::Standing
+            }
+            Ownership::Created => {
+                self.deleting = Some(Deleting {
+                    by: holder.to_owned(),
+                    since: now,
+                });
+                self.note(now, format!("{holder} was the last holder: deletes it"));
+                Released::Delete
+            }
+            Ownership::Absent => Released::NotHeld,
+        }
+    }
+
+    /// Lean: `holder` confirms the deletion it was told to make. False if it was not the one
+    /// deleting (a late or repeated signal).
+    pub fn lean_deleted(&mut self, holder: &str, now: Timestamp) -> bool {
+        if self.deleting.as_ref().is_none_or(|d| d.by != holder) {
+            return false;
+        }
+        self.deleting = None;
+        self.owned = Ownership::Absent;
+        self.known_absent = true;
+        self.note(now, format!("{holder}: deleted, confirmed gone"));
+        true
+    }
+
+    /// Lean: the lease itself removed the assignment (a stale deletion taken over, a
+    /// reconcile clean-up): nothing of it is left, nothing is under way.
+    pub fn lean_removed(&mut self, now: Timestamp, line: impl Into<String>) {
+        self.deleting = None;
+        self.owned = Ownership::Absent;
+        self.known_absent = true;
+        self.note(now, line);
     }
 }
 
@@ -154,6 +336,43 @@ pub struct LeaseInput {
     /// State carried over from the run before (continue-as-new).
     #[serde(default)]
     pub carried: Option<LeaseState>,
+    /// A lean lease: it keeps the books and its callers do the AWS work. Runs from before
+    /// lean leases (false) keep working the classic way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lean: bool,
+    /// Lean: the first holder's acquire, carried in the start itself — it costs the lease no
+    /// update, and the caller knows the answer ([`LeaseInput::first_answer`]) without waiting
+    /// for the lease's first workflow task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<LeaseCall>,
+}
+
+impl LeaseInput {
+    /// A lean lease on `assignment`, started for `first` (or for a call that comes with it).
+    pub fn lean(assignment: AssignmentRef, first: Option<LeaseCall>) -> Self {
+        Self {
+            assignment,
+            carried: None,
+            lean: true,
+            first,
+        }
+    }
+
+    /// The state a run starts from (at `now`), and the answer to its first holder: the same
+    /// in the lease and in the caller that started it.
+    pub fn start(&self, now: Timestamp) -> (LeaseState, Option<Acquired>) {
+        let mut state = self.carried.clone().unwrap_or_default();
+        let answer = self
+            .first
+            .as_ref()
+            .and_then(|call| state.lean_acquire(call, now));
+        (state, answer)
+    }
+
+    /// The first holder's answer, as the lease will compute it.
+    pub fn first_answer(&self) -> Option<Acquired> {
+        self.start(Timestamp::UNIX_EPOCH).1
+    }
 }
 
 /// What the reconciler found about a lease's assignment.
@@ -288,6 +507,235 @@ impl Governor {
             .map(|p| p.granted_at)
             .min()
             .and_then(|t| t.checked_add(max_age).ok())
+    }
+}
+
+#[cfg(test)]
+mod lean_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const T: Timestamp = Timestamp::UNIX_EPOCH;
+
+    fn call(holder: &str, observed: bool) -> LeaseCall {
+        LeaseCall {
+            observed: Some(observed),
+            ..LeaseCall::new(assignment(), holder)
+        }
+    }
+
+    fn assignment() -> AssignmentRef {
+        use crate::{AccountId, InstanceArn, PermissionSetArn, PrincipalId, PrincipalType};
+        AssignmentRef {
+            instance_arn: InstanceArn::parse("arn:aws:sso:::instance/ssoins-1").unwrap(),
+            account: AccountId::parse("111111111111").unwrap(),
+            permission_set_arn: PermissionSetArn::parse(
+                "arn:aws:sso:::permissionSet/ssoins-1/ps-1",
+            )
+            .unwrap(),
+            principal_type: PrincipalType::User,
+            principal_id: PrincipalId::parse("u-1").unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_first_holder_creates_the_last_deletes_and_acquires_wait_meanwhile() {
+        let mut s = LeaseState::default();
+        assert_eq!(
+            s.lean_acquire(&call("t1", false), T),
+            Some(Acquired::Create)
+        );
+        assert_eq!(s.owned, Ownership::Created);
+        assert_eq!(
+            s.lean_acquire(&call("t2", true), T),
+            Some(Acquired::Share {
+                with: vec!["t1".into()],
+                standing: false
+            }),
+            "an observation of the first holder's grant is not standing access"
+        );
+        // Idempotent per holder.
+        assert_eq!(
+            s.lean_acquire(&call("t1", true), T),
+            s.lean_acquire(&call("t1", false), T)
+        );
+        assert_eq!(
+            s.lean_release("t1", T),
+            Released::Kept {
+                for_holders: vec!["t2".into()]
+            }
+        );
+        assert_eq!(s.lean_release("t1", T), Released::NotHeld);
+        assert_eq!(s.lean_release("t2", T), Released::Delete);
+        assert_eq!(
+            s.lean_release("t2", T),
+            Released::Delete,
+            "a retried release"
+        );
+        assert!(!s.lean_idle());
+        assert_eq!(
+            s.lean_acquire(&call("t3", true), T),
+            None,
+            "waits for the deletion"
+        );
+        assert!(!s.lean_deleted("t1", T), "only the deleter confirms");
+        assert!(s.lean_deleted("t2", T));
+        assert!(s.lean_idle());
+        assert_eq!(
+            s.lean_acquire(&call("t3", true), T),
+            Some(Acquired::Create),
+            "the lease saw it go: a later observation of it is stale, not standing access"
+        );
+    }
+
+    #[test]
+    fn standing_access_is_never_deleted_and_a_vanished_one_becomes_the_leases() {
+        let mut s = LeaseState::default();
+        assert_eq!(
+            s.lean_acquire(&call("t1", true), T),
+            Some(Acquired::Standing)
+        );
+        assert_eq!(
+            s.lean_acquire(&call("t2", false), T),
+            Some(Acquired::Share {
+                with: vec!["t1".into()],
+                standing: true
+            })
+        );
+        assert_eq!(
+            s.lean_release("t1", T),
+            Released::Kept {
+                for_holders: vec!["t2".into()]
+            }
+        );
+        assert_eq!(s.lean_release("t2", T), Released::Standing);
+        assert!(s.lean_idle());
+        // Standing again; this time a holder finds it gone.
+        assert_eq!(
+            s.lean_acquire(&call("t3", true), T),
+            Some(Acquired::Standing)
+        );
+        let gone = LeaseCall {
+            gone: true,
+            ..call("t3", false)
+        };
+        assert_eq!(s.lean_acquire(&gone, T), Some(Acquired::Create));
+        assert_eq!(s.owned, Ownership::Created);
+        assert_eq!(s.lean_release("t3", T), Released::Delete);
+    }
+
+    #[test]
+    fn the_first_holder_in_the_start_gets_the_same_answer_in_the_lease_and_the_caller() {
+        let input = LeaseInput::lean(assignment(), Some(call("t1", false)));
+        let (state, answer) = input.start(T);
+        assert_eq!(answer, input.first_answer());
+        assert_eq!(answer, Some(Acquired::Create));
+        assert_eq!(state.owned, Ownership::Created);
+        assert_eq!(state.holders.len(), 1);
+        let standing = LeaseInput::lean(assignment(), Some(call("t1", true)));
+        assert_eq!(standing.first_answer(), Some(Acquired::Standing));
+        // A round trip through JSON keeps it (the start input is recorded in history).
+        let back: LeaseInput =
+            serde_json::from_str(&serde_json::to_string(&input).unwrap()).unwrap();
+        assert_eq!(back, input);
+        // Classic inputs (from before) read as classic.
+        let classic: LeaseInput = serde_json::from_value(serde_json::json!({
+            "assignment": serde_json::to_value(assignment()).unwrap(),
+        }))
+        .unwrap();
+        assert!(!classic.lean && classic.first.is_none());
+    }
+
+    /// AWS as the callers see it: the assignment is there or not, and whether what is there
+    /// is standing access (made by someone else, before).
+    #[derive(Debug, Default)]
+    struct World {
+        present: bool,
+        standing: bool,
+    }
+
+    proptest! {
+        /// Callers that do what the lease says, arriving and leaving in any order, with any
+        /// delay between a deletion and its confirmation, sometimes with standing access there
+        /// at the start: standing access is never deleted, every holder has access once it did
+        /// its part, and once everyone left and every deletion was confirmed, nothing the
+        /// lease created is left.
+        #[test]
+        fn callers_following_the_lease_keep_aws_right(
+            standing_at_start in any::<bool>(),
+            steps in proptest::collection::vec((0u8..4, 0u8..4), 1..120),
+        ) {
+            let mut s = LeaseState::default();
+            let mut w = World { present: standing_at_start, standing: standing_at_start };
+            let mut holding: std::collections::BTreeSet<String> = Default::default();
+            // A deletion answered but not yet made / confirmed.
+            let mut deleting: Option<String> = None;
+            for (what, who) in steps {
+                let h = format!("t{who}");
+                match what {
+                    0 | 1 => {
+                        if holding.contains(&h) { continue; }
+                        let Some(answer) = s.lean_acquire(&call(&h, w.present), T) else {
+                            prop_assert!(deleting.is_some(), "waits only for a deletion");
+                            continue;
+                        };
+                        match answer {
+                            Acquired::Create | Acquired::Share { standing: false, .. } => {
+                                if !w.present { w.present = true; w.standing = false; }
+                            }
+                            Acquired::Standing | Acquired::Share { standing: true, .. } => {
+                                if !w.present {
+                                    let gone = LeaseCall { gone: true, ..call(&h, false) };
+                                    prop_assert_eq!(s.lean_acquire(&gone, T), Some(Acquired::Create));
+                                    w.present = true;
+                                    w.standing = false;
+                                }
+                            }
+                            other => prop_assert!(false, "a lean lease answered {other:?}"),
+                        }
+                        holding.insert(h);
+                    }
+                    2 => {
+                        if !holding.remove(&h) { continue; }
+                        match s.lean_release(&h, T) {
+                            Released::Delete => {
+                                prop_assert!(!w.standing, "told to delete standing access");
+                                prop_assert!(holding.is_empty(), "deleted under another holder");
+                                deleting = Some(h);
+                            }
+                            Released::Kept { .. } => prop_assert!(!holding.is_empty()),
+                            Released::Standing => prop_assert!(w.standing || !w.present),
+                            other => prop_assert!(false, "{h} held it, yet {other:?}"),
+                        }
+                    }
+                    _ => {
+                        if let Some(d) = deleting.take() {
+                            w.present = false;
+                            prop_assert!(s.lean_deleted(&d, T));
+                        }
+                    }
+                }
+                for _ in &holding {
+                    prop_assert!(w.present, "a holder without access");
+                }
+            }
+            if let Some(d) = deleting.take() {
+                w.present = false;
+                prop_assert!(s.lean_deleted(&d, T));
+            }
+            for h in std::mem::take(&mut holding) {
+                if s.lean_release(&h, T) == Released::Delete {
+                    prop_assert!(!w.standing);
+                    w.present = false;
+                    prop_assert!(s.lean_deleted(&h, T));
+                }
+            }
+            prop_assert!(s.lean_idle());
+            prop_assert!(!w.present || w.standing, "the lease left its own assignment behind");
+            if standing_at_start && w.standing {
+                prop_assert!(w.present, "standing access deleted");
+            }
+        }
     }
 }
 

@@ -7,8 +7,8 @@
 //! - [`stack`]: the resource stack and its record-intent-before-acting rule.
 //! - [`approval`]: approval plans, quorum steps, delegation: the [`Approval`] state machine.
 //! - [`card`]: what a chat message says about a ticket ([`Card`]).
-//! - [`lease`]: who holds an assignment ([`LeaseState`], [`Ownership`]) and the fleet's
-//!   [`Governor`] of outstanding Identity Center operations.
+//! - [`lease`]: who holds an assignment ([`LeaseState`], [`Ownership`], the lean lease's
+//!   rules) and the [`Governor`]'s rules of outstanding Identity Center operations.
 //! - [`delegation`]: standing delegations (vacations) held per approver.
 //! - [`request`]: what someone asks for ([`TicketRequest`], [`Principal`], [`Target`],
 //!   [`Limits`]).
@@ -43,8 +43,8 @@ pub use ids::{
     PermissionSetName, PrincipalId, QUOTED_CHARS, TicketId, UserName, quoted,
 };
 pub use lease::{
-    Acquired, ApprovalTimes, Finding, Governor, LeaseCall, LeaseInput, LeaseState, LeaseStatus,
-    Ownership, Permit, PermitRelease, PermitRequest, Released,
+    Acquired, ApprovalTimes, Deleting, Finding, Governor, LeaseCall, LeaseInput, LeaseState,
+    LeaseStatus, Ownership, Permit, PermitRelease, PermitRequest, Released,
 };
 pub use phase::Phase;
 pub use refusal::{RefusalKind, Refused};

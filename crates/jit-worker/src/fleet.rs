@@ -1,7 +1,9 @@
-//! The fleet's Identity Center budget, shared by the workers that are alive: with
-//! `aws_limits.fleet_requests_per_second` set, each worker counts the workers that polled its
-//! lease-call task queue in the last two minutes (Temporal's poller list, every 10 s) and
-//! spaces its own requests at `fleet / live workers`.
+//! The fleet's Identity Center budget, shared by the workers that are alive: each worker
+//! counts the workers that polled its lease-call task queue in the last two minutes
+//! (Temporal's poller list, every 10 s) and takes `outstanding_operations / live workers`
+//! (rounded down, at least one) of the asynchronous operations AWS allows outstanding at once;
+//! with `aws_limits.fleet_requests_per_second` set, it also spaces its own requests at
+//! `fleet / live workers`.
 //!
 //! The count errs on the safe side when workers leave: a SIGKILLed worker stays on Temporal's
 //! list for up to the window, so the others keep their smaller share that long (under-using
@@ -47,6 +49,22 @@ pub(crate) fn share(fleet: f64, workers: usize) -> f64 {
     fleet / workers.max(1) as f64
 }
 
+/// This worker's share of the outstanding operations: rounded down (the fleet never goes
+/// over), at least one (a worker must be able to work).
+pub(crate) fn operations_share(outstanding: u32, workers: usize) -> u32 {
+    let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
+    (outstanding / workers).max(1)
+}
+
+/// What the fleet shares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    /// The fleet's request rate, if it is shared (else each worker has its own).
+    pub requests_per_second: Option<f64>,
+    /// The outstanding asynchronous operations AWS allows the account.
+    pub outstanding_operations: u32,
+}
+
 /// The workers polling `queue` now; `None` if Temporal did not answer.
 async fn count(client: &Client, namespace: &str, queue: &str, me: &str) -> Option<usize> {
     let mut conn = client.connection().clone();
@@ -80,14 +98,21 @@ pub(crate) async fn start(
     client: Client,
     namespace: String,
     queue: String,
-    fleet: f64,
+    budget: Budget,
     aws: Arc<IdentityCenter>,
 ) -> tokio::task::JoinHandle<()> {
     let me = jit_temporal::identity("jit-worker");
     let apply = move |aws: &IdentityCenter, workers: usize| {
-        let share = share(fleet, workers);
-        aws.set_rate(share);
-        tracing::info!(share, fleet, workers, "AWS rate share");
+        let operations = operations_share(budget.outstanding_operations, workers);
+        aws.set_outstanding(operations);
+        match budget.requests_per_second {
+            Some(fleet) => {
+                let share = share(fleet, workers);
+                aws.set_rate(share);
+                tracing::info!(share, fleet, operations, workers, "AWS rate share");
+            }
+            None => tracing::info!(operations, workers, "AWS operations share"),
+        }
     };
     let mut last = count(&client, &namespace, &queue, &me).await.unwrap_or(1);
     apply(&aws, last);
@@ -141,5 +166,14 @@ mod tests {
         assert_eq!(live_workers(&[], now, "w@a:1"), 1);
         assert_eq!(share(18.0, 3), 6.0);
         assert_eq!(share(18.0, 0), 18.0);
+        assert_eq!(operations_share(15, 1), 15);
+        assert_eq!(
+            operations_share(15, 2),
+            7,
+            "rounded down: never over AWS's limit"
+        );
+        assert_eq!(operations_share(15, 3), 5);
+        assert_eq!(operations_share(15, 40), 1, "at least one");
+        assert_eq!(operations_share(15, 0), 15);
     }
 }

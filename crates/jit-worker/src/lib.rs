@@ -40,9 +40,10 @@ pub fn load_settings(config: &Path) -> anyhow::Result<Settings> {
     Ok(stack.worker_settings(&jit_config::process_env)?)
 }
 
-/// Activity slots of the lease-call queue: these activities mostly wait (for their lease,
-/// which may wait for a governor permit), so they get a queue and slots of their own and can
-/// never starve the activities that do the work.
+/// Activity slots of the lease-call queue: these activities may wait long (for a deletion
+/// under way on their lease, for an operation permit, for a classic lease's governor), so
+/// they get a queue and slots of their own: waiting calls can never starve the ones that
+/// would end the wait.
 const LEASE_CALL_SLOTS: usize = 5000;
 
 /// The schedule that runs [`ReconcileWorkflow`] for the fleet on `task_queue`.
@@ -103,19 +104,19 @@ impl Worker {
         )
         .await;
         let aws = Arc::new(aws);
-        let fleet = match settings.aws_limits.fleet_requests_per_second {
-            Some(f) => Some(
-                fleet::start(
-                    client.clone(),
-                    settings.namespace.clone(),
-                    jit_contract::lease::call_queue(&settings.task_queue),
-                    f,
-                    Arc::clone(&aws),
-                )
-                .await,
-            ),
-            None => None,
-        };
+        let fleet = Some(
+            fleet::start(
+                client.clone(),
+                settings.namespace.clone(),
+                jit_contract::lease::call_queue(&settings.task_queue),
+                fleet::Budget {
+                    requests_per_second: settings.aws_limits.fleet_requests_per_second,
+                    outstanding_operations: settings.aws_limits.outstanding_operations,
+                },
+                Arc::clone(&aws),
+            )
+            .await,
+        );
         let ttl = settings.directory_ttl.unsigned_abs();
         let directory = Arc::new(DirectoryCache::new(Arc::clone(&aws), ttl));
         let loaded = policy::load_checked(&settings.policy_file, &directory).await?;
@@ -160,6 +161,7 @@ impl Worker {
         let deployment = deployment_options(&settings);
         let options = WorkerOptions::new(settings.task_queue.clone())
             .deployment_options(deployment.clone())
+            .max_cached_workflows(settings.cached_workflows)
             .register_workflow::<TicketWorkflow>()?
             .register_workflow::<DelegationWorkflow>()?
             .register_workflow::<CatalogWorkflow>()?
@@ -205,11 +207,11 @@ impl Worker {
             None => None,
         };
         let counter = jit.map(|m| {
-            tokio::spawn(metrics::count_tickets(
-                client.clone(),
-                settings.task_queue.clone(),
-                m,
-            ))
+            let ops = metrics::operations(Arc::clone(&aws), Arc::clone(&m));
+            let count = metrics::count_tickets(client.clone(), settings.task_queue.clone(), m);
+            tokio::spawn(async move {
+                tokio::join!(ops, count);
+            })
         });
         let lease_calls = temporalio_sdk::Worker::new(&runtime, client, lease_options)
             .context("creating the lease-call worker")?;

@@ -16,7 +16,7 @@
 //! | `jit_reconcile_orphans`, `jit_reconcile_missing` | gauge | — (the last scan this worker ran) |
 //! | `jit_reconcile_last_scan_timestamp_seconds` | gauge | — (Unix time of that scan) |
 //! | `jit_chat_deliveries_total` | counter | `channel` (`slack`, `teams`), `result` (`ok`, `failed`) |
-//! | `jit_governor_permits_held`, `jit_governor_permits_waiting`, `jit_governor_permit_limit` | gauge | — (the fleet's governor, queried every [`COUNT_EVERY`]) |
+//! | `jit_aws_operations_held`, `jit_aws_operations_waiting`, `jit_aws_operations_limit` | gauge | — (this worker's permits for asynchronous assignment operations: held, waited for, its share of the fleet's limit; every [`OPERATIONS_EVERY`]) |
 //! | `jit_revocation_lag_seconds` | histogram | — (from when access should have ended to the assignment confirmed gone; buckets [`REVOCATION_LAG_BUCKETS`]) |
 
 use std::sync::Arc;
@@ -33,6 +33,9 @@ use temporalio_common::telemetry::metrics::{
 
 /// How often [`count_tickets`] asks visibility.
 pub(crate) const COUNT_EVERY: Duration = Duration::from_secs(15);
+
+/// How often [`operations`] records this worker's operation permits.
+pub(crate) const OPERATIONS_EVERY: Duration = Duration::from_secs(2);
 
 /// Bucket bounds (seconds) of `jit_revocation_lag_seconds`: a revocation is good within
 /// seconds, worrying after minutes.
@@ -137,16 +140,16 @@ impl JitMetrics {
                 "Chat deliveries by channel and result",
             )),
             permits_held: meter.gauge(params(
-                "jit_governor_permits_held",
-                "AWS operation permits the fleet's governor has out",
+                "jit_aws_operations_held",
+                "Asynchronous assignment operations this worker has outstanding",
             )),
             permits_waiting: meter.gauge(params(
-                "jit_governor_permits_waiting",
-                "Leases waiting for a governor permit",
+                "jit_aws_operations_waiting",
+                "Assignment operations waiting for one of this worker's permits",
             )),
             permit_limit: meter.gauge(params(
-                "jit_governor_permit_limit",
-                "The governor's limit of outstanding operations",
+                "jit_aws_operations_limit",
+                "This worker's share of the fleet's outstanding operations",
             )),
             tickets: meter.gauge(params(
                 "jit_tickets",
@@ -230,26 +233,19 @@ pub(crate) async fn count_tickets(client: Client, task_queue: String, metrics: A
                 .record(c.count() as u64, &metrics.no_labels),
             Err(e) => tracing::warn!(error = %e, "long approvals not counted"),
         }
-        governor(&client, &task_queue, &metrics).await;
         tokio::time::sleep(COUNT_EVERY).await;
     }
 }
 
-/// Asks the fleet's governor (if it runs) for its permits.
-async fn governor(client: &Client, task_queue: &str, metrics: &JitMetrics) {
-    let id = jit_domain::lease::governor_id(task_queue);
-    let handle = client.get_workflow_handle::<jit_contract::governor::Workflow>(id);
-    match handle
-        .query(jit_contract::governor::State, (), Default::default())
-        .await
-    {
-        Ok(g) => {
-            let n = &metrics.no_labels;
-            metrics.permits_held.record(g.held.len() as u64, n);
-            metrics.permits_waiting.record(g.queue.len() as u64, n);
-            metrics.permit_limit.record(u64::from(g.limit), n);
-        }
-        Err(e) => tracing::debug!(error = %e, "governor not asked"),
+/// Keeps the `jit_aws_operations_*` gauges current: this worker's operation permits.
+pub(crate) async fn operations(aws: Arc<jit_aws::IdentityCenter>, metrics: Arc<JitMetrics>) {
+    loop {
+        let o = aws.operations();
+        let n = &metrics.no_labels;
+        metrics.permits_held.record(o.held as u64, n);
+        metrics.permits_waiting.record(o.waiting as u64, n);
+        metrics.permit_limit.record(u64::from(o.limit), n);
+        tokio::time::sleep(OPERATIONS_EVERY).await;
     }
 }
 

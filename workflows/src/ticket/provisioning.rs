@@ -79,10 +79,8 @@ impl TicketWorkflow {
             .execute_activity(
                 activity::ReleaseLease,
                 LeaseCall {
-                    assignment: a,
-                    holder,
                     due: Some(due),
-                    approval: None,
+                    ..LeaseCall::new(a, holder)
                 },
                 lease_options(ctx.task_queue(), &format!("release {what}"), true),
             )
@@ -95,6 +93,8 @@ impl TicketWorkflow {
             ),
             Released::Standing => format!("left {what} in place: standing access"),
             Released::NotHeld => format!("{what}: the lease had nothing for this ticket"),
+            // The activity carries a lean lease's instruction out; it never returns it.
+            Released::Delete => format!("{what}: the lease asked for a deletion not confirmed"),
         })
     }
 
@@ -203,10 +203,8 @@ impl TicketWorkflow {
             .execute_activity(
                 activity::AcquireLease,
                 LeaseCall {
-                    assignment: a,
-                    holder,
-                    due: None,
                     approval,
+                    ..LeaseCall::new(a, holder)
                 },
                 lease_options(ctx.task_queue(), &format!("acquire {label}"), false),
             )
@@ -227,6 +225,10 @@ impl TicketWorkflow {
                 )
             }
             Acquired::Failed { reason } => return Err(format!("{label}: {reason}")),
+            // The activity carries a lean lease's instruction out; it never returns it.
+            Acquired::Create | Acquired::Share { .. } => {
+                return Err(format!("{label}: access was not confirmed"));
+            }
         };
         ctx.state_mut(|s| {
             s.ticket.stack.mark(index, EntryState::Created);

@@ -6,6 +6,7 @@ use std::time::Instant;
 use aws_sdk_ssoadmin::types::{
     AccountAssignmentOperationStatus, PrincipalType as AwsPrincipalType, StatusValues, TargetType,
 };
+use jit_domain::lease::serial_key;
 use jit_domain::{
     AccountId, AssignmentRef, InstanceArn, PermissionSetArn, PrincipalId, PrincipalType,
 };
@@ -107,6 +108,8 @@ impl IdentityCenter {
     }
 
     /// Creates the assignment and waits until AWS confirms it: status SUCCEEDED and listed.
+    /// The whole of it holds one of this process's operation permits, one per account and
+    /// permission set at a time (see [`crate::ops`]).
     ///
     /// Checks first (AWS accepts duplicates): an existing assignment counts as created. The
     /// caller must have ruled out standing access *before* recording its intent (see
@@ -118,6 +121,7 @@ impl IdentityCenter {
         resume: Option<&str>,
         progress: &impl Progress,
     ) -> Result<(), AwsError> {
+        let _permit = self.ops.acquire(serial_key(a)).await;
         if let Some(done) = self.resume(OpKind::Create, a, resume, progress).await {
             return done;
         }
@@ -147,6 +151,7 @@ impl IdentityCenter {
     }
 
     /// Deletes the assignment and waits until AWS confirms it is gone. Absent already: done.
+    /// Holds an operation permit like [`IdentityCenter::create_assignment`].
     /// A FAILED deletion is returned as retryable: a revocation is never abandoned.
     pub async fn delete_assignment(
         &self,
@@ -154,6 +159,7 @@ impl IdentityCenter {
         resume: Option<&str>,
         progress: &impl Progress,
     ) -> Result<(), AwsError> {
+        let _permit = self.ops.acquire(serial_key(a)).await;
         if let Some(done) = self.resume(OpKind::Delete, a, resume, progress).await {
             return done;
         }

@@ -16,6 +16,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::{AwsError, aws, optional};
 use crate::metrics::{AwsMetrics, Recorder};
+use crate::ops::{OpsLimiter, OpsState};
 use crate::poll::PollSchedule;
 use crate::rate::RateLimiter;
 
@@ -67,8 +68,14 @@ pub struct IdentityCenter {
     pub poll: PollSchedule,
     /// Every Identity Center request waits here first.
     limiter: RateLimiter,
+    /// Every create and delete (check, request, polls, verification) holds a permit.
+    ops: Arc<OpsLimiter>,
     metrics: Option<Arc<dyn AwsMetrics>>,
 }
+
+/// AWS's limit of outstanding asynchronous assignment operations per account (not raisable):
+/// the default share until the worker sets its own.
+pub const OUTSTANDING_OPERATIONS: u32 = 15;
 
 const PERMISSION_SET_CACHE_TTL: Duration = Duration::from_secs(60);
 
@@ -124,8 +131,19 @@ impl IdentityCenter {
             permission_sets: Mutex::new(HashMap::new()),
             poll: PollSchedule::default(),
             limiter: RateLimiter::per_second(settings.requests_per_second),
+            ops: OpsLimiter::new(OUTSTANDING_OPERATIONS),
             metrics,
         }
+    }
+
+    /// This process's share of the outstanding asynchronous operations (at least one).
+    pub fn set_outstanding(&self, operations: u32) {
+        self.ops.set_limit(operations);
+    }
+
+    /// The operation permits: this process's limit, held, waiting.
+    pub fn operations(&self) -> OpsState {
+        self.ops.state()
     }
 
     /// This process's share of the Identity Center budget, requests per second (≤ 0: none).
