@@ -115,17 +115,47 @@ pub struct TicketOutcome {
     pub ended_at: Option<Timestamp>,
 }
 
-/// The workflow's input: a new request, or the ticket carried over by continue-as-new.
+/// The generation of tickets started now. A ticket's generation, given in its input, decides
+/// at once how the whole run behaves — no patch marker (nor the search-attribute upsert the
+/// SDK adds with it) is written. `patched()` stays for changes that reach tickets already
+/// running; generations are for what only new tickets do:
+///
+/// - 0 (the bare request, from before): the run asks its patches (`lean-v1`, …).
+/// - 2: lean-v1's behaviour without its marker; no expiry-warning timer when nobody is told
+///   of the warning.
+///
+/// A worker from before generations cannot read a generation's input: its workflow task fails
+/// until a worker that can takes it (deploy workers before the API).
+pub const GENERATION: u32 = 2;
+
+/// The workflow's input: a new request (with its generation), the ticket carried over by
+/// continue-as-new, or a bare request from before generations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TicketInput {
-    Continued { continued: Box<Ticket> },
+    Continued {
+        continued: Box<Ticket>,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        generation: u32,
+    },
+    Started {
+        request: TicketRequest,
+        generation: u32,
+    },
     New(TicketRequest),
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 impl From<TicketRequest> for TicketInput {
-    fn from(r: TicketRequest) -> Self {
-        Self::New(r)
+    /// A ticket of the current [`GENERATION`].
+    fn from(request: TicketRequest) -> Self {
+        Self::Started {
+            request,
+            generation: GENERATION,
+        }
     }
 }
 

@@ -12,7 +12,8 @@
 //! interleaved, `--runs` each. Then the memory phase: a fresh jit worker with M open tickets
 //! waiting for approval.
 //!
-//! Usage: `ticket_bench [--tickets N] [--in-flight C] [--runs R] [--memory M] [--out FILE.md]`.
+//! Usage: `ticket_bench [--tickets N] [--in-flight C] [--runs R] [--memory M] [--cache A,B]
+//! [--out FILE.md]`.
 
 mod measure;
 mod report;
@@ -37,6 +38,10 @@ pub(crate) struct Args {
     /// Open tickets for the memory phase (0: skip it).
     #[arg(long, default_value_t = 10_000)]
     pub memory: usize,
+    /// Sticky-cache sizes the memory phase tries, a fresh worker each; the first is the one
+    /// the targets judge (default: the worker's own default).
+    #[arg(long, value_delimiter = ',', default_values_t = [jit_config::DEFAULT_CACHED_WORKFLOWS, 1000])]
+    pub cache: Vec<usize>,
     /// Modes to run, in order within a round.
     #[arg(long, value_delimiter = ',', default_value = "jit,jit-raised,bare")]
     pub modes: Vec<String>,
@@ -55,7 +60,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     let outcome = rt.block_on(run::all(&args));
     let (runs, memory) = outcome?;
-    let md = report::markdown(&args, &runs, memory.as_ref());
+    let md = report::markdown(&args, &runs, &memory);
     print!("{md}");
     if let Some(out) = &args.out {
         std::fs::write(out, &md)?;

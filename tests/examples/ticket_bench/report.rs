@@ -37,7 +37,7 @@ fn per_ticket(r: &Run, x: f64) -> f64 {
     x / r.tickets as f64
 }
 
-pub(crate) fn markdown(args: &Args, runs: &[Run], memory: Option<&Memory>) -> String {
+pub(crate) fn markdown(args: &Args, runs: &[Run], memory: &[Memory]) -> String {
     let of = |mode: &str| runs.iter().filter(|r| r.mode == mode).collect::<Vec<_>>();
     let (jit, raised, bare) = (of("jit"), of("jit-raised"), of("bare"));
     let cols = [
@@ -202,19 +202,27 @@ pub(crate) fn markdown(args: &Args, runs: &[Run], memory: Option<&Memory>) -> St
         }
         let _ = writeln!(s, "| **total** | **{total}** |\n");
     }
-    if let Some(m) = memory {
+    if !memory.is_empty() {
         let _ = writeln!(
             s,
-            "## Memory\n\nA fresh worker with {} open tickets waiting for approval: RSS {:.0} MB \
-             (peak {:.0} MB); sticky cache {} workflows (the SDK's default: a ticket waiting \
-             for days need not stay cached; an evicted one replays its short history when it \
-             next has work).\n",
-            m.open_tickets, m.rss_mb, m.peak_rss_mb, m.cached_workflows
+            "## Memory\n\nA fresh worker per line, with N open tickets waiting for approval, \
+             by the size of its sticky cache (`worker.cached_workflows`). A ticket waits for \
+             days between a few short tasks: it need not stay cached, and one evicted replays \
+             its short history when it next has work.\n\n\
+             | sticky cache (workflows) | open tickets | RSS (MB) | peak RSS (MB) |\n|---:|---:|---:|---:|"
         );
+        for m in memory {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.0} | {:.0} |",
+                m.cached_workflows, m.open_tickets, m.rss_mb, m.peak_rss_mb
+            );
+        }
+        s.push('\n');
     }
     // The targets compare with the bare workflow: only when it ran.
     if !bare.is_empty() {
-        let _ = writeln!(s, "{}", targets(&jit, &raised, &bare, memory));
+        let _ = writeln!(s, "{}", targets(&jit, &raised, &bare, memory.first()));
     }
     s
 }
@@ -288,7 +296,10 @@ fn targets(jit: &[&Run], raised: &[&Run], bare: &[&Run], memory: Option<&Memory>
         put(
             "worker RSS, open tickets",
             "< 100 MB",
-            format!("{:.0} MB ({} open)", m.rss_mb, m.open_tickets),
+            format!(
+                "{:.0} MB ({} open, cache {})",
+                m.rss_mb, m.open_tickets, m.cached_workflows
+            ),
             m.rss_mb < 100.0,
         );
     }

@@ -89,7 +89,7 @@ struct Bench {
     policy_file: std::path::PathBuf,
 }
 
-pub(crate) async fn all(args: &Args) -> anyhow::Result<(Vec<Run>, Option<Memory>)> {
+pub(crate) async fn all(args: &Args) -> anyhow::Result<(Vec<Run>, Vec<Memory>)> {
     let stack = OwnStack::start("ticket-bench").await;
     let policy_file = stack.logs.join("policy.yaml");
     std::fs::write(&policy_file, POLICY)?;
@@ -128,11 +128,16 @@ pub(crate) async fn all(args: &Args) -> anyhow::Result<(Vec<Run>, Option<Memory>
             runs.push(r);
         }
     }
-    let memory = if args.memory > 0 {
-        Some(b.memory(args.memory).await?)
-    } else {
-        None
-    };
+    let mut memory = Vec::new();
+    if args.memory > 0 {
+        for (i, cache) in args.cache.iter().enumerate() {
+            eprintln!(
+                "== memory: {} open tickets, sticky cache {cache}",
+                args.memory
+            );
+            memory.push(b.memory(args.memory, *cache, i).await?);
+        }
+    }
     Ok((runs, memory))
 }
 
@@ -536,12 +541,14 @@ impl Bench {
         }
     }
 
-    /// A fresh worker with `n` tickets waiting for approval; its memory once they all wait.
-    async fn memory(&self, n: usize) -> anyhow::Result<Memory> {
-        let q = "bench-memory".to_owned();
+    /// A fresh worker (sticky cache `cache`) with `n` tickets waiting for approval; its memory
+    /// once they all wait.
+    async fn memory(&self, n: usize, cache: usize, round: usize) -> anyhow::Result<Memory> {
+        let q = format!("bench-memory-{round}");
         let env = vec![
             ("JIT_MIN_DURATION".to_owned(), "1s".to_owned()),
             ("RUST_LOG".to_owned(), "warn".to_owned()),
+            ("JIT_CACHED_WORKFLOWS".to_owned(), cache.to_string()),
         ];
         let mut worker = self
             .stack
@@ -553,7 +560,8 @@ impl Bench {
             let permit = gate.clone().acquire_owned().await?;
             let mut c = api.clone();
             // Many tickets per assignment are fine here: none is approved.
-            let (requester, msg) = self.create_msg(&format!("mem-{i}"), i % self.args.tickets);
+            let (requester, msg) =
+                self.create_msg(&format!("mem-{round}-{i}"), i % self.args.tickets);
             tasks.push(tokio::spawn(async move {
                 let _permit = permit;
                 c.create_ticket(as_user(&requester, msg)).await
@@ -589,7 +597,7 @@ impl Bench {
             open_tickets: n,
             rss_mb: measure::memory_mb(worker.pid(), "VmRSS"),
             peak_rss_mb: measure::memory_mb(worker.pid(), "VmHWM"),
-            cached_workflows: 1000,
+            cached_workflows: cache,
         };
         worker.stop(Duration::from_secs(10));
         Ok(m)

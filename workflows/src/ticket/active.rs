@@ -86,8 +86,9 @@ impl TicketWorkflow {
                 Some(r) if r < expires => (r, "break-glass ratification deadline"),
                 _ => (expires, "access expires"),
             };
-            // Warn the requester before access ends (chat-v1 tickets only).
-            let warned = ctx.state(|s| s.ticket.warned);
+            // Warn the requester before access ends (chat-v1 tickets only; from generation 2
+            // only when someone would be told).
+            let warned = ctx.state(|s| s.ticket.warned || (s.generation >= 2 && s.quiet));
             if !warned && Self::has(ctx, CHAT) {
                 let granted = ctx.state(|s| s.ticket.granted());
                 let before = (granted / 4).min(SignedDuration::from_mins(15));

@@ -70,16 +70,20 @@ ticket_methods! {
         #[init]
         pub fn new(ctx: &WorkflowContextView, input: TicketInput) -> Self {
             let now = to_timestamp(ctx.start_time());
-            let ticket = match input {
-                TicketInput::New(request) => Ticket::new(request, now),
-                TicketInput::Continued { continued } => *continued,
+            let (ticket, generation) = match input {
+                TicketInput::New(request) => (Ticket::new(request, now), 0),
+                TicketInput::Started { request, generation } => (Ticket::new(request, now), generation),
+                TicketInput::Continued { continued, generation } => (*continued, generation),
             };
+            // A generation decides every feature at once, with no marker.
+            let decided = generation >= 2;
             Self {
                 ticket,
                 clock: now,
                 announced: 0,
-                current: false,
-                lean: false,
+                current: decided,
+                lean: decided,
+                generation,
                 quiet: false,
                 fresh_until: None,
                 granted_at: None,
@@ -88,7 +92,9 @@ ticket_methods! {
 
         #[run(name = ticket::Workflow::NAME)]
         pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<TicketOutcome> {
-            if ctx.patched(LEAN) {
+            if ctx.state(|s| s.generation >= 2) {
+                // Decided by the input (see `jit_contract::ticket::GENERATION`).
+            } else if ctx.patched(LEAN) {
                 ctx.state_mut(|s| {
                     s.current = true;
                     s.lean = true;

@@ -66,8 +66,12 @@ pub struct TicketWorkflow {
     announced: u32,
     /// This run decided its features at its start ([`FEATURES_AT_START`]).
     current: bool,
-    /// This run started [`LEAN`]; the two below come from its evaluation's hints.
+    /// This run started [`LEAN`] (or its generation includes it); the two below come from its
+    /// evaluation's hints.
     lean: bool,
+    /// The ticket's generation, from its input (`jit_contract::ticket::GENERATION`); 0 for
+    /// tickets from before generations, whose runs ask their patches.
+    generation: u32,
     /// Nobody to announce to.
     quiet: bool,
     /// Until when a vote by an approver the evaluation resolved needs no directory check.
@@ -259,9 +263,11 @@ impl TicketWorkflow {
         let options = ContinueAsNewOptions::builder()
             .search_attributes(ctx.search_attributes())
             .build();
+        let generation = ctx.state(|s| s.generation);
         match ctx.continue_as_new(
             TicketInput::Continued {
                 continued: Box::new(ticket),
+                generation,
             },
             options,
         ) {
