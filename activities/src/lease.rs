@@ -22,7 +22,7 @@ use std::sync::Arc;
 use jit_aws::IdentityCenter;
 use jit_contract::lease::Held;
 use jit_contract::reconcile::{Drift, ReconcileInput, Scan};
-use jit_contract::{activity, governor, lease};
+use jit_contract::{activity, audit, governor, lease};
 use jit_domain::lease::{governor_id, lease_id};
 use jit_domain::{
     Acquired, AssignmentRef, Finding, Governor, LeaseCall, LeaseInput, LeaseStatus, Ownership,
@@ -52,6 +52,8 @@ pub struct LeaseActivities {
     /// The fleet's limit of outstanding asynchronous assignment operations.
     outstanding: u32,
     metrics: Arc<dyn ActivityMetrics>,
+    /// Cut-off of sessions at revocation, when configured.
+    audit: Option<jit_config::AuditConfig>,
 }
 
 impl LeaseActivities {
@@ -61,7 +63,14 @@ impl LeaseActivities {
             task_queue,
             outstanding,
             metrics: Arc::new(NoMetrics),
+            audit: None,
         }
+    }
+
+    /// Cuts off a revoked principal's sessions (`audit.cutoff`).
+    pub fn with_audit(mut self, audit: Option<jit_config::AuditConfig>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// Reports revocation lags to `metrics`.
@@ -206,6 +215,16 @@ impl LeaseActivities {
             "reconcile: scanned"
         );
         Ok(scan)
+    }
+
+    /// Asks an account's cut-off entity to prune what expired (starting it if need be).
+    #[activity(definition = activity::PruneCutoffs)]
+    pub async fn prune_cutoffs(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        account: String,
+    ) -> Result<(), ActivityError> {
+        self.signal_cutoff(&ctx, account, Vec::new()).await
     }
 
     /// Tells a lease what the reconciler found (starting it for an orphan: the lease then
@@ -361,6 +380,7 @@ impl LeaseActivities {
             .await
             .map_err(|e| temporal_error(e.to_string()))?;
         log_assignment(&a, "assignment deleted");
+        self.cut_off(ctx, &a).await?;
         match handle
             .signal(lease::Deleted, holder, WorkflowSignalOptions::default())
             .await
@@ -370,6 +390,45 @@ impl LeaseActivities {
             Ok(()) | Err(WorkflowInteractionError::NotFound(_)) => Ok(Released::Deleted),
             Err(e) => Err(temporal_error(e)),
         }
+    }
+
+    /// Sessions issued before now by the principal as this permission set in this account
+    /// stop working: handed to the account's cut-off entity (started if need be), which
+    /// queues them with every other revocation's. Nothing when not configured.
+    async fn cut_off(&self, ctx: &ActivityContext, a: &AssignmentRef) -> Result<(), ActivityError> {
+        let Some(cut) =
+            crate::audit::cutoff_for(&self.aws, self.audit.as_ref(), a, jiff::Timestamp::now())
+                .await
+                .map_err(to_activity_error)?
+        else {
+            return Ok(());
+        };
+        let account = cut.account.clone();
+        self.signal_cutoff(ctx, account, vec![cut]).await
+    }
+
+    /// Hands `cuts` (none: prune) to `account`'s cut-off entity, starting it if need be.
+    async fn signal_cutoff(
+        &self,
+        ctx: &ActivityContext,
+        account: String,
+        cuts: Vec<jit_domain::Cutoff>,
+    ) -> Result<(), ActivityError> {
+        let opts = WorkflowStartOptions::new(self.task_queue.clone(), audit::cutoff_id(&account))
+            .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+            .id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicate)
+            .static_summary(format!("session cut-off in {account}"))
+            .build();
+        let input = audit::CutoffInput {
+            account,
+            pending: Vec::new(),
+            documents: Vec::new(),
+        };
+        ctx.client()
+            .signal_with_start_workflow(audit::CutoffWorkflow, input, audit::CutoffAdd, cuts, opts)
+            .await
+            .map(|_| ())
+            .map_err(temporal_error)
     }
 
     /// Sends `update` to the lease of `call.assignment` with update id `<kind>:<holder>`,
@@ -477,6 +536,20 @@ impl LeaseActivities {
                     finding: Finding::Orphan,
                     listed: *listed,
                 });
+            }
+        }
+        if self.audit.as_ref().is_some_and(|a| a.cutoff) {
+            let now = jiff::Timestamp::now();
+            for (account, _) in &accounts {
+                let policies = self.aws.cutoff_policies(account.as_str()).await?;
+                let stale = policies.iter().any(|p| {
+                    jit_trail::cutoff::statements(&p.content)
+                        .iter()
+                        .any(|s| jit_trail::cutoff::expires(s).is_some_and(|t| t <= now))
+                });
+                if stale {
+                    scan.stale_cutoffs.push(account.to_string());
+                }
             }
         }
         for (id, status) in &leases {

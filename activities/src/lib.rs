@@ -23,12 +23,14 @@ use jit_domain::{
 };
 use jit_policy::{PolicyStore, TargetKey};
 
+pub mod audit;
 pub mod chat;
 pub mod directory;
 pub mod lease;
 pub mod metrics;
 mod support;
 
+pub use audit::AuditActivities;
 pub use chat::Chat;
 pub use directory::DirectoryCache;
 use jit_contract::activity;
@@ -49,6 +51,8 @@ pub struct TicketActivities {
     policy: Arc<PolicyStore>,
     limits: Limits,
     chat: Chat,
+    /// What the worker keeps of an ended ticket (told to each ticket by its evaluation).
+    audit: Option<jit_domain::AuditHints>,
 }
 
 impl TicketActivities {
@@ -65,7 +69,19 @@ impl TicketActivities {
             directory,
             policy,
             limits,
+            audit: None,
         }
+    }
+
+    /// What this worker keeps of an ended ticket: its audit record, its session audit.
+    pub fn with_audit(mut self, audit: Option<&jit_config::AuditConfig>) -> Self {
+        self.audit = audit
+            .map(|a| jit_domain::AuditHints {
+                export: a.bucket.is_some(),
+                session_after: a.trail.as_ref().map(|t| t.delay),
+            })
+            .filter(|h| h.export || h.session_after.is_some());
+        self
     }
 
     /// Reports chat deliveries to `metrics`.
@@ -262,6 +278,7 @@ impl TicketActivities {
             hints: Hints {
                 quiet: self.chat.is_silent(),
                 directory_fresh_for: SignedDuration::try_from(self.directory.ttl()).ok(),
+                audit: self.audit.clone(),
             },
         }))
     }

@@ -5,6 +5,7 @@
 #![allow(unreachable_pub)]
 
 mod api;
+mod audit;
 mod chat;
 mod codec;
 mod door;

@@ -5,7 +5,7 @@
 
 use jit_workflows::{
     AssignmentLease, AwsGovernor, CatalogWorkflow, DelegationWorkflow, ReconcileWorkflow,
-    TicketWorkflow,
+    SessionCutoff, TicketWorkflow,
 };
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
@@ -33,6 +33,7 @@ async fn committed_histories_replay_against_current_code() {
         .and_then(|o| o.register_workflow::<AssignmentLease>())
         .and_then(|o| o.register_workflow::<AwsGovernor>())
         .and_then(|o| o.register_workflow::<ReconcileWorkflow>())
+        .and_then(|o| o.register_workflow::<SessionCutoff>())
         .expect("registration")
         .build();
     let replayer = WorkflowReplayer::new(options).expect("replayer");

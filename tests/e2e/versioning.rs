@@ -137,8 +137,9 @@ async fn tickets_started_on_build_a_finish_on_build_b_and_new_ones_run_on_b() {
         .logs
         .join(format!("worker-b-{}.log", app.task_queue));
     assert!(
-        jit_e2e::plain_log(&b_log).contains("share=9.0 fleet=18.0 workers=2"),
-        "B counts A (another build of the same deployment) for the AWS budget:\n{}",
+        jit_e2e::plain_log(&b_log).contains("share=9.0 fleet=18.0 operations=7 workers=2"),
+        "B counts A (another build of the same deployment) for the AWS budget and the \
+         outstanding operations:\n{}",
         jit_e2e::plain_log(&b_log)
     );
     app.kill_worker();

@@ -7,6 +7,7 @@
 
 pub mod bare;
 pub mod stack;
+pub mod trail;
 
 use std::path::Path;
 use std::process::Command;

@@ -10,8 +10,11 @@
 //! - [`AssignmentLease`]: the one owner of a real assignment; tickets acquire and release it.
 //! - [`AwsGovernor`]: permits for asynchronous Identity Center operations, fleet-wide.
 //! - [`ReconcileWorkflow`]: AWS against the leases, on a Temporal Schedule.
+//! - [`SessionCutoff`]: one account's session cut-off policies (`session-cutoff-<account>`);
+//!   [`SessionEventsWorkflow`]: a live look at a ticket's sessions, for the API.
 //! - `options`: activity options and retry policies; `search_attributes`: the upserts.
 
+pub mod audit;
 pub mod catalog;
 pub mod delegation;
 pub mod governor;
@@ -21,6 +24,7 @@ pub mod reconcile;
 mod search_attributes;
 pub mod ticket;
 
+pub use audit::{SessionCutoff, SessionEventsWorkflow};
 pub use catalog::{CatalogWorkflow, KnownTargetsWorkflow, UserLookupWorkflow};
 pub use delegation::DelegationWorkflow;
 pub use governor::AwsGovernor;

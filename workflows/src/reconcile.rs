@@ -75,6 +75,7 @@ impl ReconcileWorkflow {
                 repairs_requested: 0,
                 drift: scan.drift.clone(),
                 unknown_permission_sets: scan.unknown_permission_sets.clone(),
+                stale_cutoffs: scan.stale_cutoffs.clone(),
                 error: None,
             }
         });
@@ -88,6 +89,21 @@ impl ReconcileWorkflow {
                         ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
                             .retry_policy(retry(5, Duration::from_secs(10)))
                             .summary("hand the finding to its lease".to_owned())
+                            .build(),
+                    )
+                    .await;
+                if sent.is_ok() {
+                    ctx.state_mut(|s| s.report.repairs_requested += 1);
+                }
+            }
+            for account in scan.stale_cutoffs {
+                let sent = ctx
+                    .execute_activity(
+                        activity::PruneCutoffs,
+                        account,
+                        ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+                            .retry_policy(retry(5, Duration::from_secs(10)))
+                            .summary("prune expired session cut-offs".to_owned())
                             .build(),
                     )
                     .await;

@@ -104,6 +104,9 @@ enum Bench {
     Api,
     /// What a ticket costs the engine, against a bare workflow of the same shape.
     Tickets,
+    /// Session audit: compressed MB/s and peak RSS reading ≥ 1 GB of generated CloudTrail
+    /// logs on one core (--gigabytes G).
+    Trail,
 }
 
 fn main() {
@@ -128,10 +131,11 @@ fn run() -> anyhow::Result<()> {
             what: Bench::Tickets,
             args,
         } => bench_tickets(&root, &args),
-        Cmd::Bench { what, .. } => {
+        Cmd::Bench { what, args } => {
             let (package, example, out) = match what {
                 Bench::Policy => ("jit-policy", "policy_bench", "docs/benchmarks/policy.md"),
                 Bench::Api => ("jit-e2e", "api_bench", "docs/benchmarks/api.md"),
+                Bench::Trail => ("jit-e2e", "trail_bench", "docs/benchmarks/trail.md"),
                 Bench::Tickets => unreachable!("handled above"),
             };
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -147,6 +151,7 @@ fn run() -> anyhow::Result<()> {
                 ])
                 .arg("--")
                 .arg(root.join(out))
+                .args(&args)
                 .current_dir(&root)
                 .status()?;
             anyhow::ensure!(

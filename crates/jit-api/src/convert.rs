@@ -136,5 +136,33 @@ pub fn ticket(t: &Ticket, now: Timestamp) -> pb::Ticket {
             .map(|e| format!("{}  {}", e.at, e.what))
             .collect(),
         version: t.version,
+        session: t.session.as_ref().map(session),
+    }
+}
+
+/// A session summary on the wire.
+pub fn session(s: &jit_domain::SessionSummary) -> pb::SessionSummary {
+    let at = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .map(timestamp)
+    };
+    pb::SessionSummary {
+        events: s.events,
+        by_service: s.by_service.clone().into_iter().collect(),
+        reads: s.reads,
+        writes: s.writes,
+        denied: s.denied,
+        console_sign_ins: s.console_sign_ins,
+        notable: s.notable.clone(),
+        first_event_time: at(&s.first),
+        last_event_time: at(&s.last),
+        unreadable: s.unreadable.clone(),
+        unparsable_records: s.unparsable_records,
+        files: s.files,
+        window_start_time: s.from.map(timestamp),
+        window_end_time: s.until.map(timestamp),
+        events_uri: s.events_at.clone().unwrap_or_default(),
+        line: s.line(),
     }
 }

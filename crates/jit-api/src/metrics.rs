@@ -170,6 +170,7 @@ const METHODS: &[&str] = &[
     "ListRequestable",
     "ListPendingApprovals",
     "WhoAmI",
+    "GetSessionEvents",
 ];
 
 /// `method` of a request path: a `jit.v1.TicketService` method's name, `health`,

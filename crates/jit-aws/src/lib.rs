@@ -12,6 +12,8 @@
 //!   operations, one per account and permission set; every create and delete holds a permit.
 //! - [`metrics`]: [`AwsMetrics`], told of every request attempt (service, operation,
 //!   [`Outcome`], latency) by an SDK interceptor, and of every rate-limiter wait.
+//! - S3 (the organization trail's log files, the audit bucket) and Organizations (jit's
+//!   session cut-off policies on an account) are methods of [`IdentityCenter`] too.
 //! - [`sandbox`]: seeding an empty Identity Center (moto) from `temporal-dev.yaml`.
 
 pub mod error;
@@ -24,7 +26,8 @@ pub mod sandbox;
 
 pub use error::{AwsError, RetryKind};
 pub use identity_center::{
-    AwsSettings, IdentityCenter, Instance, NoProgress, OUTSTANDING_OPERATIONS, Progress,
+    AwsSettings, CutoffPolicy, IdentityCenter, Instance, NoProgress, OUTSTANDING_OPERATIONS,
+    Object, Progress, Retention, cutoff_policy_name,
 };
 pub use metrics::{AwsMetrics, Outcome};
 pub use ops::{OpPermit, OpsLimiter, OpsState};

@@ -29,6 +29,18 @@ fn missing(op: &'static str, what: &str) -> AwsError {
 }
 
 impl IdentityCenter {
+    /// Creates `bucket` (the sandbox and tests; Object Lock can only be had from the start).
+    pub async fn create_bucket(&self, bucket: &str, object_lock: bool) -> Result<(), AwsError> {
+        self.s3
+            .create_bucket()
+            .bucket(bucket)
+            .object_lock_enabled_for_bucket(object_lock)
+            .send()
+            .await
+            .map_err(|e| aws("CreateBucket", e))?;
+        Ok(())
+    }
+
     /// Seeds an empty sandbox. Not idempotent: run it once after a reset.
     pub async fn seed(&self, seed: &Seed) -> Result<SeedReport, AwsError> {
         let mut report = SeedReport::default();

@@ -12,7 +12,11 @@
 //!
 //! The ticket commands ([`tickets`]) talk to jit-api over gRPC: `request`, `status`, `list`,
 //! `pending`, `approve`, `deny`, `delegate`, `extend`, `done`, `revoke`, `cancel`, `watch`,
-//! `whoami`, `catalog`. Every command takes `--output json`.
+//! `whoami`, `catalog`, `session` (what the principal did so far, from CloudTrail). Every
+//! command takes `--output json`.
+//!
+//! `jit audit export --since --until [--format jsonl|table]` reads the ended tickets' records
+//! from the audit bucket (S3, the caller's AWS credentials).
 //!
 //! `jit completions bash|zsh|fish|elvish|powershell` prints shell completions.
 
@@ -20,6 +24,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod audit_cmd;
 pub mod policy_cmd;
 pub mod tickets;
 
@@ -39,6 +44,9 @@ enum Command {
     Policy(policy_cmd::PolicyCommand),
     #[command(flatten)]
     Ticket(tickets::TicketCommand),
+    /// The durable audit records of ended tickets (read from the audit bucket).
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// Print shell completions (e.g. `jit completions bash > /etc/bash_completion.d/jit`).
     Completions {
         #[arg(value_enum)]
@@ -78,6 +86,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
         match cli.command {
             Command::Policy(c) => policy_cmd::run(c, cli.connect.output()).await,
             Command::Ticket(c) => tickets::run(&cli.connect, c).await,
+            Command::Audit(c) => audit_cmd::run(c).await,
             Command::Completions { .. } => Ok(ExitCode::SUCCESS),
         }
     });

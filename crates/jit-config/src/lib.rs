@@ -262,6 +262,9 @@ pub struct WorkerConfig {
     /// little time and bounds the worker's memory however many tickets are open.
     #[serde(default = "default_cached_workflows")]
     pub cached_workflows: usize,
+    /// Audit records, session audit and cut-off (see [`AuditConfig`]).
+    #[serde(default)]
+    pub audit: Option<AuditConfig>,
 }
 
 /// The sticky cache's size unless configured (see `WorkerConfig::cached_workflows`).
@@ -316,6 +319,175 @@ fn default_rps() -> f64 {
 
 fn default_outstanding() -> u32 {
     15
+}
+
+/// What jit keeps of a ticket outside Temporal and what it does about sessions
+/// (`worker.audit:`; absent: none of it). See `docs/audit.md`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Where ended tickets' records and their attributed events go (`JIT_AUDIT_BUCKET`).
+    /// Absent: no records are written.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// The key prefix in that bucket.
+    #[serde(default)]
+    pub prefix: String,
+    /// Keep each record this long under S3 Object Lock (the bucket must have Object Lock
+    /// on); absent: no retention.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub retention: Option<SignedDuration>,
+    /// Object Lock's compliance mode (nobody can shorten it) instead of governance.
+    #[serde(default)]
+    pub retention_compliance: bool,
+    /// Session audit from the organization trail; absent: none.
+    #[serde(default)]
+    pub trail: Option<TrailConfig>,
+    /// End sessions issued before a revocation (a service control policy on the account).
+    /// `JIT_SESSION_CUTOFF`.
+    #[serde(default)]
+    pub cutoff: bool,
+    /// At most this many of jit's cut-off policies on one account (AWS allows five SCPs per
+    /// account, one of them usually `FullAWSAccess`).
+    #[serde(default = "default_cutoff_policies")]
+    pub cutoff_policies: usize,
+    /// The longest session of the permission sets jit grants (when AWS does not say): how
+    /// long after access ended a session may still be used.
+    #[serde(default = "default_max_session", deserialize_with = "duration")]
+    pub max_session: SignedDuration,
+}
+
+/// `worker.audit.trail:` — where the organization trail delivers.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrailConfig {
+    /// The trail's bucket (`JIT_TRAIL_BUCKET`).
+    pub bucket: String,
+    #[serde(default)]
+    pub prefix: String,
+    /// The organization's id in the key layout; absent: asked of Organizations.
+    #[serde(default)]
+    pub org_id: Option<String>,
+    /// The regions whose logs are read.
+    pub regions: Vec<String>,
+    /// How long after access ends the summary waits for CloudTrail's late delivery
+    /// (`JIT_TRAIL_DELAY`).
+    #[serde(default = "default_trail_delay", deserialize_with = "duration")]
+    pub delay: SignedDuration,
+}
+
+/// `JIT_AUDIT_BUCKET`, `JIT_AUDIT_PREFIX`, `JIT_AUDIT_RETENTION`, `JIT_SESSION_CUTOFF`,
+/// `JIT_MAX_SESSION`, `JIT_TRAIL_BUCKET`, `JIT_TRAIL_REGIONS` (comma-separated),
+/// `JIT_TRAIL_ORG_ID`, `JIT_TRAIL_PREFIX`, `JIT_TRAIL_DELAY` over `worker.audit`. An empty
+/// bucket turns its part off.
+fn apply_audit_env(
+    audit: &mut Option<AuditConfig>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let bad = |var: &str, problem: String| ConfigError::Env {
+        var: var.into(),
+        problem,
+    };
+    if let Some(v) = env("JIT_AUDIT_BUCKET") {
+        audit.get_or_insert_with(AuditConfig::none).bucket = (!v.is_empty()).then_some(v);
+    }
+    if let Some(v) = env("JIT_AUDIT_PREFIX") {
+        audit.get_or_insert_with(AuditConfig::none).prefix = v;
+    }
+    if let Some(v) = env("JIT_AUDIT_RETENTION") {
+        audit.get_or_insert_with(AuditConfig::none).retention = match v.as_str() {
+            "" | "off" => None,
+            d => Some(parse_duration(d).map_err(|p| bad("JIT_AUDIT_RETENTION", p))?),
+        };
+    }
+    if let Some(v) = env("JIT_SESSION_CUTOFF") {
+        audit.get_or_insert_with(AuditConfig::none).cutoff = matches!(v.as_str(), "true" | "1");
+    }
+    if let Some(v) = env("JIT_MAX_SESSION") {
+        audit.get_or_insert_with(AuditConfig::none).max_session =
+            parse_duration(&v).map_err(|p| bad("JIT_MAX_SESSION", p))?;
+    }
+    if let Some(v) = env("JIT_TRAIL_BUCKET") {
+        let a = audit.get_or_insert_with(AuditConfig::none);
+        if v.is_empty() {
+            a.trail = None;
+        } else {
+            match &mut a.trail {
+                Some(t) => t.bucket = v,
+                None => {
+                    a.trail = Some(TrailConfig {
+                        bucket: v,
+                        prefix: String::new(),
+                        org_id: None,
+                        regions: Vec::new(),
+                        delay: default_trail_delay(),
+                    });
+                }
+            }
+        }
+    }
+    if let Some(t) = audit.as_mut().and_then(|a| a.trail.as_mut()) {
+        if let Some(v) = env("JIT_TRAIL_REGIONS") {
+            t.regions = v
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(v) = env("JIT_TRAIL_ORG_ID") {
+            t.org_id = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = env("JIT_TRAIL_PREFIX") {
+            t.prefix = v;
+        }
+        if let Some(v) = env("JIT_TRAIL_DELAY") {
+            t.delay = parse_duration(&v).map_err(|p| bad("JIT_TRAIL_DELAY", p))?;
+        }
+        if t.regions.is_empty() {
+            return Err(bad(
+                "JIT_TRAIL_REGIONS",
+                "session audit needs the trail's regions (worker.audit.trail.regions)".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl AuditConfig {
+    /// Nothing on: the base the `JIT_AUDIT_*` variables build on.
+    pub fn none() -> Self {
+        Self {
+            bucket: None,
+            prefix: String::new(),
+            retention: None,
+            retention_compliance: false,
+            trail: None,
+            cutoff: false,
+            cutoff_policies: default_cutoff_policies(),
+            max_session: default_max_session(),
+        }
+    }
+}
+
+fn default_cutoff_policies() -> usize {
+    2
+}
+
+fn default_max_session() -> SignedDuration {
+    SignedDuration::from_hours(12)
+}
+
+fn default_trail_delay() -> SignedDuration {
+    SignedDuration::from_mins(15)
+}
+
+fn optional_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SignedDuration>, D::Error> {
+    let v: Option<String> = Option::deserialize(d)?;
+    v.map(|s| parse_duration(&s).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// The reconcile schedule.
@@ -406,6 +578,8 @@ pub struct WorkerSettings {
     pub deployment: Option<DeploymentConfig>,
     /// The sticky cache's size (workflows kept in memory between tasks).
     pub cached_workflows: usize,
+    /// Audit records, session audit and cut-off; `None`: none of them.
+    pub audit: Option<AuditConfig>,
 }
 
 /// How to reach the Temporal frontend over TLS: the CA that signed its certificate (absent:
@@ -802,6 +976,7 @@ impl StackConfig {
             codec_keys: CodecKeys::from_env(env)?,
             deployment: w.deployment.clone(),
             cached_workflows: w.cached_workflows,
+            audit: w.audit.clone(),
             health: match &w.health {
                 Some(v) => metrics_address(v).map_err(|problem| ConfigError::Invalid {
                     path: self.source.clone(),
@@ -918,6 +1093,7 @@ impl StackConfig {
                 ),
             };
         }
+        apply_audit_env(&mut s.audit, env)?;
         if let Some(v) = env("JIT_CACHED_WORKFLOWS") {
             s.cached_workflows = v.parse::<usize>().map_err(|_| ConfigError::Env {
                 var: "JIT_CACHED_WORKFLOWS".into(),
@@ -1204,6 +1380,41 @@ mod tests {
             let e = c.worker_settings(&env).unwrap_err().to_string();
             assert!(e.contains("JIT_MIN_DURATION"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn audit_is_off_unless_configured_and_the_environment_builds_it_whole() {
+        let c = repo_file();
+        assert_eq!(c.worker_settings(&|_| None).unwrap().audit, None);
+        let env = |k: &str| {
+            Some(
+                match k {
+                    "JIT_AUDIT_BUCKET" => "audit",
+                    "JIT_AUDIT_RETENTION" => "9600h",
+                    "JIT_SESSION_CUTOFF" => "true",
+                    "JIT_TRAIL_BUCKET" => "trail",
+                    "JIT_TRAIL_REGIONS" => "us-east-1, eu-west-1",
+                    "JIT_TRAIL_DELAY" => "5m",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        };
+        let a = c.worker_settings(&env).unwrap().audit.expect("audit");
+        assert_eq!(a.bucket.as_deref(), Some("audit"));
+        assert_eq!(a.retention, Some(SignedDuration::from_hours(9600)));
+        assert!(a.cutoff);
+        let t = a.trail.expect("trail");
+        assert_eq!(t.bucket, "trail");
+        assert_eq!(t.regions, ["us-east-1", "eu-west-1"]);
+        assert_eq!(t.delay, SignedDuration::from_mins(5));
+        // A trail without regions names what is missing.
+        let no_regions = |k: &str| (k == "JIT_TRAIL_BUCKET").then(|| "trail".to_owned());
+        let e = c.worker_settings(&no_regions).unwrap_err().to_string();
+        assert!(e.contains("JIT_TRAIL_REGIONS"), "{e}");
+        let bad = |k: &str| (k == "JIT_AUDIT_RETENTION").then(|| "a while".to_owned());
+        let e = c.worker_settings(&bad).unwrap_err().to_string();
+        assert!(e.contains("JIT_AUDIT_RETENTION"), "{e}");
     }
 
     #[test]

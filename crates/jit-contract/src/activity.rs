@@ -3,10 +3,13 @@
 //! here); workflows call them by these definitions.
 
 use jit_domain::{
-    AssignmentRef, ChatMessage, LeaseCall, PermitRelease, PermitRequest, Released, TicketRequest,
-    UserName, VoterCheck,
+    AssignmentRef, AuditRecord, ChatMessage, LeaseCall, PermitRelease, PermitRequest, Released,
+    SessionSummary, TicketRequest, UserName, VoterCheck,
 };
 
+use crate::audit::{
+    CutoffApplied, CutoffBatch, SessionAuditInput, SessionEvents, SessionEventsInput,
+};
 use crate::catalog::{Catalog as CatalogAnswer, Known};
 use crate::chat::Announcement;
 use crate::lease::Held;
@@ -82,4 +85,25 @@ activity!(
 activity!(
     /// Hands a finding to its lease.
     ReconcileSignal = "reconcile_signal", Drift => ()
+);
+activity!(
+    /// What the principal did with an ended ticket's access (CloudTrail), its events written
+    /// to the audit bucket.
+    SessionAudit = "session_audit", SessionAuditInput => SessionSummary
+);
+activity!(
+    /// A live look at a ticket's sessions so far.
+    SessionEventsNow = "session_events", SessionEventsInput => SessionEvents
+);
+activity!(
+    /// Writes an ended ticket's audit record to the audit bucket; answers its key.
+    ExportAudit = "export_audit", AuditRecord => String
+);
+activity!(
+    /// Writes cut-offs into an account's policies, pruning what expired.
+    ApplyCutoffs = "apply_cutoffs", CutoffBatch => CutoffApplied
+);
+activity!(
+    /// Asks an account's cut-off entity to prune what expired (started if need be).
+    PruneCutoffs = "prune_cutoffs", String => ()
 );

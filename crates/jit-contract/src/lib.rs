@@ -14,6 +14,8 @@
 //! - [`reconcile`]: `ReconcileWorkflow` and its report.
 //! - [`delegation`]: `DelegationWorkflow` (standing delegations).
 //! - [`catalog`], [`user_lookup`]: the questions the API asks a worker.
+//! - [`audit`]: session audit (the ticket's summary, a live look), the audit record's export,
+//!   and the account's `SessionCutoff` entity.
 //! - [`activity`]: every activity; [`chat`]: what the `announce` activity is told.
 //! - [`search_attributes`]: the keys operators and the API search by, and their values.
 //! - [`start`]: how a ticket's workflow is started (id, UI summary, initial attributes).
@@ -27,6 +29,7 @@
 mod defs;
 
 pub mod activity;
+pub mod audit;
 pub mod catalog;
 pub mod chat;
 pub mod delegation;

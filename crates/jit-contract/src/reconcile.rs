@@ -45,6 +45,10 @@ pub struct Scan {
     pub drift: Vec<Drift>,
     /// Managed permission set names that do not exist in the instance.
     pub unknown_permission_sets: Vec<String>,
+    /// Accounts whose session cut-off policies hold statements that expired (a cut-off entity
+    /// that stopped before pruning them): handed to the account's entity to prune.
+    #[serde(default)]
+    pub stale_cutoffs: Vec<String>,
 }
 
 /// What one reconcile run found and did.
@@ -64,6 +68,9 @@ pub struct ReconcileReport {
     pub repairs_requested: usize,
     pub drift: Vec<Drift>,
     pub unknown_permission_sets: Vec<String>,
+    /// Accounts whose cut-off policies held expired statements (see [`Scan::stale_cutoffs`]).
+    #[serde(default)]
+    pub stale_cutoffs: Vec<String>,
     /// Set when the scan could not be done.
     pub error: Option<String>,
 }

@@ -50,6 +50,21 @@ pub struct Hints {
     /// same answers the evaluation used.
     #[serde(default)]
     pub directory_fresh_for: Option<SignedDuration>,
+    /// What the worker keeps of an ended ticket (absent: nothing; tickets from before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditHints>,
+}
+
+/// What happens after a ticket ends, as the evaluating worker was configured: recorded in
+/// history, so every replay takes the same path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditHints {
+    /// Write the ticket's audit record to the audit bucket.
+    #[serde(default)]
+    pub export: bool,
+    /// Read the sessions from CloudTrail this long after access ended (its late delivery).
+    #[serde(default)]
+    pub session_after: Option<SignedDuration>,
 }
 
 /// The policy decision on a ticket, as recorded in its history: the policy's content hash

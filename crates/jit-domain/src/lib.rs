@@ -17,8 +17,11 @@
 //!   [`PolicyRecord`]) and what a vote needs confirmed ([`VoterCheck`]).
 //! - [`refusal`]: why an action was refused ([`Refused`] with its [`RefusalKind`]).
 //! - [`ticket`]: the [`Ticket`] state and its rules (votes, extensions, early ends).
+//! - [`session`]: what the principal did with the access ([`SessionSummary`], from CloudTrail).
+//! - [`audit`]: the durable record of an ended ticket ([`AuditRecord`], a versioned schema).
 
 pub mod approval;
+pub mod audit;
 pub mod card;
 pub mod delegation;
 pub mod duration;
@@ -28,6 +31,7 @@ pub mod lease;
 pub mod phase;
 pub mod refusal;
 pub mod request;
+pub mod session;
 pub mod stack;
 pub mod ticket;
 
@@ -35,9 +39,10 @@ pub use approval::{
     Approval, ApprovalPlan, ApprovalStep, Decision, Delegation, DelegationRejected, Escalation,
     NotifyRoute, Unsatisfiable, Vote, VoteEffect, VoteRejected,
 };
+pub use audit::{AUDIT_SCHEMA, AuditRecord};
 pub use card::{Card, ChatMessage};
 pub use delegation::{DelegationEntity, StandingDelegation};
-pub use evaluation::{Evaluated, Hints, PolicyRecord, ResolvedTarget, VoterCheck};
+pub use evaluation::{AuditHints, Evaluated, Hints, PolicyRecord, ResolvedTarget, VoterCheck};
 pub use ids::{
     AccountId, BundleName, GroupName, InstanceArn, InvalidInput, Justification, PermissionSetArn,
     PermissionSetName, PrincipalId, QUOTED_CHARS, TicketId, UserName, quoted,
@@ -49,5 +54,6 @@ pub use lease::{
 pub use phase::Phase;
 pub use refusal::{RefusalKind, Refused};
 pub use request::{BREAK_GLASS_MIN_JUSTIFICATION, Limits, Principal, Target, TicketRequest};
+pub use session::{Cutoff, SessionSummary};
 pub use stack::{AssignmentRef, EntryState, PrincipalType, ResourceStack, StackEntry};
 pub use ticket::{AuditEvent, EndKind, EndRequest, Extension, Ticket};

@@ -65,6 +65,25 @@ pub struct Rules {
     /// Services (API callers by token subject) that may ask for access for users.
     #[serde(default)]
     pub services: Vec<ServiceRule>,
+    /// What session audit calls out in a ticket's summary: `service:Action` patterns (`*`
+    /// is any run of characters), e.g. `iam:*`, `*:Delete*`. Absent: [`DEFAULT_NOTABLE`].
+    #[serde(default = "default_notable")]
+    pub notable_actions: Vec<String>,
+}
+
+/// The notable actions when a policy names none: identity, the organization, keys, audit
+/// trails, and anything that deletes.
+pub const DEFAULT_NOTABLE: &[&str] = &[
+    "iam:*",
+    "organizations:*",
+    "kms:*",
+    "sso:*",
+    "cloudtrail:*",
+    "*:Delete*",
+];
+
+fn default_notable() -> Vec<String> {
+    DEFAULT_NOTABLE.iter().map(|s| (*s).to_owned()).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

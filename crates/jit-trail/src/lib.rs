@@ -10,19 +10,33 @@
 //!   it: the same account, the permission set's `AWSReservedSSO_<set>_<suffix>` role, one of
 //!   the principal's session names, within the window. Everyone else's events, other
 //!   permission sets, other accounts and other times are never attributed.
-//! - [`summary`]: the session summary ([`Summary`]): events by service, reads and writes,
-//!   denied calls, console sign-ins, notable actions, first and last event, and what could
-//!   not be read.
+//! - [`summary`]: the session summary ([`Summary`], `jit_domain::SessionSummary`) counted
+//!   record by record: events by service, reads and writes, denied calls, console sign-ins,
+//!   notable actions, first and last event, and what could not be read.
+//! - [`scan`]: a ticket's windows over a log file ([`Scan`]): records that cannot be its
+//!   (no Identity Center role named) passed over unparsed, the rest tested, counted, and
+//!   handed on as CloudTrail wrote them.
+//! - [`prefix`]: which key prefixes of the trail's bucket a window needs ([`TrailLayout`]):
+//!   its accounts, regions and days, never the whole bucket.
+//! - [`cutoff`]: the service-control-policy statements that end a principal's sessions
+//!   issued before its access ended ([`Cutoff`]), self-describing (their `Sid` says when they
+//!   are stale), merged, pruned and packed under AWS's size limit ([`cutoff::pack`]).
 //!
-//! Pure apart from reading the bytes it is given: listing and fetching the files (S3) is the
-//! worker's, through `jit-aws`.
+//! Pure apart from reading the bytes it is given: listing and fetching the files (S3) and
+//! writing policies (Organizations) is the worker's, through `jit-aws`.
 
+pub mod cutoff;
+pub mod prefix;
 pub mod read;
 pub mod record;
+pub mod scan;
 pub mod summary;
 pub mod window;
 
-pub use read::{ReadError, each_record};
+pub use cutoff::Cutoff;
+pub use prefix::TrailLayout;
+pub use read::{FileCounts, ReadError, each_raw, each_record};
 pub use record::{Actor, Record};
-pub use summary::Summary;
+pub use scan::Scan;
+pub use summary::{Summary, count};
 pub use window::Window;

@@ -2,11 +2,16 @@
 //! The gzip stream is decoded as it is read and the records are handed over one by one, so
 //! memory does not grow with the file. A record that does not parse is counted and skipped;
 //! a file that is not JSON, or is cut short, is an error naming what went wrong.
+//!
+//! [`each_raw`] hands over each record's JSON text without building it into anything, so a
+//! caller can skip the records it has no use for with a substring search and parse only the
+//! rest ([`each_record`] parses every one).
 
 use std::fmt;
 use std::io::Read;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 use crate::record::Record;
 
@@ -29,6 +34,23 @@ pub struct FileCounts {
 pub fn each_record(
     input: impl Read,
     mut each: impl FnMut(Record),
+) -> Result<FileCounts, ReadError> {
+    let mut unparsable = 0;
+    let mut counts = each_raw(input, |raw| {
+        match serde_json::from_str::<Record>(raw.get()) {
+            Ok(r) => each(r),
+            Err(_) => unparsable += 1,
+        }
+    })?;
+    counts.unparsable = unparsable;
+    Ok(counts)
+}
+
+/// Calls `each` with the JSON text of every record of the log file `input` (gzip if it starts
+/// with gzip's magic bytes, else plain JSON). `unparsable` stays 0: nothing is parsed here.
+pub fn each_raw(
+    input: impl Read,
+    mut each: impl FnMut(&RawValue),
 ) -> Result<FileCounts, ReadError> {
     let mut input = std::io::BufReader::with_capacity(64 * 1024, input);
     let gz = {
@@ -59,7 +81,7 @@ struct File<'a, F> {
     counts: &'a mut FileCounts,
 }
 
-impl<'de, F: FnMut(Record)> Visitor<'de> for File<'_, F> {
+impl<'de, F: FnMut(&RawValue)> Visitor<'de> for File<'_, F> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -86,7 +108,7 @@ struct Records<'a, F> {
     counts: &'a mut FileCounts,
 }
 
-impl<'de, F: FnMut(Record)> DeserializeSeed<'de> for Records<'_, F> {
+impl<'de, F: FnMut(&RawValue)> DeserializeSeed<'de> for Records<'_, F> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -94,7 +116,7 @@ impl<'de, F: FnMut(Record)> DeserializeSeed<'de> for Records<'_, F> {
     }
 }
 
-impl<'de, F: FnMut(Record)> Visitor<'de> for Records<'_, F> {
+impl<'de, F: FnMut(&RawValue)> Visitor<'de> for Records<'_, F> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -102,15 +124,10 @@ impl<'de, F: FnMut(Record)> Visitor<'de> for Records<'_, F> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        // Each record as JSON, then as a record: one that does not fit is skipped, counted.
-        // (One record in memory at a time; a borrowed raw value would spare the tree, for
-        // the benchmark to decide.)
-        while let Some(value) = seq.next_element::<serde_json::Value>()? {
+        // Each record's text only (one in memory at a time): no tree is built.
+        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
             self.counts.records += 1;
-            match serde_json::from_value::<Record>(value) {
-                Ok(r) => (self.each)(r),
-                Err(_) => self.counts.unparsable += 1,
-            }
+            (self.each)(&raw);
         }
         Ok(())
     }

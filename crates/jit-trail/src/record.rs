@@ -51,6 +51,16 @@ pub struct UserIdentity {
 pub struct SessionContext {
     #[serde(default)]
     pub session_issuer: Option<SessionIssuer>,
+    #[serde(default)]
+    pub attributes: Option<SessionAttributes>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionAttributes {
+    /// When the role session was issued (RFC 3339).
+    #[serde(default)]
+    pub creation_date: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -117,6 +127,25 @@ impl Record {
     /// The event's time.
     pub fn time(&self) -> Option<jiff::Timestamp> {
         self.event_time.as_deref()?.parse().ok()
+    }
+
+    /// When the caller's role session was issued: from the session context of an
+    /// assumed-role call, or the event's own time for the federation that issues it
+    /// (`AssumeRoleWithSAML`). `None` when the record does not say.
+    pub fn session_issued(&self) -> Option<jiff::Timestamp> {
+        if self.event_name.as_deref() == Some("AssumeRoleWithSAML") {
+            return self.time();
+        }
+        self.user_identity
+            .as_ref()?
+            .session_context
+            .as_ref()?
+            .attributes
+            .as_ref()?
+            .creation_date
+            .as_deref()?
+            .parse()
+            .ok()
     }
 
     /// The service, short (`s3` of `s3.amazonaws.com`).

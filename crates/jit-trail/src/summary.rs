@@ -1,30 +1,9 @@
 //! The session summary of a ticket: what its principal did with the access.
 
-use std::collections::BTreeMap;
-
-use serde::Serialize;
-
 use crate::record::Record;
 
-/// Built record by record ([`Summary::add`]); what could not be read is said, never hidden.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    pub events: u64,
-    /// Events by service (`s3`, `ec2`, ...).
-    pub by_service: BTreeMap<String, u64>,
-    pub reads: u64,
-    pub writes: u64,
-    pub denied: u64,
-    pub console_sign_ins: u64,
-    /// `service:Action` of the notable events, in order, each once.
-    pub notable: Vec<String>,
-    pub first: Option<String>,
-    pub last: Option<String>,
-    /// Files that could not be read, with why (`key: problem`).
-    pub unreadable: Vec<String>,
-    /// Records that did not parse, over every file.
-    pub unparsable_records: u64,
-}
+/// The session summary, built record by record with [`count`].
+pub use jit_domain::SessionSummary as Summary;
 
 /// Whether `service:action` matches one of `patterns` (`iam:*`, `*:Delete*`; `*` is any run
 /// of characters).
@@ -48,74 +27,37 @@ fn glob(pattern: &str, s: &str) -> bool {
     }
 }
 
-impl Summary {
-    /// Counts `r` (a record attributed to the ticket), with `patterns` for notable actions.
-    pub fn add(&mut self, r: &Record, patterns: &[String]) {
-        self.events += 1;
-        let service = r.service().to_owned();
-        let action = r.event_name.as_deref().unwrap_or("unknown");
-        if notable(patterns, &service, action) {
-            let n = format!("{service}:{action}");
-            if !self.notable.contains(&n) {
-                self.notable.push(n);
-            }
-        }
-        *self.by_service.entry(service).or_default() += 1;
-        match r.read_only {
-            Some(true) => self.reads += 1,
-            Some(false) => self.writes += 1,
-            None => {}
-        }
-        if r.denied() {
-            self.denied += 1;
-        }
-        if r.is_console_sign_in() {
-            self.console_sign_ins += 1;
-        }
-        if let Some(t) = &r.event_time {
-            if self.first.as_ref().is_none_or(|f| t < f) {
-                self.first = Some(t.clone());
-            }
-            if self.last.as_ref().is_none_or(|l| t > l) {
-                self.last = Some(t.clone());
-            }
+/// Counts `r` (a record attributed to the ticket) into `s`, with `patterns` for notable
+/// actions.
+pub fn count(s: &mut Summary, r: &Record, patterns: &[String]) {
+    s.events += 1;
+    let service = r.service().to_owned();
+    let action = r.event_name.as_deref().unwrap_or("unknown");
+    if notable(patterns, &service, action) {
+        let n = format!("{service}:{action}");
+        if !s.notable.contains(&n) {
+            s.notable.push(n);
         }
     }
-
-    /// One line for people: `42 events (s3 30, ec2 12), 3 writes, 1 denied, 1 console
-    /// sign-in; notable: iam:CreateUser; 1 file unreadable: ...`.
-    pub fn line(&self) -> String {
-        let services: Vec<String> = self
-            .by_service
-            .iter()
-            .map(|(s, n)| format!("{s} {n}"))
-            .collect();
-        let mut out = format!("{} events", self.events);
-        if !services.is_empty() {
-            out.push_str(&format!(" ({})", services.join(", ")));
+    *s.by_service.entry(service).or_default() += 1;
+    match r.read_only {
+        Some(true) => s.reads += 1,
+        Some(false) => s.writes += 1,
+        None => {}
+    }
+    if r.denied() {
+        s.denied += 1;
+    }
+    if r.is_console_sign_in() {
+        s.console_sign_ins += 1;
+    }
+    if let Some(t) = &r.event_time {
+        if s.first.as_ref().is_none_or(|f| t < f) {
+            s.first = Some(t.clone());
         }
-        out.push_str(&format!(
-            ", {} writes, {} denied, {} console sign-ins",
-            self.writes, self.denied, self.console_sign_ins
-        ));
-        if !self.notable.is_empty() {
-            out.push_str(&format!("; notable: {}", self.notable.join(", ")));
+        if s.last.as_ref().is_none_or(|l| t > l) {
+            s.last = Some(t.clone());
         }
-        if !self.unreadable.is_empty() {
-            out.push_str(&format!(
-                "; {} file{} unreadable: {}",
-                self.unreadable.len(),
-                if self.unreadable.len() == 1 { "" } else { "s" },
-                self.unreadable.join("; ")
-            ));
-        }
-        if self.unparsable_records > 0 {
-            out.push_str(&format!(
-                "; {} records did not parse",
-                self.unparsable_records
-            ));
-        }
-        out
     }
 }
 
@@ -172,7 +114,7 @@ mod tests {
                 "2026-12-04T10:10:00Z",
             ),
         ] {
-            s.add(&rec, &patterns);
+            count(&mut s, &rec, &patterns);
         }
         s.unreadable
             .push("AWSLogs/o/1/CloudTrail/us-east-1/2026/12/04/x.json.gz: truncated".into());

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use jit_activities::{DirectoryCache, LeaseActivities, TicketActivities};
+use jit_activities::{AuditActivities, DirectoryCache, LeaseActivities, TicketActivities};
 use jit_contract::reconcile::{self, ReconcileInput};
 use jit_policy::PolicyStore;
 
@@ -24,7 +24,7 @@ use jit_aws::{AwsSettings, IdentityCenter};
 use jit_config::{StackConfig, WorkerSettings};
 use jit_workflows::{
     AssignmentLease, AwsGovernor, CatalogWorkflow, DelegationWorkflow, KnownTargetsWorkflow,
-    ReconcileWorkflow, TicketWorkflow, UserLookupWorkflow,
+    ReconcileWorkflow, SessionCutoff, SessionEventsWorkflow, TicketWorkflow, UserLookupWorkflow,
 };
 use temporalio_client::Client;
 use temporalio_sdk::{Runtime, WorkerOptions};
@@ -149,7 +149,14 @@ impl Worker {
         let lease_activities = || {
             LeaseActivities::new(Arc::clone(&aws), settings.task_queue.clone(), outstanding)
                 .with_metrics(Arc::clone(&activity_metrics))
+                .with_audit(settings.audit.clone())
         };
+        let audit_activities = AuditActivities::new(
+            Arc::clone(&aws),
+            Arc::clone(&directory),
+            Arc::clone(&store),
+            settings.audit.clone(),
+        );
         let activities = TicketActivities::new(
             Arc::clone(&aws),
             directory,
@@ -157,7 +164,8 @@ impl Worker {
             settings.limits,
             &settings.chat,
         )
-        .with_metrics(Arc::clone(&activity_metrics));
+        .with_metrics(Arc::clone(&activity_metrics))
+        .with_audit(settings.audit.as_ref());
         let deployment = deployment_options(&settings);
         let options = WorkerOptions::new(settings.task_queue.clone())
             .deployment_options(deployment.clone())
@@ -170,8 +178,11 @@ impl Worker {
             .register_workflow::<AssignmentLease>()?
             .register_workflow::<AwsGovernor>()?
             .register_workflow::<ReconcileWorkflow>()?
+            .register_workflow::<SessionCutoff>()?
+            .register_workflow::<SessionEventsWorkflow>()?
             .register_activities(activities)
             .register_activities(lease_activities())
+            .register_activities(audit_activities)
             .graceful_shutdown_period(Duration::from_secs(10))
             .build();
         ensure_reconcile_schedule(&client, &settings).await;

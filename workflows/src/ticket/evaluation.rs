@@ -65,6 +65,7 @@ impl TicketWorkflow {
         let now = Self::now(ctx);
         let hints = evaluated.hints.clone();
         ctx.state_mut(|s| {
+            s.ticket.keep = hints.audit.clone();
             if s.lean {
                 s.quiet = hints.quiet;
                 s.fresh_until = hints

@@ -106,6 +106,7 @@ ticket_methods! {
             if ctx.state(|s| s.ticket.phase.is_terminal()) {
                 let requester = ctx.state(|s| s.ticket.request.requester.clone());
                 Self::announce(ctx, ChatEvent::Ended, vec![requester]).await;
+                Self::keep(ctx).await;
             }
             out
         }

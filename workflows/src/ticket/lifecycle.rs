@@ -5,10 +5,14 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use jit_contract::activity;
+use jit_contract::audit::SessionAuditInput;
 use jit_contract::chat::{Announcement, ChatEvent};
 use jit_contract::ticket::TicketOutcome;
-use jit_domain::{Decision, Phase, UserName};
-use temporalio_sdk::{ActivityOptions, LocalActivityOptions, WorkflowContext, WorkflowResult};
+use jit_domain::{AuditRecord, Decision, Phase, UserName};
+use temporalio_sdk::{
+    ActivityOptions, LocalActivityOptions, TimerOptions, TimerResult, WorkflowCancellationToken,
+    WorkflowContext, WorkflowResult,
+};
 
 use super::{CHAT, Deadline, POLICY_CHECKS, TicketWorkflow, Waited};
 use crate::options::{failure_message, retry};
@@ -157,6 +161,87 @@ impl TicketWorkflow {
         Self::enter(ctx, Phase::Revoking);
         Self::unwind(ctx).await;
         Self::finish(ctx, phase, reason)
+    }
+
+    /// After the ticket ended, what its evaluation said to keep (`Ticket::keep`): the session
+    /// audit (once CloudTrail had time to deliver) and the audit record. Never fatal: a
+    /// failure is a line in the audit trail. Tickets from before keep nothing here.
+    pub(super) async fn keep(ctx: &WorkflowContext<Self>) {
+        let Some(keep) = ctx.state(|s| s.ticket.keep.clone()) else {
+            return;
+        };
+        let window = ctx.state(|s| {
+            let t = &s.ticket;
+            let targets: Vec<_> = t
+                .targets
+                .iter()
+                .filter(|x| !x.standing)
+                .map(|x| (x.target.account.clone(), x.target.permission_set.clone()))
+                .collect();
+            match (t.active_since, t.ended_at, targets.is_empty()) {
+                (Some(from), Some(ended), false) => Some(SessionAuditInput {
+                    ticket_id: t.request.ticket_id.to_string(),
+                    principal: t.request.principal.clone(),
+                    targets,
+                    from,
+                    ended,
+                    write_events: keep.export,
+                }),
+                _ => None,
+            }
+        });
+        if let (Some(delay), Some(input)) = (keep.session_after, window) {
+            let waited = ctx
+                .timer(
+                    TimerOptions::builder(delay.unsigned_abs())
+                        .summary("wait for CloudTrail's delivery".to_owned())
+                        .build(),
+                )
+                .await;
+            if matches!(waited, TimerResult::Fired) {
+                let options =
+                    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(3600))
+                        .heartbeat_timeout(Duration::from_secs(30))
+                        .retry_policy(retry(10, Duration::from_secs(300)))
+                        .summary("session audit".to_owned())
+                        .build();
+                let got = ctx
+                    .execute_activity(activity::SessionAudit, input, options)
+                    .await;
+                let now = Self::now(ctx);
+                ctx.state_mut(|s| match got {
+                    Ok(summary) => {
+                        s.ticket
+                            .log(now, format!("session audit: {}", summary.line()));
+                        s.ticket.session = Some(summary);
+                    }
+                    Err(e) => s.ticket.log(
+                        now,
+                        format!("session audit failed: {}", failure_message(&e)),
+                    ),
+                });
+            }
+        }
+        if keep.export {
+            let record = ctx.state(|s| AuditRecord::of(&s.ticket));
+            // Written even if the workflow is cancelled meanwhile.
+            let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
+                .retry_policy(retry(0, Duration::from_secs(300)))
+                .cancellation_token(WorkflowCancellationToken::new())
+                .summary("write the audit record".to_owned())
+                .build();
+            let written = ctx
+                .execute_activity(activity::ExportAudit, record, options)
+                .await;
+            let now = Self::now(ctx);
+            ctx.state_mut(|s| match written {
+                Ok(at) => s.ticket.log(now, format!("audit record written: {at}")),
+                Err(e) => s.ticket.log(
+                    now,
+                    format!("audit record not written: {}", failure_message(&e)),
+                ),
+            });
+        }
     }
 
     /// Tells people through chat (behind the `chat-v1` patch: histories from before replay

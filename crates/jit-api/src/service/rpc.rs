@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use futures::Stream;
 use jiff::Timestamp;
+use jit_contract::audit::{self, SessionAuditInput, SessionEventsInput};
 use jit_contract::catalog;
 use jit_contract::search_attributes as sa;
 use jit_contract::ticket::{self, ExtendInput};
@@ -326,6 +327,77 @@ impl TicketService for TicketApi {
         Ok(Response::new(
             self.list(query, r.page_size, &r.page_token).await?,
         ))
+    }
+
+    async fn get_session_events(
+        &self,
+        request: Request<pb::GetSessionEventsRequest>,
+    ) -> Result<Response<pb::GetSessionEventsResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let user = Self::user(&caller)?;
+        let r = request.into_inner();
+        let limit = match r.page_size {
+            0 => 100,
+            n @ 1..=500 => usize::try_from(n).unwrap_or(100),
+            n => {
+                return Err(Status::invalid_argument(format!(
+                    "page_size: {n} is not between 1 and 500"
+                )));
+            }
+        };
+        let (_, h) = self.handle(&r.ticket_id)?;
+        let t = self.status(&r.ticket_id, &h).await?;
+        // The approvers and admins watch what a person does; a party reads it in the ticket
+        // once it ended.
+        let approver = t.plan.as_ref().is_some_and(|p| {
+            p.admins.contains(&user) || p.steps.iter().any(|s| s.approvers.contains(&user))
+        });
+        if !approver && !self.is_admin(&user) {
+            return Err(Status::permission_denied(format!(
+                "{user} is neither an approver nor an admin of ticket {}",
+                r.ticket_id
+            )));
+        }
+        let Some(from) = t.active_since else {
+            return Err(Status::failed_precondition(format!(
+                "ticket {}: access was never active, so there are no sessions",
+                r.ticket_id
+            )));
+        };
+        let targets = t
+            .targets
+            .iter()
+            .filter(|x| !x.standing)
+            .map(|x| (x.target.account.clone(), x.target.permission_set.clone()))
+            .collect();
+        let input = SessionEventsInput {
+            audit: SessionAuditInput {
+                ticket_id: t.request.ticket_id.to_string(),
+                principal: t.request.principal.clone(),
+                targets,
+                from,
+                ended: t.ended_at.unwrap_or_else(Timestamp::now),
+                write_events: false,
+            },
+            limit,
+        };
+        let id = format!(
+            "session-events-{}-{}",
+            t.request.ticket_id,
+            Timestamp::now().as_nanosecond()
+        );
+        let got = crate::ask::ask_worker(
+            &self.client,
+            audit::EventsWorkflow,
+            input,
+            WorkflowStartOptions::new(self.task_queue.clone(), id).build(),
+            Duration::from_secs(120),
+        )
+        .await?;
+        Ok(Response::new(pb::GetSessionEventsResponse {
+            summary: Some(convert::session(&got.summary)),
+            events: got.events,
+        }))
     }
 
     async fn who_am_i(

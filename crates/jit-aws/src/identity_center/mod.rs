@@ -21,6 +21,11 @@ use crate::poll::PollSchedule;
 use crate::rate::RateLimiter;
 
 mod assignments;
+mod policies;
+mod storage;
+
+pub use policies::{CutoffPolicy, cutoff_policy_name};
+pub use storage::{Object, Retention};
 
 /// Where to reach AWS.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +68,7 @@ pub struct IdentityCenter {
     pub(crate) sso: aws_sdk_ssoadmin::Client,
     pub(crate) ids: aws_sdk_identitystore::Client,
     pub(crate) org: aws_sdk_organizations::Client,
+    pub(crate) s3: aws_sdk_s3::Client,
     instance: OnceCell<Instance>,
     permission_sets: Mutex<HashMap<String, (PermissionSetArn, Instant)>>,
     pub poll: PollSchedule,
@@ -118,15 +124,27 @@ impl IdentityCenter {
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1));
         let mut ids = aws_sdk_identitystore::config::Builder::from(&conf);
         let mut org = aws_sdk_organizations::config::Builder::from(&conf);
+        // Path-style addressing (the sandbox answers on an address, not a bucket's host name);
+        // checksums only where S3 requires them (any S3-compatible store accepts that).
+        let mut s3 = aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(settings.endpoint_url.is_some())
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .response_checksum_validation(
+                aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+            );
         if let Some(m) = &metrics {
             sso = sso.interceptor(Recorder(m.clone()));
             ids = ids.interceptor(Recorder(m.clone()));
             org = org.interceptor(Recorder(m.clone()));
+            s3 = s3.interceptor(Recorder(m.clone()));
         }
         Self {
             sso: aws_sdk_ssoadmin::Client::from_conf(sso.build()),
             ids: aws_sdk_identitystore::Client::from_conf(ids.build()),
             org: aws_sdk_organizations::Client::from_conf(org.build()),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
             instance: OnceCell::new(),
             permission_sets: Mutex::new(HashMap::new()),
             poll: PollSchedule::default(),
@@ -222,6 +240,89 @@ impl IdentityCenter {
             .or(emails.first())
             .and_then(|e| e.value())
             .map(str::to_owned))
+    }
+
+    /// The role session names Identity Center may give `principal`'s sessions: each user's
+    /// user name and e-mail addresses (every member's, for a group). Empty: nobody.
+    pub async fn session_names(
+        &self,
+        principal_type: jit_domain::PrincipalType,
+        principal_id: &PrincipalId,
+    ) -> Result<Vec<String>, AwsError> {
+        let store = self.instance().await?.identity_store_id.clone();
+        let users: Vec<String> = match principal_type {
+            jit_domain::PrincipalType::User => vec![principal_id.as_str().to_owned()],
+            jit_domain::PrincipalType::Group => {
+                let mut ids = Vec::new();
+                let mut pages = self
+                    .ids
+                    .list_group_memberships()
+                    .identity_store_id(&store)
+                    .group_id(principal_id.as_str())
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| aws("ListGroupMemberships", e))?;
+                    ids.extend(
+                        page.group_memberships()
+                            .iter()
+                            .filter_map(|m| m.member_id().and_then(|m| m.as_user_id().ok()))
+                            .cloned(),
+                    );
+                }
+                ids
+            }
+        };
+        let mut names = Vec::new();
+        for id in users {
+            let r = self
+                .ids
+                .describe_user()
+                .identity_store_id(&store)
+                .user_id(&id)
+                .send()
+                .await;
+            let Some(u) = optional("DescribeUser", r)? else {
+                continue;
+            };
+            names.extend(u.user_name().map(str::to_owned));
+            names.extend(
+                u.emails()
+                    .iter()
+                    .filter_map(|e| e.value())
+                    .map(str::to_owned),
+            );
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// The name of the permission set `arn` (and its session duration, when set), or `None`.
+    pub async fn permission_set_info(
+        &self,
+        arn: &PermissionSetArn,
+    ) -> Result<Option<(String, Option<jiff::SignedDuration>)>, AwsError> {
+        let instance = self.instance().await?.arn.clone();
+        self.gate().await;
+        let r = self
+            .sso
+            .describe_permission_set()
+            .instance_arn(instance.as_str())
+            .permission_set_arn(arn.as_str())
+            .send()
+            .await;
+        let Some(d) = optional("DescribePermissionSet", r)? else {
+            return Ok(None);
+        };
+        let Some(p) = d.permission_set() else {
+            return Ok(None);
+        };
+        let session = p
+            .session_duration()
+            .and_then(|iso| iso.parse::<jiff::Span>().ok())
+            .and_then(|span| jiff::SignedDuration::try_from(span).ok());
+        Ok(p.name().map(|n| (n.to_owned(), session)))
     }
 
     /// The user whose email is `email` (`None`: nobody).
@@ -431,9 +532,14 @@ mod tests {
     fn the_worker_policy_allows_exactly_the_calls_made() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         // The gateway's code, without this test.
-        let src = [include_str!("mod.rs"), include_str!("assignments.rs")]
-            .map(|f| f.split("#[cfg(test)]").next().unwrap_or_default())
-            .concat();
+        let src = [
+            include_str!("mod.rs"),
+            include_str!("assignments.rs"),
+            include_str!("policies.rs"),
+            include_str!("storage.rs"),
+        ]
+        .map(|f| f.split("#[cfg(test)]").next().unwrap_or_default())
+        .concat();
         let src = src.as_str();
         // Every call's error goes through `aws("Op", ..)` or `optional("Op", ..)`.
         let mut called: Vec<&str> = ["aws(\"", "optional(\""]
@@ -451,21 +557,47 @@ mod tests {
                 .filter(|op| src.contains(&format!("\"{op}\""))),
             )
             .filter(|op| op.chars().all(|c| c.is_ascii_alphanumeric()) && !op.is_empty())
+            // S3's actions are not named like its operations.
+            .map(|op| match op {
+                "ListObjectsV2" => "s3:ListBucket",
+                "GetObject" => "s3:GetObject",
+                "PutObject" => "s3:PutObject",
+                op => op,
+            })
             .collect();
+        if src.contains("object_lock_mode") {
+            called.push("s3:PutObjectRetention");
+        }
         called.sort_unstable();
         called.dedup();
         assert!(called.len() >= 12, "found {called:?}");
 
         let policy = std::fs::read_to_string(root.join("deploy/iam/worker-policy.json"))
             .expect("policy file");
-        let mut allowed: Vec<String> = policy
-            .split('"')
+        // The actions the statements allow (condition keys are not actions).
+        let doc: serde_json::Value = serde_json::from_str(&policy).expect("policy JSON");
+        let actions: Vec<String> = doc["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .flat_map(|st| match &st["Action"] {
+                serde_json::Value::Array(a) => a.clone(),
+                one => vec![one.clone()],
+            })
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect();
+        let mut allowed: Vec<String> = actions
+            .iter()
+            .map(String::as_str)
             .filter(|s| {
-                ["sso:", "identitystore:", "organizations:"]
+                ["sso:", "identitystore:", "organizations:", "s3:"]
                     .iter()
                     .any(|p| s.starts_with(p))
             })
-            .map(|s| s.split(':').nth(1).unwrap_or_default().to_owned())
+            .map(|s| match s.strip_prefix("s3:") {
+                Some(_) => s.to_owned(),
+                None => s.split(':').nth(1).unwrap_or_default().to_owned(),
+            })
             .collect();
         allowed.sort_unstable();
         allowed.dedup();

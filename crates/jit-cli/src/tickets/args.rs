@@ -96,6 +96,14 @@ pub enum TicketCommand {
     },
     /// Follow a ticket until it ends.
     Watch { ticket: String },
+    /// What a ticket's principal did with the access so far, from CloudTrail (approvers and
+    /// admins; the trail arrives minutes late).
+    Session {
+        ticket: String,
+        /// At most this many events, the latest (1..500).
+        #[arg(long, default_value_t = 100)]
+        limit: i32,
+    },
     /// Who the server thinks you are.
     Whoami,
     /// What you may request.

@@ -153,6 +153,38 @@ pub async fn run(c: &Connect, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
         TicketCommand::Revoke { ticket, reason } => end(&mut s, End::Revoke, ticket, reason).await,
         TicketCommand::Cancel { ticket, reason } => end(&mut s, End::Cancel, ticket, reason).await,
         TicketCommand::Watch { ticket } => watch(&mut s, ticket, false).await,
+        TicketCommand::Session { ticket, limit } => {
+            let r = s
+                .client
+                .get_session_events(s.req(pb::GetSessionEventsRequest {
+                    ticket_id: ticket,
+                    page_size: limit,
+                })?)
+                .await
+                .map_err(explain)?
+                .into_inner();
+            if s.output == Output::Json {
+                let events: Vec<serde_json::Value> = r
+                    .events
+                    .iter()
+                    .filter_map(|e| serde_json::from_str(e).ok())
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "summary": r.summary.as_ref().map(super::show::session_json),
+                        "events": events,
+                    })
+                );
+            } else {
+                if let Some(sum) = &r.summary {
+                    println!("{}", sum.line);
+                }
+                let rows: Vec<Vec<String>> = r.events.iter().map(|e| event_row(e)).collect();
+                table(&["TIME", "ACTION", "REGION", "ERROR"], &rows);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         TicketCommand::Whoami => {
             let r = s
                 .client
@@ -223,6 +255,20 @@ pub async fn run(c: &Connect, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
         }
         TicketCommand::Login { .. } | TicketCommand::Logout => unreachable!("handled above"),
     }
+}
+
+/// One CloudTrail record as a table row: time, service:action, region, error code.
+fn event_row(raw: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
+    let service = s("eventSource");
+    let service = service.strip_suffix(".amazonaws.com").unwrap_or(&service);
+    vec![
+        s("eventTime"),
+        format!("{service}:{}", s("eventName")),
+        s("awsRegion"),
+        s("errorCode"),
+    ]
 }
 
 pub(super) fn ts(t: Timestamp) -> prost_types::Timestamp {

@@ -132,6 +132,21 @@ pub(super) fn ticket_json(t: &pb::Ticket) -> serde_json::Value {
         "flagged": t.flagged,
         "policy_hash": t.policy_hash,
         "audit": t.audit,
+        "session": t.session.as_ref().map(session_json),
+    })
+}
+
+/// A session summary for `--output json`.
+pub(super) fn session_json(s: &pb::SessionSummary) -> serde_json::Value {
+    let time = |x: &Option<prost_types::Timestamp>| from_ts(x).map(|t| t.to_string());
+    serde_json::json!({
+        "events": s.events, "by_service": s.by_service, "reads": s.reads, "writes": s.writes,
+        "denied": s.denied, "console_sign_ins": s.console_sign_ins, "notable": s.notable,
+        "first_event_time": time(&s.first_event_time), "last_event_time": time(&s.last_event_time),
+        "unreadable": s.unreadable, "unparsable_records": s.unparsable_records, "files": s.files,
+        "window_start_time": time(&s.window_start_time),
+        "window_end_time": time(&s.window_end_time),
+        "events_uri": s.events_uri, "line": s.line,
     })
 }
 
@@ -182,6 +197,12 @@ pub(super) fn show_ticket(s: &Session, t: &pb::Ticket) -> anyhow::Result<ExitCod
     }
     if !t.flagged.is_empty() {
         println!("  flagged: {}", t.flagged);
+    }
+    if let Some(sess) = &t.session {
+        println!("  session: {}", sess.line);
+        if !sess.events_uri.is_empty() {
+            println!("  events: {}", sess.events_uri);
+        }
     }
     Ok(exit_for(t))
 }

@@ -132,6 +132,14 @@ pub struct Ticket {
     /// before leases).
     #[serde(default)]
     pub leased: bool,
+    /// What the principal did with the access, read from CloudTrail after it ended (session
+    /// audit, when configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<crate::SessionSummary>,
+    /// What the evaluating worker keeps of the ticket once it ended (its evaluation's hints;
+    /// carried across continue-as-new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<crate::AuditHints>,
 }
 
 impl Ticket {
@@ -178,6 +186,8 @@ impl Ticket {
             messages: Vec::new(),
             warned: false,
             leased: false,
+            session: None,
+            keep: None,
             request,
         };
         t.log(now, line);
