@@ -12,6 +12,10 @@ use jit_devstack::sys::alive;
 use jit_devstack::{ManagedChild, Sandbox, TemporalServer, ensure_tools};
 use serde_json::json;
 
+/// The sandbox buckets `up` points the worker's audit at (seeded from `temporal-dev.yaml`).
+const LOCAL_AUDIT_BUCKET: &str = "jit-audit";
+const LOCAL_TRAIL_BUCKET: &str = "jit-trail";
+
 /// What `up` leaves in `.jit/` (or in `JIT_STATE_DIR`, which also holds Temporal's
 /// database then: a second, independent local stack, e.g. for tests).
 pub(crate) struct StateDir {
@@ -331,6 +335,19 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
 
     let mut worker_cmd = Command::new(&worker_bin);
     chat_env(&mut worker_cmd);
+    // Audit records, session audit and cut-off against the sandbox's buckets and
+    // Organizations (docs/audit.md); the tests switch them on one by one instead.
+    let audit = sb.seed.buckets.iter().any(|b| b.name == LOCAL_AUDIT_BUCKET)
+        && sb.seed.buckets.iter().any(|b| b.name == LOCAL_TRAIL_BUCKET);
+    if audit {
+        worker_cmd
+            .env("JIT_AUDIT_BUCKET", LOCAL_AUDIT_BUCKET)
+            .env("JIT_AUDIT_RETENTION", "24h")
+            .env("JIT_TRAIL_BUCKET", LOCAL_TRAIL_BUCKET)
+            .env("JIT_TRAIL_REGIONS", &sb.region)
+            .env("JIT_TRAIL_DELAY", "1m")
+            .env("JIT_SESSION_CUTOFF", "true");
+    }
     worker_cmd
         .args(["run-worker", "--config"])
         .arg(root.join("temporal-dev.yaml"))
@@ -451,6 +468,15 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    if audit {
+        println!(
+            "  audit records   s3://{LOCAL_AUDIT_BUCKET} (cargo jit audit export --since <day> --bucket {LOCAL_AUDIT_BUCKET} --endpoint-url {})",
+            sandbox.url()
+        );
+        println!(
+            "  session audit   the trail s3://{LOCAL_TRAIL_BUCKET}, read 1 min after access ends; sessions cut off at revocation"
+        );
+    }
     println!("  logs            {}", logs.display());
     println!("\nTry:");
     println!(

@@ -264,6 +264,50 @@ fn up_twice_crash_recovery_demo_and_down() {
         text(&recovered)
     );
 
+    // The demo's ticket left its audit record in the sandbox's audit bucket (its session
+    // audit ran once the skipped clock passed the trail's delay), and its revocation a
+    // session cut-off on the account.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let aws = jit_aws::IdentityCenter::connect(&jit_aws::AwsSettings {
+            region: "us-east-1".into(),
+            endpoint_url: Some(format!("http://127.0.0.1:{}", s.port("JIT_SANDBOX_PORT"))),
+            requests_per_second: 0.0,
+        })
+        .await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let records = loop {
+            let found = aws
+                .list_objects("jit-audit", "tickets/v1/")
+                .await
+                .expect("the audit bucket");
+            if !found.is_empty() {
+                break found;
+            }
+            assert!(std::time::Instant::now() < deadline, "no audit record");
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        };
+        let record: serde_json::Value = serde_json::from_slice(
+            &aws.get_object("jit-audit", &records[0].key)
+                .await
+                .expect("record"),
+        )
+        .expect("JSON");
+        assert_eq!(record["schema"], "jit.ticket.audit/v1", "{record}");
+        assert_eq!(record["outcome"], "Expired", "{record}");
+        assert_eq!(record["principal"], "user:bob", "{record}");
+        assert!(record["session"].is_object(), "{record}");
+        let account = record["targets"][0]["account"].as_str().expect("account");
+        let cut = aws.cutoff_policies(account).await.expect("policies");
+        assert_eq!(cut.len(), 1, "{cut:?}");
+        assert!(cut[0].content.contains("*:bob"), "{}", cut[0].content);
+    });
+    assert!(
+        text(&recovered).contains("audit records   s3://jit-audit"),
+        "{}",
+        text(&recovered)
+    );
+
     // Down stops everything; tickets stay until --wipe.
     let down = s.xtask(&["down"]);
     assert!(down.status.success(), "{}", text(&down));

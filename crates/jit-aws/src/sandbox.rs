@@ -52,6 +52,9 @@ impl IdentityCenter {
             .send()
             .await
             .map_err(|e| aws("CreateOrganization", e))?;
+        for b in &seed.buckets {
+            self.create_bucket(&b.name, b.object_lock).await?;
+        }
         for name in &seed.accounts {
             let id = self.create_account(name).await?;
             report.accounts.insert(name.clone(), id);

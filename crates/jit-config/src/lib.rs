@@ -189,6 +189,18 @@ pub struct Seed {
     pub users: Vec<SeedUser>,
     #[serde(default)]
     pub permission_sets: Vec<SeedPermissionSet>,
+    /// S3 buckets (the audit bucket, the organization trail's).
+    #[serde(default)]
+    pub buckets: Vec<SeedBucket>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedBucket {
+    pub name: String,
+    /// S3 Object Lock (for the audit bucket's retention): only at creation.
+    #[serde(default)]
+    pub object_lock: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
