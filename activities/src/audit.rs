@@ -245,12 +245,12 @@ impl AuditActivities {
                     let scan = Scan::new(&windows, &patterns);
                     let reader = tokio_util::io::SyncIoBridge::new(body);
                     let result = scan.file(reader, &mut part, |raw| {
-                        let _ = writeln!(out, "{}", raw.get());
+                        let _ = out.write_all(raw).and_then(|()| out.write_all(b"\n"));
                         if keep > 0 {
                             if kept.len() == keep {
                                 kept.pop_front();
                             }
-                            kept.push_back(raw.get().to_owned());
+                            kept.push_back(String::from_utf8_lossy(raw).into_owned());
                         }
                     });
                     if let Err(e) = result {

@@ -8,7 +8,8 @@
 //! generator made for the ticket. Reports compressed and uncompressed MB/s, records/s and the
 //! process's peak RSS (`VmHWM`), to the file given first.
 //!
-//! Usage: `trail_bench OUT.md [--gigabytes G] [--dir DIR]`.
+//! Usage: `trail_bench OUT.md [--gigabytes G] [--dir DIR] [--reuse]` (`--reuse`: read the
+//! files an earlier run generated in DIR, if it generated as many).
 
 use std::io::Write as _;
 use std::time::Instant;
@@ -26,10 +27,12 @@ fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("usage: trail_bench OUT.md [--gigabytes G] [--dir DIR]"))?;
     let mut gigabytes = 1.0_f64;
     let mut dir = jit_devstack::repo_root().join("target/trail-bench");
+    let mut reuse = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--gigabytes" => gigabytes = args.next().unwrap_or_default().parse()?,
             "--dir" => dir = args.next().unwrap_or_default().into(),
+            "--reuse" => reuse = true,
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
@@ -42,11 +45,23 @@ fn main() -> anyhow::Result<()> {
         ended: start + SignedDuration::from_hours(1),
         until: start + SignedDuration::from_hours(13),
     };
-    eprintln!(
-        "generating {gigabytes} GB of compressed logs in {}",
-        dir.display()
-    );
-    let generated = generate(&dir, gigabytes, start)?;
+    let stats = dir.join("generated.json");
+    let earlier: Option<Generated> = std::fs::read(&stats)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .filter(|g: &Generated| reuse && g.compressed as f64 >= gigabytes * 1e9);
+    let generated = match earlier {
+        Some(g) => g,
+        None => {
+            eprintln!(
+                "generating {gigabytes} GB of compressed logs in {}",
+                dir.display()
+            );
+            let g = generate(&dir, gigabytes, start)?;
+            std::fs::write(&stats, serde_json::to_vec(&g)?)?;
+            g
+        }
+    };
     eprintln!(
         "generated {} files, {:.0} MB compressed, {:.0} MB of JSON, {} records ({} the ticket's)",
         generated.files,
@@ -66,6 +81,7 @@ fn main() -> anyhow::Result<()> {
     let mut paths: Vec<_> = std::fs::read_dir(&dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "gz"))
         .collect();
     paths.sort();
     let cpu0 = cpu_seconds();
@@ -105,8 +121,11 @@ fn main() -> anyhow::Result<()> {
          | **peak RSS of the process** | **{peak:.0} MB** |\n\n\
          Aims: ≥ 50 MB/s of compressed logs on one core, ≤ 100 MB RSS. Memory does not grow \
          with the logs: one file is read at a time as a stream (gzip decoded as it comes, one \
-         record's text in memory), and records that name no Identity Center role \
-         (`AWSReservedSSO_`) are passed over by a substring search without being parsed.\n",
+         record's text in memory). Records are found by their brackets, not parsed \
+         (`jit_trail::split`), and only those naming one of the window's roles \
+         (`AWSReservedSSO_<set>_`) and one of its session names (a multi-pattern search) are \
+         parsed and tested. The generated logs compress about {ratio:.0}:1; real trails \
+         compress less, which makes the compressed rate only better.\n",
         ticket = generated.ticket,
         files = generated.files,
         c = mb(generated.compressed),
@@ -115,6 +134,7 @@ fn main() -> anyhow::Result<()> {
         cmbs = mb(generated.compressed) / wall,
         jmbs = mb(generated.json) / wall,
         rps = generated.records as f64 / wall,
+        ratio = generated.json as f64 / generated.compressed.max(1) as f64,
     );
     print!("{md}");
     std::fs::write(&out, md)?;
@@ -122,6 +142,7 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Generated {
     files: u64,
     compressed: u64,

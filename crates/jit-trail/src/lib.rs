@@ -30,6 +30,7 @@ pub mod prefix;
 pub mod read;
 pub mod record;
 pub mod scan;
+pub mod split;
 pub mod summary;
 pub mod window;
 

@@ -1,24 +1,18 @@
 //! One CloudTrail log file as a stream: `{"Records": [ ... ]}`, usually gzip-compressed.
-//! The gzip stream is decoded as it is read and the records are handed over one by one, so
-//! memory does not grow with the file. A record that does not parse is counted and skipped;
-//! a file that is not JSON, or is cut short, is an error naming what went wrong.
-//!
-//! [`each_raw`] hands over each record's JSON text without building it into anything, so a
-//! caller can skip the records it has no use for with a substring search and parse only the
-//! rest ([`each_record`] parses every one).
+//! The gzip stream is decoded as it is read and the records are handed over one by one
+//! ([`crate::split`]: found by their brackets, not parsed), so memory does not grow with the
+//! file. A file that is not JSON of that shape, or is cut short, is an error naming what went
+//! wrong; [`each_record`] parses each record and counts the ones that do not parse.
 
-use std::fmt;
-use std::io::Read;
-
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
+use std::io::{BufRead, Read};
 
 use crate::record::Record;
+use crate::split::{SplitError, each_record_bytes};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("not a CloudTrail log file: {0}")]
-    Format(#[from] serde_json::Error),
+    #[error(transparent)]
+    Split(#[from] SplitError),
 }
 
 /// What one file held.
@@ -36,11 +30,9 @@ pub fn each_record(
     mut each: impl FnMut(Record),
 ) -> Result<FileCounts, ReadError> {
     let mut unparsable = 0;
-    let mut counts = each_raw(input, |raw| {
-        match serde_json::from_str::<Record>(raw.get()) {
-            Ok(r) => each(r),
-            Err(_) => unparsable += 1,
-        }
+    let mut counts = each_raw(input, |raw| match serde_json::from_slice::<Record>(raw) {
+        Ok(r) => each(r),
+        Err(_) => unparsable += 1,
     })?;
     counts.unparsable = unparsable;
     Ok(counts)
@@ -48,89 +40,26 @@ pub fn each_record(
 
 /// Calls `each` with the JSON text of every record of the log file `input` (gzip if it starts
 /// with gzip's magic bytes, else plain JSON). `unparsable` stays 0: nothing is parsed here.
-pub fn each_raw(
-    input: impl Read,
-    mut each: impl FnMut(&RawValue),
-) -> Result<FileCounts, ReadError> {
-    let mut input = std::io::BufReader::with_capacity(64 * 1024, input);
+pub fn each_raw(input: impl Read, each: impl FnMut(&[u8])) -> Result<FileCounts, ReadError> {
+    const BUFFER: usize = 256 * 1024;
+    let mut input = std::io::BufReader::with_capacity(BUFFER, input);
     let gz = {
-        use std::io::BufRead;
-        let head = input.fill_buf().map_err(serde_json::Error::io)?;
+        let head = input
+            .fill_buf()
+            .map_err(|e| SplitError::Io(e.to_string()))?;
         head.starts_with(&[0x1f, 0x8b])
     };
-    let mut counts = FileCounts::default();
-    let reader: Box<dyn Read> = if gz {
-        Box::new(std::io::BufReader::with_capacity(
-            64 * 1024,
-            flate2::read::MultiGzDecoder::new(input),
-        ))
+    let records = if gz {
+        let decoded =
+            std::io::BufReader::with_capacity(BUFFER, flate2::bufread::MultiGzDecoder::new(input));
+        each_record_bytes(decoded, each)?
     } else {
-        Box::new(input)
+        each_record_bytes(input, each)?
     };
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    de.deserialize_map(File {
-        each: &mut each,
-        counts: &mut counts,
-    })?;
-    de.end()?;
-    Ok(counts)
-}
-
-struct File<'a, F> {
-    each: &'a mut F,
-    counts: &'a mut FileCounts,
-}
-
-impl<'de, F: FnMut(&RawValue)> Visitor<'de> for File<'_, F> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(r#"{"Records": [...]}"#)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "Records" {
-                map.next_value_seed(Records {
-                    each: &mut *self.each,
-                    counts: &mut *self.counts,
-                })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(())
-    }
-}
-
-struct Records<'a, F> {
-    each: &'a mut F,
-    counts: &'a mut FileCounts,
-}
-
-impl<'de, F: FnMut(&RawValue)> DeserializeSeed<'de> for Records<'_, F> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, F: FnMut(&RawValue)> Visitor<'de> for Records<'_, F> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        // Each record's text only (one in memory at a time): no tree is built.
-        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-            self.counts.records += 1;
-            (self.each)(&raw);
-        }
-        Ok(())
-    }
+    Ok(FileCounts {
+        records,
+        unparsable: 0,
+    })
 }
 
 #[cfg(test)]

@@ -2,14 +2,14 @@
 //! against the ticket's windows, the summary counted and every attributed record handed on
 //! (its JSON as CloudTrail wrote it).
 //!
-//! Only records that name an Identity Center role (`AWSReservedSSO_`) can belong to a window:
-//! every other record is passed over by a substring search, without being parsed. A candidate
-//! that does not parse is counted in the summary (`unparsable_records`).
+//! Only records that name one of the windows' Identity Center roles (`AWSReservedSSO_<set>_`)
+//! and one of their session names (any case) can belong to them: every other record is passed
+//! over by a multi-pattern substring search, without being parsed. A candidate that does not
+//! parse is counted in the summary (`unparsable_records`).
 
 use std::io::Read;
 
-use memchr::memmem;
-use serde_json::value::RawValue;
+use aho_corasick::AhoCorasick;
 
 use crate::read::{ReadError, each_raw};
 use crate::record::Record;
@@ -21,16 +21,35 @@ use crate::window::Window;
 pub struct Scan<'a> {
     windows: &'a [Window],
     patterns: &'a [String],
-    finder: memmem::Finder<'static>,
+    roles: AhoCorasick,
+    sessions: AhoCorasick,
 }
 
 impl<'a> Scan<'a> {
     pub fn new(windows: &'a [Window], patterns: &'a [String]) -> Self {
+        let roles: Vec<String> = windows
+            .iter()
+            .map(|w| format!("AWSReservedSSO_{}_", w.permission_set))
+            .collect();
+        let sessions: Vec<&str> = windows
+            .iter()
+            .flat_map(|w| w.session_names.iter().map(String::as_str))
+            .collect();
         Self {
             windows,
             patterns,
-            finder: memmem::Finder::new(b"AWSReservedSSO_").into_owned(),
+            // Patterns this simple always build; an empty set matches nothing.
+            roles: AhoCorasick::new(&roles).unwrap_or_else(|_| none()),
+            sessions: AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&sessions)
+                .unwrap_or_else(|_| none()),
         }
+    }
+
+    /// Whether a record's text could belong to a window (a role and a session of ours named).
+    fn candidate(&self, text: &[u8]) -> bool {
+        self.roles.is_match(text) && self.sessions.is_match(text)
     }
 
     /// Reads one log file into `summary` (`files`, `events`, …), handing every attributed
@@ -40,14 +59,14 @@ impl<'a> Scan<'a> {
         &self,
         input: impl Read,
         summary: &mut Summary,
-        mut attributed: impl FnMut(&RawValue),
+        mut attributed: impl FnMut(&[u8]),
     ) -> Result<(), ReadError> {
         let mut unparsable = 0;
         each_raw(input, |raw| {
-            if self.finder.find(raw.get().as_bytes()).is_none() {
+            if !self.candidate(raw) {
                 return;
             }
-            let Ok(r) = serde_json::from_str::<Record>(raw.get()) else {
+            let Ok(r) = serde_json::from_slice::<Record>(raw) else {
                 unparsable += 1;
                 return;
             };
@@ -60,6 +79,11 @@ impl<'a> Scan<'a> {
         summary.unparsable_records += unparsable;
         Ok(())
     }
+}
+
+/// A searcher that never matches.
+fn none() -> AhoCorasick {
+    AhoCorasick::new(["\u{0}never\u{0}"]).expect("a literal pattern")
 }
 
 #[cfg(test)]
@@ -92,7 +116,7 @@ mod tests {
             rec("bob", "CreateUser"),
             rec("alice", "CreateUser"),
             {"eventName": "ListBuckets", "userIdentity": {"type": "IAMUser"}},
-            {"eventName": 7, "userIdentity": {"arn": "…AWSReservedSSO_Dev_…"}},
+            {"eventName": 7, "userIdentity": {"arn": "…AWSReservedSSO_Dev_…/bob"}},
         ]})
         .to_string();
         let windows = [window()];
@@ -101,7 +125,7 @@ mod tests {
         let mut s = Summary::default();
         let mut out = Vec::new();
         scan.file(file.as_bytes(), &mut s, |raw| {
-            out.push(raw.get().to_owned())
+            out.push(String::from_utf8(raw.to_vec()).unwrap())
         })
         .unwrap();
         assert_eq!(s.events, 1);
