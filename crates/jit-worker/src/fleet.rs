@@ -5,6 +5,11 @@
 //! with `aws_limits.fleet_requests_per_second` set, it also spaces its own requests at
 //! `fleet / live workers`.
 //!
+//! Temporal spreads a task queue over partitions (4 by default) and a worker's poll lands on
+//! one of them; the root partition lists only the polls that reached it. So the count asks
+//! each partition by its system name (`/_sys/<queue>/<n>`, as `temporal task-queue describe
+//! --partitions-legacy` does) and takes the union of the identities.
+//!
 //! The count errs on the safe side when workers leave: a SIGKILLed worker stays on Temporal's
 //! list for up to the window, so the others keep their smaller share that long (under-using
 //! the budget, never over-using it). A worker joining takes its share at once (it counts
@@ -27,6 +32,18 @@ use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQ
 /// How recently a worker must have polled to count as alive.
 pub(crate) const WINDOW: Duration = Duration::from_secs(120);
 const EVERY: Duration = Duration::from_secs(10);
+/// The partitions asked: the server's default (`matching.numTaskqueueReadPartitions`) and
+/// then some; asking a partition a queue does not use answers an empty list.
+const PARTITIONS: usize = 8;
+
+/// The name of `queue`'s partition `n` (0 is the queue itself).
+fn partition(queue: &str, n: usize) -> String {
+    if n == 0 {
+        queue.to_owned()
+    } else {
+        format!("/_sys/{queue}/{n}")
+    }
+}
 
 /// The distinct workers among `pollers` that polled within [`WINDOW`] before `now` (Unix
 /// seconds), `me` always among them.
@@ -65,29 +82,39 @@ pub(crate) struct Budget {
     pub outstanding_operations: u32,
 }
 
-/// The workers polling `queue` now; `None` if Temporal did not answer.
+/// The workers polling `queue` now (any partition); `None` if Temporal answered for none.
 async fn count(client: &Client, namespace: &str, queue: &str, me: &str) -> Option<usize> {
-    let mut conn = client.connection().clone();
-    let req = DescribeTaskQueueRequest {
-        namespace: namespace.to_owned(),
-        task_queue: Some(TaskQueue {
-            name: queue.to_owned(),
-            kind: TaskQueueKind::Normal as i32,
-            normal_name: String::new(),
-        }),
-        task_queue_type: TaskQueueType::Activity as i32,
-        ..Default::default()
-    };
-    let r = tokio::time::timeout(
-        Duration::from_secs(5),
-        WorkflowService::describe_task_queue(&mut conn, tonic::Request::new(req)),
-    )
-    .await
-    .ok()?
-    .map_err(|e| tracing::warn!(error = %e, "counting the fleet's workers"))
-    .ok()?;
+    let asks = (0..PARTITIONS).map(|n| {
+        let mut conn = client.connection().clone();
+        let req = DescribeTaskQueueRequest {
+            namespace: namespace.to_owned(),
+            task_queue: Some(TaskQueue {
+                name: partition(queue, n),
+                kind: TaskQueueKind::Normal as i32,
+                normal_name: String::new(),
+            }),
+            task_queue_type: TaskQueueType::Activity as i32,
+            ..Default::default()
+        };
+        async move {
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                WorkflowService::describe_task_queue(&mut conn, tonic::Request::new(req)),
+            )
+            .await
+            .ok()?
+            .map_err(|e| tracing::warn!(error = %e, partition = n, "counting the fleet's workers"))
+            .ok()
+            .map(|r| r.into_inner().pollers)
+        }
+    });
+    let answers = futures::future::join_all(asks).await;
+    if answers.iter().all(Option::is_none) {
+        return None;
+    }
+    let pollers: Vec<PollerInfo> = answers.into_iter().flatten().flatten().collect();
     Some(live_workers(
-        &r.into_inner().pollers,
+        &pollers,
         jiff::Timestamp::now().as_second(),
         me,
     ))
@@ -146,6 +173,12 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn partitions_are_named_as_the_server_names_them() {
+        assert_eq!(partition("jit-lease-call", 0), "jit-lease-call");
+        assert_eq!(partition("jit-lease-call", 3), "/_sys/jit-lease-call/3");
     }
 
     #[test]
