@@ -159,9 +159,9 @@ pub async fn run() {
     for (i, (who, id)) in tickets.iter().enumerate() {
         apis[(i + 1) % 2]
             .clone()
-            .relinquish(as_user(
+            .relinquish_ticket(as_user(
                 who,
-                pb::EndRequest {
+                pb::RelinquishTicketRequest {
                     ticket_id: id.clone(),
                     reason: "done".into(),
                 },
@@ -187,7 +187,9 @@ pub async fn run() {
             ))
             .await
             .expect("the owner reads it")
-            .into_inner();
+            .into_inner()
+            .ticket
+            .unwrap_or_default();
         assert_eq!(t.status, pb::TicketStatus::Relinquished as i32, "{id}");
         let h = stack
             .client

@@ -117,9 +117,9 @@ pub(crate) async fn wait_status(
             ))
             .await;
         if let Ok(t) = &got
-            && t.get_ref().status == want as i32
+            && t.get_ref().ticket.as_ref().map(|t| t.status) == Some(want as i32)
         {
-            return got.unwrap().into_inner();
+            return got.unwrap().into_inner().ticket.unwrap_or_default();
         }
         assert!(
             std::time::Instant::now() < deadline,
@@ -357,7 +357,7 @@ async fn jwts_are_checked_for_signature_issuer_audience_and_expiry() {
     let whoami = |t: String| {
         let mut c = c.clone();
         async move {
-            c.who_am_i(as_user(&t, pb::WhoAmIRequest {}))
+            c.get_caller(as_user(&t, pb::GetCallerRequest {}))
                 .await
                 .map(|r| r.into_inner())
         }
@@ -435,7 +435,7 @@ async fn a_service_asks_for_users_only_with_a_policy_grant() {
     let api = ApiServer::start(&app, true, None).await;
     let mut c = api.client().await;
     let who = c
-        .who_am_i(as_user("dev:portal", pb::WhoAmIRequest {}))
+        .get_caller(as_user("dev:portal", pb::GetCallerRequest {}))
         .await
         .unwrap()
         .into_inner();
@@ -461,9 +461,9 @@ async fn a_service_asks_for_users_only_with_a_policy_grant() {
     );
     // The ticket is alice's: she can cancel it, the service cannot.
     let e = c
-        .cancel(as_user(
+        .cancel_ticket(as_user(
             "dev:portal",
-            pb::EndRequest {
+            pb::CancelTicketRequest {
                 ticket_id: t.ticket_id.clone(),
                 reason: String::new(),
             },
@@ -476,9 +476,9 @@ async fn a_service_asks_for_users_only_with_a_policy_grant() {
         .get_workflow_handle::<jit_contract::ticket::Workflow>(format!("ticket-{}", t.ticket_id));
     app.wait_for(&h, T, |t| t.phase == Phase::PendingApproval)
         .await;
-    c.cancel(as_user(
+    c.cancel_ticket(as_user(
         "dev:alice",
-        pb::EndRequest {
+        pb::CancelTicketRequest {
             ticket_id: t.ticket_id,
             reason: "not needed".into(),
         },
@@ -788,7 +788,7 @@ async fn tls_is_served_when_configured() {
         .await
         .expect("a TLS connection");
     let who = TicketServiceClient::new(channel)
-        .who_am_i(as_user("dev:bob", pb::WhoAmIRequest {}))
+        .get_caller(as_user("dev:bob", pb::GetCallerRequest {}))
         .await
         .expect("answered over TLS")
         .into_inner();
@@ -798,7 +798,7 @@ async fn tls_is_served_when_configured() {
     let refused = match plain {
         Err(_) => true,
         Ok(mut c) => c
-            .who_am_i(as_user("dev:bob", pb::WhoAmIRequest {}))
+            .get_caller(as_user("dev:bob", pb::GetCallerRequest {}))
             .await
             .is_err(),
     };

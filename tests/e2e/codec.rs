@@ -81,9 +81,9 @@ async fn active_ticket(
     // A refusal's message was encrypted by the worker; the API opens it for the caller.
     let own = c
         .clone()
-        .approve(as_user(
+        .approve_ticket(as_user(
             "dev:bob",
-            pb::VoteRequest {
+            pb::ApproveTicketRequest {
                 ticket_id: t.ticket_id.clone(),
                 comment: String::new(),
             },
@@ -96,9 +96,9 @@ async fn active_ticket(
         own.message()
     );
     c.clone()
-        .approve(as_user(
+        .approve_ticket(as_user(
             "dev:carol",
-            pb::VoteRequest {
+            pb::ApproveTicketRequest {
                 ticket_id: t.ticket_id.clone(),
                 comment: "ok".into(),
             },
@@ -316,9 +316,9 @@ async fn histories_hold_no_plaintext_and_admins_read_them_through_the_codec_serv
     app.start_worker();
     let mut c1 = c.clone();
     let ended = tokio::spawn(async move {
-        c1.relinquish(as_user(
+        c1.relinquish_ticket(as_user(
             "dev:bob",
-            pb::EndRequest {
+            pb::RelinquishTicketRequest {
                 ticket_id: t1.clone(),
                 reason: "done".into(),
             },

@@ -38,10 +38,10 @@ enum Call {
     Create(Box<pb::CreateTicketRequest>),
     List(pb::ListTicketsRequest),
     Get(pb::GetTicketRequest),
-    Approve(pb::VoteRequest),
-    Delegate(pb::DelegateRequest),
-    Extend(pb::ExtendRequest),
-    Cancel(pb::EndRequest),
+    Approve(pb::ApproveTicketRequest),
+    Delegate(pb::DelegateApprovalRequest),
+    Extend(pb::ExtendTicketRequest),
+    Cancel(pb::CancelTicketRequest),
 }
 
 struct Case {
@@ -282,10 +282,10 @@ fn cases(app: &TestApp) -> Vec<Case> {
     }
     for (what, v) in bad_times() {
         create(
-            format!("start_at {what}"),
-            &|r| r.start_at = Some(v),
+            format!("start_time {what}"),
+            &|r| r.start_time = Some(v),
             invalid,
-            "start_at: ",
+            "start_time: ",
         );
     }
     for (what, v) in [
@@ -361,7 +361,7 @@ fn cases(app: &TestApp) -> Vec<Case> {
     create(
         "longer than the plan allows".into(),
         &|r| r.duration = Some(dur(3 * 3600, 0)),
-        Code::FailedPrecondition,
+        Code::InvalidArgument,
         "duration: ",
     );
 
@@ -475,7 +475,7 @@ fn cases(app: &TestApp) -> Vec<Case> {
     ] {
         out.push(Case {
             name: format!("approve comment {what}"),
-            call: Call::Approve(pb::VoteRequest {
+            call: Call::Approve(pb::ApproveTicketRequest {
                 ticket_id: "r-abc".into(),
                 comment: v.clone(),
             }),
@@ -484,7 +484,7 @@ fn cases(app: &TestApp) -> Vec<Case> {
         });
         out.push(Case {
             name: format!("cancel reason {what}"),
-            call: Call::Cancel(pb::EndRequest {
+            call: Call::Cancel(pb::CancelTicketRequest {
                 ticket_id: "r-abc".into(),
                 reason: v,
             }),
@@ -493,45 +493,45 @@ fn cases(app: &TestApp) -> Vec<Case> {
         });
     }
     let now = jiff::Timestamp::now().as_second();
-    for (what, to, until, field) in [
+    for (what, delegate, expire_time, field) in [
         (
             "to a wildcard",
             "*".to_owned(),
             Some(ts(now + 3600, 0)),
-            "to: ",
+            "delegate: ",
         ),
         (
             "to with a TAG",
             "dave\u{E0041}".into(),
             Some(ts(now + 3600, 0)),
-            "to: ",
+            "delegate: ",
         ),
-        ("until missing", "dave".into(), None, "until: "),
+        ("until missing", "dave".into(), None, "expire_time: "),
         (
             "until in the past",
             "dave".into(),
             Some(ts(now - 60, 0)),
-            "until: ",
+            "expire_time: ",
         ),
         (
             "until i64::MAX",
             "dave".into(),
             Some(ts(i64::MAX, 0)),
-            "until: ",
+            "expire_time: ",
         ),
         (
             "until bad nanos",
             "dave".into(),
             Some(ts(now + 3600, -5)),
-            "until: ",
+            "expire_time: ",
         ),
     ] {
         out.push(Case {
             name: format!("delegate {what}"),
-            call: Call::Delegate(pb::DelegateRequest {
+            call: Call::Delegate(pb::DelegateApprovalRequest {
                 ticket_id: "r-abc".into(),
-                to,
-                until,
+                delegate,
+                expire_time,
                 reason: String::new(),
             }),
             code: invalid,
@@ -546,13 +546,13 @@ fn cases(app: &TestApp) -> Vec<Case> {
     ] {
         out.push(Case {
             name: format!("extend extra {what}"),
-            call: Call::Extend(pb::ExtendRequest {
+            call: Call::Extend(pb::ExtendTicketRequest {
                 ticket_id: "r-abc".into(),
-                extra,
+                extra_duration: extra,
                 reason: String::new(),
             }),
             code: invalid,
-            field: "extra: ".into(),
+            field: "extra_duration: ".into(),
         });
     }
     out
@@ -586,10 +586,10 @@ async fn a_hundred_malformed_values_are_refused_at_the_door_and_start_nothing() 
             }
             Call::List(ref r) => c.list_tickets(as_user(r.clone())).await.map(|_| ()),
             Call::Get(ref r) => c.get_ticket(as_user(r.clone())).await.map(|_| ()),
-            Call::Approve(ref r) => c.approve(as_user(r.clone())).await.map(|_| ()),
-            Call::Delegate(ref r) => c.delegate(as_user(r.clone())).await.map(|_| ()),
-            Call::Extend(ref r) => c.extend(as_user(r.clone())).await.map(|_| ()),
-            Call::Cancel(ref r) => c.cancel(as_user(r.clone())).await.map(|_| ()),
+            Call::Approve(ref r) => c.approve_ticket(as_user(r.clone())).await.map(|_| ()),
+            Call::Delegate(ref r) => c.delegate_approval(as_user(r.clone())).await.map(|_| ()),
+            Call::Extend(ref r) => c.extend_ticket(as_user(r.clone())).await.map(|_| ()),
+            Call::Cancel(ref r) => c.cancel_ticket(as_user(r.clone())).await.map(|_| ()),
         };
         match result {
             Ok(()) => failures.push(format!("{}: accepted", case.name)),
@@ -603,6 +603,20 @@ async fn a_hundred_malformed_values_are_refused_at_the_door_and_start_nothing() 
                         case.code,
                         case.field
                     ));
+                }
+                // A refused value names its field for a form, too.
+                if s.code() == Code::InvalidArgument {
+                    use tonic_types::StatusExt as _;
+                    let field = case.field.trim_end_matches(": ");
+                    let named = s
+                        .get_details_bad_request()
+                        .and_then(|b| b.field_violations.first().map(|v| v.field.clone()));
+                    if named.as_deref() != Some(field) {
+                        failures.push(format!(
+                            "{}: field violation {named:?}, wanted {field:?}",
+                            case.name
+                        ));
+                    }
                 }
                 if s.message().len() > 512 {
                     failures.push(format!(
@@ -654,7 +668,7 @@ async fn a_hundred_malformed_values_are_refused_at_the_door_and_start_nothing() 
         justification: "investigating INC-1234 (see the runbook) 👩‍💻".into(),
         ..Default::default()
     };
-    ok.start_at = Some(ts(jiff::Timestamp::now().as_second() - 30, 0));
+    ok.start_time = Some(ts(jiff::Timestamp::now().as_second() - 30, 0));
     let t = c
         .create_ticket(as_user(ok))
         .await
@@ -662,7 +676,7 @@ async fn a_hundred_malformed_values_are_refused_at_the_door_and_start_nothing() 
         .into_inner()
         .ticket
         .unwrap();
-    assert!(t.start_at.is_none(), "a start a moment ago is now");
+    assert!(t.start_time.is_none(), "a start a moment ago is now");
 }
 
 /// Bytes as they are, both ways: to send what no generated client would.
@@ -734,7 +748,7 @@ async fn bodies_that_are_not_the_message_are_invalid_argument_not_internal() {
         ),
         ("GetTicket", "ticket_id not UTF-8", vec![0x0a, 0x01, 0xff]),
         ("ListTickets", "a group wire type", vec![0x0b]),
-        ("Approve", "field zero", vec![0x00, 0x00]),
+        ("ApproveTicket", "field zero", vec![0x00, 0x00]),
     ];
     for (method, what, body) in bodies {
         grpc.ready().await.unwrap();

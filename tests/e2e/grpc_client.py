@@ -76,7 +76,8 @@ seen = []
 
 
 def watch():
-    for t in stub.WatchTicket(pb.GetTicketRequest(ticket_id=ticket_id), metadata=auth("bob")):
+    for w in stub.WatchTicket(pb.WatchTicketRequest(ticket_id=ticket_id), metadata=auth("bob")):
+        t = w.ticket
         seen.append(pb.TicketStatus.Name(t.status))
         if t.status == pb.TICKET_STATUS_ACTIVE:
             return
@@ -86,19 +87,19 @@ watcher = threading.Thread(target=watch)
 watcher.start()
 deadline = time.time() + 30
 while time.time() < deadline:
-    t = stub.GetTicket(pb.GetTicketRequest(ticket_id=ticket_id), metadata=auth("bob"))
+    t = stub.GetTicket(pb.GetTicketRequest(ticket_id=ticket_id), metadata=auth("bob")).ticket
     if t.status == pb.TICKET_STATUS_PENDING_APPROVAL:
         break
     time.sleep(0.1)
-out["self_approval"] = code_of(lambda: stub.Approve(pb.VoteRequest(ticket_id=ticket_id), metadata=auth("bob")))
-vote = stub.Approve(pb.VoteRequest(ticket_id=ticket_id, comment="ok"), metadata=auth("carol"))
+out["self_approval"] = code_of(lambda: stub.ApproveTicket(pb.ApproveTicketRequest(ticket_id=ticket_id), metadata=auth("bob")))
+vote = stub.ApproveTicket(pb.ApproveTicketRequest(ticket_id=ticket_id, comment="ok"), metadata=auth("carol"))
 out["vote_effect"] = vote.effect
 watcher.join(30)
 out["watched"] = seen
-t = stub.GetTicket(pb.GetTicketRequest(ticket_id=ticket_id), metadata=auth("bob"))
+t = stub.GetTicket(pb.GetTicketRequest(ticket_id=ticket_id), metadata=auth("bob")).ticket
 out["status"] = pb.TicketStatus.Name(t.status)
 out["voters"] = [v.voter for v in t.votes]
-out["expires_in"] = t.expires_at.seconds - int(time.time())
+out["expires_in"] = t.expire_time.seconds - int(time.time())
 out["policy_hash"] = t.policy_hash
 listed = stub.ListTickets(pb.ListTicketsRequest(requester="bob", account_id=account), metadata=auth("bob"))
 out["listed"] = [x.ticket_id for x in listed.tickets]
@@ -117,10 +118,10 @@ out["unknown_ticket"] = code_of(lambda: stub.GetTicket(pb.GetTicketRequest(ticke
                                                        metadata=auth("bob")))
 out["stranger_reads"] = code_of(lambda: stub.GetTicket(pb.GetTicketRequest(ticket_id=ticket_id),
                                                        metadata=auth("frank")))
-out["cancel_active"] = code_of(lambda: stub.Cancel(pb.EndRequest(ticket_id=ticket_id), metadata=auth("bob")))
+out["cancel_active"] = code_of(lambda: stub.CancelTicket(pb.CancelTicketRequest(ticket_id=ticket_id), metadata=auth("bob")))
 out["service_without_grant"] = code_of(lambda: stub.CreateTicket(pb.CreateTicketRequest(
     request_id="x3", requester="alice", targets=[pb.Target(account_id=account, permission_set="ReadOnly")],
     duration=duration_pb2.Duration(seconds=60), justification="why"), metadata=auth("bob")))
-done = stub.Relinquish(pb.EndRequest(ticket_id=ticket_id, reason="fixed"), metadata=auth("bob"))
+done = stub.RelinquishTicket(pb.RelinquishTicketRequest(ticket_id=ticket_id, reason="fixed"), metadata=auth("bob")).ticket
 out["relinquished"] = pb.TicketStatus.Name(done.status)
 print(json.dumps(out))

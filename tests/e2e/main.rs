@@ -19,6 +19,7 @@ mod replay;
 mod support;
 mod tls;
 mod versioning;
+mod web;
 
 use std::time::Duration;
 

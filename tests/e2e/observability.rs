@@ -66,25 +66,25 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
     // Calls to the API: one answered, one without credentials.
     let mut client = api.client().await;
     client
-        .who_am_i(crate::api::as_user(
+        .get_caller(crate::api::as_user(
             "dev:bob",
-            jit_proto::v1::WhoAmIRequest {},
+            jit_proto::v1::GetCallerRequest {},
         ))
         .await
         .expect("bob is known");
     let refused = client
-        .who_am_i(tonic::Request::new(jit_proto::v1::WhoAmIRequest {}))
+        .get_caller(tonic::Request::new(jit_proto::v1::GetCallerRequest {}))
         .await
         .expect_err("no credentials");
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     let api_url = format!("http://{api_metrics}/metrics");
     let api_body = crate::support::scrape_until(&api_url, |b| {
-        b.contains("jit_api_rpcs_total{code=\"Unauthenticated\",method=\"WhoAmI\"} 1")
+        b.contains("jit_api_rpcs_total{code=\"Unauthenticated\",method=\"GetCaller\"} 1")
     })
     .await;
     let v = |s: &str| crate::support::series_value(&api_body, s);
     assert_eq!(
-        v("jit_api_rpcs_total{code=\"OK\",method=\"WhoAmI\"}"),
+        v("jit_api_rpcs_total{code=\"OK\",method=\"GetCaller\"}"),
         Some(1.0),
         "{api_body}"
     );
@@ -94,7 +94,7 @@ async fn the_worker_serves_sdk_and_jit_metrics_and_writes_json_logs() {
         "{api_body}"
     );
     assert_eq!(
-        v("jit_api_rpc_latency_seconds_count{code=\"OK\",method=\"WhoAmI\"}"),
+        v("jit_api_rpc_latency_seconds_count{code=\"OK\",method=\"GetCaller\"}"),
         Some(1.0),
         "{api_body}"
     );

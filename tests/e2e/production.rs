@@ -189,7 +189,7 @@ async fn the_production_config_runs_a_ticket_over_mtls_with_the_codec_and_jwts()
     let jwt = |sub: &str| token("jwt-test-key", "jwt-test-key", ISS, "jit", sub, 300);
     let refused = c
         .clone()
-        .who_am_i(as_user("dev:bob", pb::WhoAmIRequest {}))
+        .get_caller(as_user("dev:bob", pb::GetCallerRequest {}))
         .await
         .expect_err("no dev tokens in production");
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
@@ -207,9 +207,9 @@ async fn the_production_config_runs_a_ticket_over_mtls_with_the_codec_and_jwts()
     let id = t.ticket_id.clone();
     wait_status(&c, &jwt("bob"), &id, pb::TicketStatus::PendingApproval).await;
     c.clone()
-        .approve(as_user(
+        .approve_ticket(as_user(
             &jwt("carol"),
-            pb::VoteRequest {
+            pb::ApproveTicketRequest {
                 ticket_id: id.clone(),
                 comment: "ok".into(),
             },
@@ -219,9 +219,9 @@ async fn the_production_config_runs_a_ticket_over_mtls_with_the_codec_and_jwts()
     wait_status(&c, &jwt("bob"), &id, pb::TicketStatus::Active).await;
     assert_eq!(app.assignment_count("bob", "ReadOnly").await, 1);
     c.clone()
-        .relinquish(as_user(
+        .relinquish_ticket(as_user(
             &jwt("bob"),
-            pb::EndRequest {
+            pb::RelinquishTicketRequest {
                 ticket_id: id.clone(),
                 reason: "done".into(),
             },

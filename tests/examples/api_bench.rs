@@ -103,7 +103,9 @@ fn main() -> anyhow::Result<()> {
         };
         loop {
             let r = c.clone().get_ticket(as_user("bob", get.clone())).await?;
-            if r.get_ref().status == pb::TicketStatus::PendingApproval as i32 {
+            if r.get_ref().ticket.as_ref().map(|t| t.status)
+                == Some(pb::TicketStatus::PendingApproval as i32)
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

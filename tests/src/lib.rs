@@ -146,6 +146,7 @@ pub fn api_settings(
         temporal_api_key: None,
         codec_keys: None,
         codec_origins: Vec::new(),
+        web_origins: Vec::new(),
     }
 }
 

@@ -131,9 +131,9 @@ async fn one_trace_runs_from_the_callers_grpc_call_to_the_aws_request() {
     // carol approves (her own trace), once the ticket waits for her.
     loop {
         let r = c
-            .approve(as_user(
+            .approve_ticket(as_user(
                 "dev:carol",
-                pb::VoteRequest {
+                pb::ApproveTicketRequest {
                     ticket_id: id.clone(),
                     comment: String::new(),
                 },
@@ -155,7 +155,9 @@ async fn one_trace_runs_from_the_callers_grpc_call_to_the_aws_request() {
             ))
             .await
             .expect("get")
-            .into_inner();
+            .into_inner()
+            .ticket
+            .unwrap_or_default();
         if t.status == pb::TicketStatus::Active as i32 {
             break;
         }
@@ -165,9 +167,9 @@ async fn one_trace_runs_from_the_callers_grpc_call_to_the_aws_request() {
 
     // A workflow's run span is exported when the run ends: bob is done, so the ticket and its
     // lease finish.
-    c.relinquish(as_user(
+    c.relinquish_ticket(as_user(
         "dev:bob",
-        pb::EndRequest {
+        pb::RelinquishTicketRequest {
             ticket_id: id.clone(),
             reason: "done".into(),
         },

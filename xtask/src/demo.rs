@@ -160,12 +160,12 @@ pub(crate) async fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
         4,
         "dave (sre) is away: he delegates his approval to frank for an hour",
     );
-    api.delegate(as_user(
+    api.delegate_approval(as_user(
         "dave",
-        pb::DelegateRequest {
+        pb::DelegateApprovalRequest {
             ticket_id: id.clone(),
-            to: "frank".into(),
-            until: Some(prost_types::Timestamp {
+            delegate: "frank".into(),
+            expire_time: Some(prost_types::Timestamp {
                 seconds: (jiff::Timestamp::now() + SignedDuration::from_hours(1)).as_second(),
                 nanos: 0,
             }),
@@ -341,9 +341,9 @@ async fn vote(
     who: &str,
 ) -> anyhow::Result<String> {
     Ok(api
-        .approve(as_user(
+        .approve_ticket(as_user(
             who,
-            pb::VoteRequest {
+            pb::ApproveTicketRequest {
                 ticket_id: id.to_owned(),
                 comment: "looks fine".into(),
             },
@@ -378,9 +378,10 @@ async fn wait_for(
                 },
             ))
             .await
-            && pred(t.get_ref())
+            && let Some(t) = t.into_inner().ticket
+            && pred(&t)
         {
-            return Ok(t.into_inner());
+            return Ok(t);
         }
         if Instant::now() > deadline {
             bail!(
@@ -393,7 +394,7 @@ async fn wait_for(
 
 fn print_status(t: &pb::Ticket) {
     print!("    status: {}", status_name(t));
-    if let Some(e) = &t.expires_at
+    if let Some(e) = &t.expire_time
         && let Ok(ts) = jiff::Timestamp::new(e.seconds, e.nanos)
     {
         print!(", expires {ts}");

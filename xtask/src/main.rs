@@ -4,13 +4,15 @@
 //!   the seeded AWS sandbox, the worker and the gRPC API; foreground until Ctrl-C.
 //! - `down [--wipe]`: stop what `up --detach` left running; `--wipe` also deletes the state.
 //! - `demo`: drive one ticket through its life against the running stack, through the API.
-//! - `test`: every check CI runs (format, lints, the dependency graph's invariants, all tests).
+//! - `test`: every check CI runs (format, lints, buf on proto/, the dependency graph's
+//!   invariants, all tests).
 //! - `bench policy`: policy decisions per second with 10, 100 and 1,000 rules, written to
 //!   `docs/benchmarks/policy.md`; `bench api`: GetTicket p50/p99 and CreateTicket throughput
 //!   through the real stack, written to `docs/benchmarks/api.md`.
 //! - `dist`: the release binaries (`jit-worker`, `jit-api`, `jit`) in `target/dist/` with
 //!   `SHA256SUMS`; `deploy-sync`: the Kubernetes ConfigMap from `deploy/config/`.
 
+mod api;
 mod checks;
 mod demo;
 mod deploy;
@@ -236,6 +238,8 @@ fn test(root: &std::path::Path, args: &[String], chaos_long: bool) -> anyhow::Re
             "warnings",
         ],
     )?;
+    eprintln!("==> api: buf lint (STANDARD) and buf breaking on proto/");
+    api::check(root)?;
     eprintln!("==> architecture: the dependency graph's invariants");
     checks::dependency_graph(root)?;
     eprintln!(

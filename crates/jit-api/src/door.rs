@@ -20,7 +20,7 @@ use tonic::Status;
 /// The longest free text (a comment or a reason) we take, in characters.
 pub const MAX_NOTE_CHARS: usize = 1000;
 
-/// How far in the past a `start_at` may lie and still mean "now" (clocks differ).
+/// How far in the past a `start_time` may lie and still mean "now" (clocks differ).
 pub const START_SKEW: SignedDuration = SignedDuration::from_mins(5);
 
 /// How far ahead access may be scheduled or a delegation may last.
@@ -43,7 +43,12 @@ static HIDDEN_CHAR: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn bad(field: &str, problem: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {problem}"))
+    invalid(field, problem)
+}
+
+/// INVALID_ARGUMENT naming `field` (message and field violation).
+pub fn invalid(field: &str, problem: impl std::fmt::Display) -> Status {
+    crate::service::errors::invalid_argument(format!("{field}: {problem}"))
 }
 
 /// `c` as a message names it: escaped, with its code point.
@@ -206,36 +211,37 @@ pub fn timestamp(field: &str, t: &prost_types::Timestamp) -> Result<Timestamp, S
 /// A time to start access: not before now (give or take [`START_SKEW`]; leave it out to
 /// start now), at most [`MAX_AHEAD`] ahead.
 pub fn start_at(t: &prost_types::Timestamp, now: Timestamp) -> Result<Timestamp, Status> {
-    let at = timestamp("start_at", t)?;
+    let at = timestamp("start_time", t)?;
     if at < now - START_SKEW {
         return Err(bad(
-            "start_at",
-            format!("{at} is in the past; leave start_at out to start now"),
+            "start_time",
+            format!("{at} is in the past; leave start_time out to start now"),
         ));
     }
     if at > now + MAX_AHEAD {
         return Err(bad(
-            "start_at",
+            "start_time",
             format!("{at} is more than {MAX_AHEAD:#} ahead"),
         ));
     }
     Ok(at)
 }
 
-/// The end of a delegation: in the future, at most [`MAX_AHEAD`] ahead.
-pub fn until(t: Option<&prost_types::Timestamp>, now: Timestamp) -> Result<Timestamp, Status> {
+/// The end of a delegation (`field`): in the future, at most [`MAX_AHEAD`] ahead.
+pub fn until(
+    field: &str,
+    t: Option<&prost_types::Timestamp>,
+    now: Timestamp,
+) -> Result<Timestamp, Status> {
     let Some(t) = t else {
-        return Err(bad("until", "missing: say until when the delegation holds"));
+        return Err(bad(field, "missing: say until when the delegation holds"));
     };
-    let at = timestamp("until", t)?;
+    let at = timestamp(field, t)?;
     if at <= now {
-        return Err(bad("until", format!("{at} is not in the future")));
+        return Err(bad(field, format!("{at} is not in the future")));
     }
     if at > now + MAX_AHEAD {
-        return Err(bad(
-            "until",
-            format!("{at} is more than {MAX_AHEAD:#} ahead"),
-        ));
+        return Err(bad(field, format!("{at} is more than {MAX_AHEAD:#} ahead")));
     }
     Ok(at)
 }
@@ -334,7 +340,10 @@ mod tests {
         assert!(start_at(&t(1_800_000_000 - 60, 0), now).is_ok());
         assert!(start_at(&t(1_800_000_000 + 3600, 0), now).is_ok());
         assert!(message(start_at(&t(1_800_000_000 + 100 * 86_400, 0), now)).contains("ahead"));
-        assert!(message(until(None, now)).starts_with("until: missing"));
-        assert!(message(until(Some(&t(1_700_000_000, 0)), now)).contains("not in the future"));
+        assert!(message(until("expire_time", None, now)).starts_with("expire_time: missing"));
+        assert!(
+            message(until("expire_time", Some(&t(1_700_000_000, 0)), now))
+                .contains("not in the future")
+        );
     }
 }

@@ -18,6 +18,8 @@
 //!   links, through the same path as gRPC.
 //! - [`codec`]: the codec server on the same HTTP port: the Temporal UI and CLI decode
 //!   encrypted payloads through it (admins only; open in dev mode).
+//! - [`web`]: the same service as gRPC-Web on the HTTP port, for browsers (CORS closed
+//!   unless `api.web_origins` names origins).
 //!
 //! Also served: `grpc.health.v1.Health` and reflection (v1 and v1alpha).
 
@@ -39,6 +41,7 @@ pub mod door;
 pub mod known;
 pub mod metrics;
 pub mod service;
+pub mod web;
 
 pub use service::TicketApi;
 
@@ -154,9 +157,18 @@ impl Api {
                 .merge(
                     codec::CodecServer::new(self.service.clone(), codec, self.settings.dev_auth)
                         .router(&self.settings.codec_origins),
-                );
+                )
+                .merge(web::router(
+                    self.service.clone(),
+                    &self.settings.web_origins,
+                    self.metrics.clone(),
+                ));
             let rx = stop_rx.clone();
-            tracing::info!(addr = ?listener.local_addr().ok(), "chat and codec endpoints serving");
+            tracing::info!(
+                addr = ?listener.local_addr().ok(),
+                web_origins = ?self.settings.web_origins,
+                "gRPC-Web, chat and codec endpoints serving"
+            );
             tokio::spawn(async move {
                 axum::serve(listener, router)
                     .with_graceful_shutdown(stopped(rx))

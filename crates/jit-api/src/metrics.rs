@@ -159,17 +159,17 @@ const METHODS: &[&str] = &[
     "CreateTicket",
     "GetTicket",
     "ListTickets",
-    "Approve",
-    "Deny",
-    "Delegate",
-    "Extend",
-    "Relinquish",
-    "Revoke",
-    "Cancel",
+    "ApproveTicket",
+    "DenyTicket",
+    "DelegateApproval",
+    "ExtendTicket",
+    "RelinquishTicket",
+    "RevokeTicket",
+    "CancelTicket",
     "WatchTicket",
-    "ListRequestable",
+    "ListRequestableTargets",
     "ListPendingApprovals",
-    "WhoAmI",
+    "GetCaller",
     "GetSessionEvents",
 ];
 
@@ -323,6 +323,24 @@ fn server_span<B>(req: &http::Request<B>, method: &'static str) -> opentelemetry
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_method_of_the_service_is_labelled_by_name() {
+        use prost::Message as _;
+        let set = prost_types::FileDescriptorSet::decode(jit_proto::FILE_DESCRIPTOR_SET)
+            .expect("the descriptor set decodes");
+        let mut in_proto: Vec<String> = set
+            .file
+            .iter()
+            .flat_map(|f| &f.service)
+            .filter(|s| s.name() == "TicketService")
+            .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
+            .collect();
+        let mut labelled: Vec<String> = METHODS.iter().map(|m| (*m).to_owned()).collect();
+        in_proto.sort();
+        labelled.sort();
+        assert_eq!(in_proto, labelled);
+    }
 
     #[test]
     fn paths_and_codes_become_bounded_labels() {

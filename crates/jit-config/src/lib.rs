@@ -86,6 +86,11 @@ pub struct ApiConfig {
     /// comma-separated).
     #[serde(default)]
     pub codec_origins: Vec<String>,
+    /// Browser origins allowed to call the API with gRPC-Web from another origin (a console
+    /// served elsewhere); none: CORS closed, gRPC-Web from the HTTP port's own origin only
+    /// (JIT_WEB_ORIGINS, comma-separated).
+    #[serde(default)]
+    pub web_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -132,6 +137,8 @@ pub struct ApiSettings {
     pub codec_keys: Option<CodecKeys>,
     /// Origins the codec server answers cross-origin (the Temporal UI's).
     pub codec_origins: Vec<String>,
+    /// Origins gRPC-Web answers cross-origin.
+    pub web_origins: Vec<String>,
 }
 
 /// The `temporal:` section: which frontend and namespace the worker and the API use, and (for
@@ -815,6 +822,7 @@ impl StackConfig {
             temporal_api_key: w.temporal_api_key.clone(),
             codec_keys: w.codec_keys.clone(),
             codec_origins: a.codec_origins.clone(),
+            web_origins: a.web_origins.clone(),
             metrics: match &a.metrics {
                 Some(v) => metrics_address(v).map_err(|problem| ConfigError::Invalid {
                     path: self.source.clone(),
@@ -829,23 +837,28 @@ impl StackConfig {
                 problem,
             })?;
         }
-        if let Some(v) = env("JIT_CODEC_ORIGINS") {
-            s.codec_origins = v
-                .split(',')
-                .map(str::trim)
-                .filter(|o| !o.is_empty())
-                .map(str::to_owned)
-                .collect();
-        }
-        for o in &s.codec_origins {
-            if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {
-                return Err(ConfigError::Invalid {
-                    path: self.source.clone(),
-                    problem: format!(
-                        "api.codec_origins (or JIT_CODEC_ORIGINS): {o:?} is not an origin \
-                         like https://temporal.example.com (scheme, host, optional port, no path)"
-                    ),
-                });
+        for (var, key, origins) in [
+            ("JIT_CODEC_ORIGINS", "codec_origins", &mut s.codec_origins),
+            ("JIT_WEB_ORIGINS", "web_origins", &mut s.web_origins),
+        ] {
+            if let Some(v) = env(var) {
+                *origins = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+            }
+            for o in origins.iter() {
+                if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {
+                    return Err(ConfigError::Invalid {
+                        path: self.source.clone(),
+                        problem: format!(
+                            "api.{key} (or {var}): {o:?} is not an origin like \
+                             https://jit.example.com (scheme, host, optional port, no path)"
+                        ),
+                    });
+                }
             }
         }
         if let Some(v) = env("JIT_API_DEV_AUTH") {

@@ -32,7 +32,7 @@ pub mod tls_proxy;
 pub mod tools;
 
 pub use fake_slack::FakeSlack;
-pub use oidc::{OidcProvider, ensure_oidc};
+pub use oidc::{OidcProvider, ensure_npm, ensure_oidc};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::{ManagedChild, free_port};
 pub use prometheus::{Prometheus, PrometheusTools, ensure_prometheus};

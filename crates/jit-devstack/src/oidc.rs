@@ -13,28 +13,34 @@ use crate::tools::FileLock;
 
 /// `tests/oidc/` with its packages installed (again when the lockfile changed).
 pub fn ensure_oidc(root: &Path) -> anyhow::Result<PathBuf> {
-    let dir = root.join("tests/oidc");
+    ensure_npm(root, "tests/oidc", "oidc-provider")
+}
+
+/// `root/rel` with its npm packages installed by `npm ci` from its lockfile (again when the
+/// lockfile changed; one install at a time across processes). `what` names them in messages.
+pub fn ensure_npm(root: &Path, rel: &str, what: &str) -> anyhow::Result<PathBuf> {
+    let dir = root.join(rel);
     let lock = std::fs::read_to_string(dir.join("package-lock.json"))
-        .context("reading tests/oidc/package-lock.json")?;
+        .with_context(|| format!("reading {rel}/package-lock.json"))?;
     let stamp = dir.join("node_modules/.jit-lock");
     let ready = || std::fs::read_to_string(&stamp).ok().as_deref() == Some(lock.as_str());
     if ready() {
         return Ok(dir);
     }
     std::fs::create_dir_all(root.join(".jit"))?;
-    let _guard = FileLock::acquire(&root.join(".jit/npm-oidc.lock"))?;
+    let _guard = FileLock::acquire(&root.join(format!(".jit/npm-{}.lock", rel.replace('/', "-"))))?;
     if ready() {
         return Ok(dir);
     }
-    eprintln!("installing tests/oidc (npm ci: oidc-provider) ...");
+    eprintln!("installing {rel} (npm ci: {what}) ...");
     let out = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
         .current_dir(&dir)
         .output()
-        .context("running npm (Node.js and npm are needed for the login tests)")?;
+        .context("running npm (Node.js and npm must be on PATH)")?;
     if !out.status.success() {
         bail!(
-            "npm ci in tests/oidc failed:\n{}",
+            "npm ci in {rel} failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
     }

@@ -232,9 +232,9 @@ impl Bench {
         // Approve as soon as it waits for votes (the update refuses before: wrong phase).
         let approved_at = loop {
             match api
-                .approve(as_user(
+                .approve_ticket(as_user(
                     APPROVER,
-                    pb::VoteRequest {
+                    pb::ApproveTicketRequest {
                         ticket_id: t.ticket_id.clone(),
                         comment: String::new(),
                     },

@@ -7,11 +7,42 @@ use temporalio_client::errors::WorkflowUpdateError;
 use tonic::Status;
 
 pub(crate) fn invalid(e: InvalidInput) -> Status {
-    Status::invalid_argument(e.to_string())
+    invalid_argument(e.to_string())
 }
 
 pub(crate) fn field(name: &str, e: InvalidInput) -> Status {
-    Status::invalid_argument(format!("{name}: {}", e.problem))
+    invalid_argument(format!("{name}: {}", e.problem))
+}
+
+/// The length of the field path `message` starts with (`targets[0].account_id: …`), if it
+/// does.
+fn field_path(message: &str) -> Option<&str> {
+    let (path, rest) = message.split_once(": ")?;
+    let ok = !path.is_empty()
+        && !rest.is_empty()
+        && path.starts_with(|c: char| c.is_ascii_lowercase())
+        && path
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.[]".contains(c));
+    ok.then_some(path)
+}
+
+/// INVALID_ARGUMENT with `message`; when the message starts with a field's path (every
+/// refusal at the door does), also a `google.rpc.BadRequest` field violation naming it, so
+/// a form can show the problem on its field.
+pub(crate) fn invalid_argument(message: impl Into<String>) -> Status {
+    let message = message.into();
+    match field_path(&message) {
+        Some(path) => {
+            let details = tonic_types::ErrorDetails::with_bad_request_violation(
+                path,
+                &message[path.len() + 2..],
+            );
+            use tonic_types::StatusExt;
+            Status::with_error_details(tonic::Code::InvalidArgument, message.clone(), details)
+        }
+        None => Status::invalid_argument(message),
+    }
 }
 
 /// The status of a refusal of `kind`: the wrong phase is FAILED_PRECONDITION, a bad value
@@ -21,7 +52,7 @@ pub fn status_for(kind: RefusalKind, message: String) -> Status {
     match kind {
         RefusalKind::WrongPhase => Status::failed_precondition(message),
         RefusalKind::NotAllowed => Status::permission_denied(message),
-        RefusalKind::BadValue => Status::invalid_argument(message),
+        RefusalKind::BadValue => invalid_argument(message),
         RefusalKind::NotFound => Status::not_found(message),
         RefusalKind::Unavailable => Status::unavailable(message),
     }
@@ -100,5 +131,37 @@ mod tests {
             },
         ));
         assert_eq!(update_status("t", plain).code(), Code::Unknown);
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    use tonic_types::StatusExt;
+
+    use super::*;
+
+    #[test]
+    fn a_refusal_naming_a_field_carries_a_field_violation() {
+        let s = invalid_argument("targets[0].account_id: \"12\" is not 12 digits");
+        assert_eq!(s.code(), tonic::Code::InvalidArgument);
+        let v = s.get_details_bad_request().expect("a BadRequest");
+        assert_eq!(v.field_violations.len(), 1);
+        assert_eq!(v.field_violations[0].field, "targets[0].account_id");
+        assert_eq!(v.field_violations[0].description, "\"12\" is not 12 digits");
+    }
+
+    #[test]
+    fn a_refusal_naming_no_field_has_no_violation() {
+        for m in [
+            "Duration: nope",
+            "the plan refuses this",
+            "x:y",
+            "a b: c",
+            "duration: ",
+        ] {
+            let s = invalid_argument(m);
+            assert!(s.get_details_bad_request().is_none(), "{m}");
+            assert_eq!(s.message(), m);
+        }
     }
 }

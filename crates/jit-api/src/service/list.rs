@@ -20,7 +20,7 @@ pub(crate) fn query_value(name: &str, v: &str) -> Result<String, Status> {
         .chars()
         .find(|c| matches!(c, '\'' | '"' | '\\') || c.is_control())
     {
-        return Err(Status::invalid_argument(format!(
+        return Err(crate::service::errors::invalid_argument(format!(
             "{name}: {} contains {c:?}, which a ticket filter cannot hold",
             jit_domain::quoted(v)
         )));
@@ -57,7 +57,7 @@ pub(crate) fn temporal_token(query: &str, token: &str) -> Result<Vec<u8>, Status
         return Ok(Vec::new());
     }
     let refused = || {
-        Status::invalid_argument(
+        crate::service::errors::invalid_argument(
             "page_token: not a token this list gave out (a token holds for the same filters only)",
         )
     };
@@ -75,14 +75,14 @@ impl TicketApi {
         query: String,
         page_size: i32,
         page_token: &str,
-    ) -> Result<pb::ListTicketsResponse, Status> {
+    ) -> Result<(Vec<pb::TicketSummary>, String), Status> {
         use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowExecutionsRequest;
         let token = temporal_token(&query, page_token)?;
         let size = match page_size {
             0 => 50,
             n if (1..=500).contains(&n) => n,
             n => {
-                return Err(Status::invalid_argument(format!(
+                return Err(crate::service::errors::invalid_argument(format!(
                     "page_size: {n} is not between 1 and 500"
                 )));
             }
@@ -102,7 +102,7 @@ impl TicketApi {
                 // The server's words (SQL, store names) are for our log, not for callers.
                 tracing::warn!(%query, code = ?s.code(), message = s.message(), "listing tickets failed");
                 if s.code() == tonic::Code::InvalidArgument && !token.is_empty() {
-                    Status::invalid_argument(
+                    crate::service::errors::invalid_argument(
                         "page_token: no longer valid (the list moved on); start again without it",
                     )
                 } else {
@@ -111,10 +111,7 @@ impl TicketApi {
             })?
             .into_inner();
         let tickets = resp.executions.iter().map(summary).collect();
-        Ok(pb::ListTicketsResponse {
-            tickets,
-            next_page_token: our_token(&query, &resp.next_page_token),
-        })
+        Ok((tickets, our_token(&query, &resp.next_page_token)))
     }
 }
 
@@ -151,11 +148,11 @@ fn summary(
         principal: text(&sa::PRINCIPAL),
         account_ids: list(&sa::ACCOUNTS),
         permission_sets: list(&sa::PERMISSION_SETS),
-        requested_at: e.start_time.as_ref().map(|t| prost_types::Timestamp {
+        request_time: e.start_time.as_ref().map(|t| prost_types::Timestamp {
             seconds: t.seconds,
             nanos: t.nanos,
         }),
-        expires_at,
+        expire_time: expires_at,
         pending_approvers: list(&sa::PENDING_APPROVERS),
     }
 }

@@ -22,12 +22,12 @@ use temporalio_client::errors::{WorkflowQueryError, WorkflowUpdateError};
 use temporalio_client::{
     Client, WorkflowExecuteUpdateOptions, WorkflowQueryOptions, WorkflowStartOptions,
 };
-use tonic::{Request, Response, Status};
+use tonic::{Request, Status};
 
 use crate::auth::{Authenticator, Caller};
 use crate::{convert, door};
 
-mod errors;
+pub(crate) mod errors;
 mod list;
 mod rpc;
 mod semantic;
@@ -68,7 +68,7 @@ fn check_request_id(id: &str) -> Result<(), Status> {
     if ok {
         Ok(())
     } else {
-        Err(Status::invalid_argument(format!(
+        Err(crate::service::errors::invalid_argument(format!(
             "request_id: {id:?} must be 1 to 64 of A-Z a-z 0-9 - _ (e.g. a UUID)"
         )))
     }
@@ -171,7 +171,7 @@ impl TicketApi {
             // Left out: the requester.
             None => Principal::User(requester.clone()),
             Some(None) => {
-                return Err(Status::invalid_argument(
+                return Err(crate::service::errors::invalid_argument(
                     "principal: set user or group (leave principal out to mean the requester)",
                 ));
             }
@@ -191,7 +191,7 @@ impl TicketApi {
                     .map_err(|e| field(&format!("targets[{i}].permission_set"), e))?,
             });
             if !t.account_name.is_empty() {
-                return Err(Status::invalid_argument(format!(
+                return Err(crate::service::errors::invalid_argument(format!(
                     "targets[{i}].account_name: set by the server; send account_id only"
                 )));
             }
@@ -202,12 +202,14 @@ impl TicketApi {
             Some(BundleName::parse(&r.bundle).map_err(|e| field("bundle", e))?)
         };
         let Some(duration) = r.duration.as_ref() else {
-            return Err(Status::invalid_argument("duration: missing"));
+            return Err(crate::service::errors::invalid_argument(
+                "duration: missing",
+            ));
         };
         let duration = door::duration("duration", duration)?;
         let now = Timestamp::now();
         let start_at = r
-            .start_at
+            .start_time
             .as_ref()
             .map(|t| door::start_at(t, now))
             .transpose()?
@@ -240,18 +242,20 @@ impl TicketApi {
         Ok((v, convert::ticket(&t, Timestamp::now())))
     }
 
-    async fn end(
+    /// Relinquish, revoke or cancel `ticket_id` as the caller of `request`.
+    async fn end<R>(
         &self,
-        request: Request<pb::EndRequest>,
+        request: &Request<R>,
+        ticket_id: &str,
+        reason: &str,
         kind: EndKind,
-    ) -> Result<Response<pb::Ticket>, Status> {
-        let caller = self.caller(&request).await?;
+    ) -> Result<pb::Ticket, Status> {
+        let caller = self.caller(request).await?;
         let by = Self::user(&caller)?;
-        let r = request.into_inner();
-        let (_, h) = self.handle(&r.ticket_id)?;
+        let (_, h) = self.handle(ticket_id)?;
         let input = EndInput {
             by,
-            reason: door::note("reason", &r.reason)?,
+            reason: door::note("reason", reason)?,
         };
         let o = WorkflowExecuteUpdateOptions::default();
         let out = match kind {
@@ -259,23 +263,23 @@ impl TicketApi {
             EndKind::Revoke => h.execute_update(ticket::Revoke, input, o).await,
             EndKind::Cancel => h.execute_update(ticket::Cancel, input, o).await,
         };
-        let ((), t) = self.after_update(&r.ticket_id, &h, out).await?;
-        Ok(Response::new(t))
+        let ((), t) = self.after_update(ticket_id, &h, out).await?;
+        Ok(t)
     }
 
-    async fn vote(
+    /// An approval or a denial of `ticket_id` by the caller of `request`.
+    async fn vote<R>(
         &self,
-        request: Request<pb::VoteRequest>,
+        request: &Request<R>,
+        ticket_id: &str,
+        comment: &str,
         approve: bool,
-    ) -> Result<Response<pb::VoteResponse>, Status> {
-        let caller = self.caller(&request).await?;
+    ) -> Result<Voted, Status> {
+        let caller = self.caller(request).await?;
         let approver = Self::user(&caller)?;
-        let r = request.into_inner();
-        let comment = door::note("comment", &r.comment)?;
-        Ok(Response::new(
-            self.vote_as(approver, &r.ticket_id, comment, approve, None)
-                .await?,
-        ))
+        let comment = door::note("comment", comment)?;
+        self.vote_as(approver, ticket_id, comment, approve, None)
+            .await
     }
 
     /// A vote by `approver` (already authenticated), through the workflow's validators: the
@@ -287,7 +291,7 @@ impl TicketApi {
         comment: Option<String>,
         approve: bool,
         once: Option<&str>,
-    ) -> Result<pb::VoteResponse, Status> {
+    ) -> Result<Voted, Status> {
         let (_, h) = self.handle(ticket_id)?;
         let input = VoteInput { approver, comment };
         let o = self.once(&h, once).await?;
@@ -297,10 +301,7 @@ impl TicketApi {
             h.execute_update(ticket::Deny, input, o).await
         };
         let (effect, ticket) = self.after_update(ticket_id, &h, out).await?;
-        Ok(pb::VoteResponse {
-            effect,
-            ticket: Some(ticket),
-        })
+        Ok(Voted { effect, ticket })
     }
 
     /// A delegation by `from` (already authenticated).
@@ -390,3 +391,9 @@ impl TicketApi {
 
 #[cfg(test)]
 mod tests;
+
+/// What a vote did ("counted; approved") and the ticket after it.
+pub struct Voted {
+    pub effect: String,
+    pub ticket: pb::Ticket,
+}

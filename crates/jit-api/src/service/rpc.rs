@@ -21,7 +21,7 @@ use super::list::query_value;
 use super::{EndKind, TicketApi};
 use crate::{convert, door};
 
-type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::Ticket, Status>> + Send>>;
+type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchTicketResponse, Status>> + Send>>;
 
 /// How often a watch looks at its ticket.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
@@ -77,10 +77,10 @@ impl TicketService for TicketApi {
     async fn get_ticket(
         &self,
         request: Request<pb::GetTicketRequest>,
-    ) -> Result<Response<pb::Ticket>, Status> {
+    ) -> Result<Response<pb::GetTicketResponse>, Status> {
         let caller = self.caller(&request).await?;
         let t = self.read(&caller, &request.get_ref().ticket_id).await?;
-        Ok(Response::new(t))
+        Ok(Response::new(pb::GetTicketResponse { ticket: Some(t) }))
     }
 
     async fn list_tickets(
@@ -92,7 +92,10 @@ impl TicketService for TicketApi {
         let r = request.into_inner();
         let mut clauses = vec![format!("WorkflowType = '{}'", ticket::Workflow::NAME)];
         let status = pb::TicketStatus::try_from(r.status).map_err(|_| {
-            Status::invalid_argument(format!("status: {} is not a status", r.status))
+            crate::service::errors::invalid_argument(format!(
+                "status: {} is not a status",
+                r.status
+            ))
         })?;
         if let Some(p) = jit_proto::status::phase(status) {
             clauses.push(format!("{} = '{}'", sa::STATUS.name(), p.as_str()));
@@ -145,58 +148,73 @@ impl TicketService for TicketApi {
             ));
         }
         let query = clauses.join(" AND ");
-        Ok(Response::new(
-            self.list(query, r.page_size, &r.page_token).await?,
-        ))
+        let (tickets, next_page_token) = self.list(query, r.page_size, &r.page_token).await?;
+        Ok(Response::new(pb::ListTicketsResponse {
+            tickets,
+            next_page_token,
+        }))
     }
 
-    async fn approve(
+    async fn approve_ticket(
         &self,
-        request: Request<pb::VoteRequest>,
-    ) -> Result<Response<pb::VoteResponse>, Status> {
-        self.vote(request, true).await
+        request: Request<pb::ApproveTicketRequest>,
+    ) -> Result<Response<pb::ApproveTicketResponse>, Status> {
+        let r = request.get_ref();
+        let v = self.vote(&request, &r.ticket_id, &r.comment, true).await?;
+        Ok(Response::new(pb::ApproveTicketResponse {
+            effect: v.effect,
+            ticket: Some(v.ticket),
+        }))
     }
 
-    async fn deny(
+    async fn deny_ticket(
         &self,
-        request: Request<pb::VoteRequest>,
-    ) -> Result<Response<pb::VoteResponse>, Status> {
-        self.vote(request, false).await
+        request: Request<pb::DenyTicketRequest>,
+    ) -> Result<Response<pb::DenyTicketResponse>, Status> {
+        let r = request.get_ref();
+        let v = self.vote(&request, &r.ticket_id, &r.comment, false).await?;
+        Ok(Response::new(pb::DenyTicketResponse {
+            effect: v.effect,
+            ticket: Some(v.ticket),
+        }))
     }
 
-    async fn delegate(
+    async fn delegate_approval(
         &self,
-        request: Request<pb::DelegateRequest>,
-    ) -> Result<Response<pb::Ticket>, Status> {
+        request: Request<pb::DelegateApprovalRequest>,
+    ) -> Result<Response<pb::DelegateApprovalResponse>, Status> {
         let caller = self.caller(&request).await?;
         let from = Self::user(&caller)?;
         let r = request.into_inner();
-        let to = door::user("to", &r.to)?;
-        let until = door::until(r.until.as_ref(), Timestamp::now())?;
+        let to = door::user("delegate", &r.delegate)?;
+        let until = door::until("expire_time", r.expire_time.as_ref(), Timestamp::now())?;
         let reason = door::note("reason", &r.reason)?;
-        Ok(Response::new(
-            self.delegate_as(from, &r.ticket_id, to, until, reason, None)
-                .await?,
-        ))
+        let t = self
+            .delegate_as(from, &r.ticket_id, to, until, reason, None)
+            .await?;
+        Ok(Response::new(pb::DelegateApprovalResponse {
+            ticket: Some(t),
+        }))
     }
 
-    async fn extend(
+    async fn extend_ticket(
         &self,
-        request: Request<pb::ExtendRequest>,
-    ) -> Result<Response<pb::ExtendResponse>, Status> {
+        request: Request<pb::ExtendTicketRequest>,
+    ) -> Result<Response<pb::ExtendTicketResponse>, Status> {
         let caller = self.caller(&request).await?;
         let by = Self::user(&caller)?;
         let r = request.into_inner();
         let (_, h) = self.handle(&r.ticket_id)?;
         let extra = r
-            .extra
+            .extra_duration
             .as_ref()
-            .ok_or_else(|| Status::invalid_argument("extra: missing"))
-            .and_then(|d| door::duration("extra", d))?;
+            .ok_or_else(|| door::invalid("extra_duration", "missing"))
+            .and_then(|d| door::duration("extra_duration", d))?;
         if !extra.is_positive() {
-            return Err(Status::invalid_argument(format!(
-                "extra: {extra:#} is not positive"
-            )));
+            return Err(door::invalid(
+                "extra_duration",
+                format!("{extra:#} is not positive"),
+            ));
         }
         let input = ExtendInput {
             by,
@@ -211,38 +229,52 @@ impl TicketService for TicketApi {
             )
             .await;
         let (applied, t) = self.after_update(&r.ticket_id, &h, out).await?;
-        Ok(Response::new(pb::ExtendResponse {
+        Ok(Response::new(pb::ExtendTicketResponse {
             applied,
             ticket: Some(t),
         }))
     }
 
-    async fn relinquish(
+    async fn relinquish_ticket(
         &self,
-        request: Request<pb::EndRequest>,
-    ) -> Result<Response<pb::Ticket>, Status> {
-        self.end(request, EndKind::Relinquish).await
+        request: Request<pb::RelinquishTicketRequest>,
+    ) -> Result<Response<pb::RelinquishTicketResponse>, Status> {
+        let r = request.get_ref();
+        let t = self
+            .end(&request, &r.ticket_id, &r.reason, EndKind::Relinquish)
+            .await?;
+        Ok(Response::new(pb::RelinquishTicketResponse {
+            ticket: Some(t),
+        }))
     }
 
-    async fn revoke(
+    async fn revoke_ticket(
         &self,
-        request: Request<pb::EndRequest>,
-    ) -> Result<Response<pb::Ticket>, Status> {
-        self.end(request, EndKind::Revoke).await
+        request: Request<pb::RevokeTicketRequest>,
+    ) -> Result<Response<pb::RevokeTicketResponse>, Status> {
+        let r = request.get_ref();
+        let t = self
+            .end(&request, &r.ticket_id, &r.reason, EndKind::Revoke)
+            .await?;
+        Ok(Response::new(pb::RevokeTicketResponse { ticket: Some(t) }))
     }
 
-    async fn cancel(
+    async fn cancel_ticket(
         &self,
-        request: Request<pb::EndRequest>,
-    ) -> Result<Response<pb::Ticket>, Status> {
-        self.end(request, EndKind::Cancel).await
+        request: Request<pb::CancelTicketRequest>,
+    ) -> Result<Response<pb::CancelTicketResponse>, Status> {
+        let r = request.get_ref();
+        let t = self
+            .end(&request, &r.ticket_id, &r.reason, EndKind::Cancel)
+            .await?;
+        Ok(Response::new(pb::CancelTicketResponse { ticket: Some(t) }))
     }
 
     type WatchTicketStream = WatchStream;
 
     async fn watch_ticket(
         &self,
-        request: Request<pb::GetTicketRequest>,
+        request: Request<pb::WatchTicketRequest>,
     ) -> Result<Response<Self::WatchTicketStream>, Status> {
         let caller = self.caller(&request).await?;
         let ticket_id = request.into_inner().ticket_id;
@@ -253,7 +285,8 @@ impl TicketService for TicketApi {
         tokio::spawn(async move {
             let mut last = first.version;
             let mut done = terminal(&first);
-            if tx.send(Ok(first)).await.is_err() {
+            let answer = |t| pb::WatchTicketResponse { ticket: Some(t) };
+            if tx.send(Ok(answer(first))).await.is_err() {
                 return;
             }
             while !done {
@@ -268,7 +301,7 @@ impl TicketService for TicketApi {
                 if t.version != last {
                     last = t.version;
                     done = terminal(&t);
-                    if tx.send(Ok(t)).await.is_err() {
+                    if tx.send(Ok(answer(t))).await.is_err() {
                         return;
                     }
                 }
@@ -279,10 +312,10 @@ impl TicketService for TicketApi {
         )))
     }
 
-    async fn list_requestable(
+    async fn list_requestable_targets(
         &self,
-        request: Request<pb::ListRequestableRequest>,
-    ) -> Result<Response<pb::ListRequestableResponse>, Status> {
+        request: Request<pb::ListRequestableTargetsRequest>,
+    ) -> Result<Response<pb::ListRequestableTargetsResponse>, Status> {
         let caller = self.caller(&request).await?;
         let user = Self::user(&caller)?;
         // The worker answers (it holds the directory and AWS); a short workflow carries it.
@@ -295,7 +328,7 @@ impl TicketService for TicketApi {
             Duration::from_secs(30),
         )
         .await?;
-        Ok(Response::new(pb::ListRequestableResponse {
+        Ok(Response::new(pb::ListRequestableTargetsResponse {
             targets: catalog
                 .targets
                 .into_iter()
@@ -314,7 +347,7 @@ impl TicketService for TicketApi {
     async fn list_pending_approvals(
         &self,
         request: Request<pb::ListPendingApprovalsRequest>,
-    ) -> Result<Response<pb::ListTicketsResponse>, Status> {
+    ) -> Result<Response<pb::ListPendingApprovalsResponse>, Status> {
         let caller = self.caller(&request).await?;
         let user = Self::user(&caller)?;
         let r = request.into_inner();
@@ -324,9 +357,11 @@ impl TicketService for TicketApi {
             sa::PENDING_APPROVERS.name(),
             query_value("subject", user.as_str())?
         );
-        Ok(Response::new(
-            self.list(query, r.page_size, &r.page_token).await?,
-        ))
+        let (tickets, next_page_token) = self.list(query, r.page_size, &r.page_token).await?;
+        Ok(Response::new(pb::ListPendingApprovalsResponse {
+            tickets,
+            next_page_token,
+        }))
     }
 
     async fn get_session_events(
@@ -340,7 +375,7 @@ impl TicketService for TicketApi {
             0 => 100,
             n @ 1..=500 => usize::try_from(n).unwrap_or(100),
             n => {
-                return Err(Status::invalid_argument(format!(
+                return Err(crate::service::errors::invalid_argument(format!(
                     "page_size: {n} is not between 1 and 500"
                 )));
             }
@@ -400,12 +435,12 @@ impl TicketService for TicketApi {
         }))
     }
 
-    async fn who_am_i(
+    async fn get_caller(
         &self,
-        request: Request<pb::WhoAmIRequest>,
-    ) -> Result<Response<pb::WhoAmIResponse>, Status> {
+        request: Request<pb::GetCallerRequest>,
+    ) -> Result<Response<pb::GetCallerResponse>, Status> {
         let caller = self.caller(&request).await?;
-        Ok(Response::new(pb::WhoAmIResponse {
+        Ok(Response::new(pb::GetCallerResponse {
             may_act_for: self.policy.current().acts_for(&caller.subject),
             subject: caller.subject,
             authenticated_by: caller.by.to_owned(),

@@ -94,7 +94,7 @@ impl TicketApi {
         if let Ok((plan, _)) = policy.plan_for(&keys)
             && req.duration > plan.max_duration
         {
-            return Err(Status::failed_precondition(format!(
+            return Err(super::errors::invalid_argument(format!(
                 "duration: {:#} is longer than plan {}'s maximum of {:#}",
                 req.duration, plan.name, plan.max_duration
             )));

@@ -47,7 +47,9 @@ pub async fn run(c: &Connect, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
                 .get_ticket(s.req(pb::GetTicketRequest { ticket_id: ticket })?)
                 .await
                 .map_err(explain)?
-                .into_inner();
+                .into_inner()
+                .ticket
+                .unwrap_or_default();
             show_ticket(&s, &t)
         }
         TicketCommand::List(a) => {
@@ -107,15 +109,17 @@ pub async fn run(c: &Connect, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
                 .context("--for is too long")?;
             let t = s
                 .client
-                .delegate(s.req(pb::DelegateRequest {
+                .delegate_approval(s.req(pb::DelegateApprovalRequest {
                     ticket_id: ticket,
-                    to,
-                    until: Some(ts(until)),
+                    delegate: to,
+                    expire_time: Some(ts(until)),
                     reason: reason.unwrap_or_default(),
                 })?)
                 .await
                 .map_err(explain)?
-                .into_inner();
+                .into_inner()
+                .ticket
+                .unwrap_or_default();
             if s.output == Output::Text {
                 println!("delegated until {}", relative(until));
             }
@@ -124,9 +128,9 @@ pub async fn run(c: &Connect, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
         TicketCommand::Extend { ticket, by, reason } => {
             let r = s
                 .client
-                .extend(s.req(pb::ExtendRequest {
+                .extend_ticket(s.req(pb::ExtendTicketRequest {
                     ticket_id: ticket,
-                    extra: Some(prost_types::Duration {
+                    extra_duration: Some(prost_types::Duration {
                         seconds: by.as_secs(),
                         nanos: by.subsec_nanos(),
                     }),
@@ -188,7 +192,7 @@ pub async fn run(c: &Connect, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
         TicketCommand::Whoami => {
             let r = s
                 .client
-                .who_am_i(s.req(pb::WhoAmIRequest {})?)
+                .get_caller(s.req(pb::GetCallerRequest {})?)
                 .await
                 .map_err(explain)?
                 .into_inner();
@@ -213,7 +217,7 @@ pub async fn run(c: &Connect, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
         TicketCommand::Catalog => {
             let r = s
                 .client
-                .list_requestable(s.req(pb::ListRequestableRequest {})?)
+                .list_requestable_targets(s.req(pb::ListRequestableTargetsRequest {})?)
                 .await
                 .map_err(explain)?
                 .into_inner();
@@ -325,7 +329,7 @@ async fn request(s: &mut Session, a: RequestArgs) -> anyhow::Result<ExitCode> {
                 nanos: a.duration.subsec_nanos(),
             }),
             justification: a.reason,
-            start_at: a.start_at.map(ts),
+            start_time: a.start_at.map(ts),
             break_glass: a.break_glass,
             requester: a.requester.unwrap_or_default(),
         })?)
@@ -356,21 +360,27 @@ async fn vote(
     comment: Option<String>,
     approve: bool,
 ) -> anyhow::Result<ExitCode> {
-    let msg = pb::VoteRequest {
-        ticket_id: ticket,
-        comment: comment.unwrap_or_default(),
-    };
-    let r = if approve {
-        s.client.approve(s.req(msg)?).await
+    let ticket_id = ticket;
+    let comment = comment.unwrap_or_default();
+    let (effect, t) = if approve {
+        let msg = pb::ApproveTicketRequest { ticket_id, comment };
+        let r = s
+            .client
+            .approve_ticket(s.req(msg)?)
+            .await
+            .map_err(explain)?;
+        let r = r.into_inner();
+        (r.effect, r.ticket)
     } else {
-        s.client.deny(s.req(msg)?).await
-    }
-    .map_err(explain)?
-    .into_inner();
+        let msg = pb::DenyTicketRequest { ticket_id, comment };
+        let r = s.client.deny_ticket(s.req(msg)?).await.map_err(explain)?;
+        let r = r.into_inner();
+        (r.effect, r.ticket)
+    };
     if s.output == Output::Text {
-        println!("{}", r.effect);
+        println!("{effect}");
     }
-    show_ticket(s, &r.ticket.unwrap_or_default())
+    show_ticket(s, &t.unwrap_or_default())
 }
 
 /// How a ticket is ended early.
@@ -386,16 +396,24 @@ async fn end(
     ticket: String,
     reason: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let msg = pb::EndRequest {
-        ticket_id: ticket,
-        reason: reason.unwrap_or_default(),
-    };
+    let ticket_id = ticket;
+    let reason = reason.unwrap_or_default();
     let t = match kind {
-        End::Relinquish => s.client.relinquish(s.req(msg)?).await,
-        End::Revoke => s.client.revoke(s.req(msg)?).await,
-        End::Cancel => s.client.cancel(s.req(msg)?).await,
-    }
-    .map_err(explain)?
-    .into_inner();
-    show_ticket(s, &t)
+        End::Relinquish => {
+            let msg = pb::RelinquishTicketRequest { ticket_id, reason };
+            let r = s.client.relinquish_ticket(s.req(msg)?).await;
+            r.map_err(explain)?.into_inner().ticket
+        }
+        End::Revoke => {
+            let msg = pb::RevokeTicketRequest { ticket_id, reason };
+            let r = s.client.revoke_ticket(s.req(msg)?).await;
+            r.map_err(explain)?.into_inner().ticket
+        }
+        End::Cancel => {
+            let msg = pb::CancelTicketRequest { ticket_id, reason };
+            let r = s.client.cancel_ticket(s.req(msg)?).await;
+            r.map_err(explain)?.into_inner().ticket
+        }
+    };
+    show_ticket(s, &t.unwrap_or_default())
 }

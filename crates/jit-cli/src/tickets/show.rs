@@ -63,12 +63,12 @@ pub(super) fn live_line(t: &pb::Ticket) -> String {
             }
         }
         pb::TicketStatus::Active => {
-            if let Some(e) = from_ts(&t.expires_at) {
+            if let Some(e) = from_ts(&t.expire_time) {
                 line.push_str(&format!(", expires {}", relative(e)));
             }
         }
         pb::TicketStatus::Scheduled => {
-            if let Some(e) = from_ts(&t.start_at) {
+            if let Some(e) = from_ts(&t.start_time) {
                 line.push_str(&format!(", starts {}", relative(e)));
             }
         }
@@ -124,10 +124,10 @@ pub(super) fn ticket_json(t: &pb::Ticket) -> serde_json::Value {
         "votes": t.votes.iter().map(|v| serde_json::json!({
             "voter": v.voter, "cast_by": v.cast_by, "step": v.step, "approve": v.approve,
             "comment": v.comment})).collect::<Vec<_>>(),
-        "requested_at": time(&t.requested_at),
-        "active_since": time(&t.active_since),
-        "expires_at": time(&t.expires_at),
-        "ended_at": time(&t.ended_at),
+        "requested_at": time(&t.request_time),
+        "active_since": time(&t.activate_time),
+        "expires_at": time(&t.expire_time),
+        "ended_at": time(&t.end_time),
         "reason": t.reason,
         "flagged": t.flagged,
         "policy_hash": t.policy_hash,
@@ -217,8 +217,8 @@ pub(super) fn show_list(s: &Session, rows: &[pb::TicketSummary]) -> anyhow::Resu
                     "status": status_name(pb::TicketStatus::try_from(r.status).unwrap_or_default()),
                     "requester": r.requester, "principal": r.principal,
                     "account_ids": r.account_ids, "permission_sets": r.permission_sets,
-                    "requested_at": from_ts(&r.requested_at).map(|t| t.to_string()),
-                    "expires_at": from_ts(&r.expires_at).map(|t| t.to_string()),
+                    "requested_at": from_ts(&r.request_time).map(|t| t.to_string()),
+                    "expires_at": from_ts(&r.expire_time).map(|t| t.to_string()),
                     "pending_approvers": r.pending_approvers,
                 })
             })
@@ -236,8 +236,8 @@ pub(super) fn show_list(s: &Session, rows: &[pb::TicketSummary]) -> anyhow::Resu
                 r.principal.clone(),
                 r.permission_sets.join(","),
                 r.account_ids.join(","),
-                from_ts(&r.requested_at).map(relative).unwrap_or_default(),
-                from_ts(&r.expires_at).map(relative).unwrap_or_default(),
+                from_ts(&r.request_time).map(relative).unwrap_or_default(),
+                from_ts(&r.expire_time).map(relative).unwrap_or_default(),
             ]
         })
         .collect();

@@ -21,7 +21,7 @@ pub(super) async fn watch(
 ) -> anyhow::Result<ExitCode> {
     let mut stream = s
         .client
-        .watch_ticket(s.req(pb::GetTicketRequest { ticket_id: ticket })?)
+        .watch_ticket(s.req(pb::WatchTicketRequest { ticket_id: ticket })?)
         .await
         .map_err(explain)?
         .into_inner();
@@ -35,7 +35,8 @@ pub(super) async fn watch(
         bar
     });
     let mut last: Option<pb::Ticket> = None;
-    while let Some(t) = stream.message().await.map_err(explain)? {
+    while let Some(r) = stream.message().await.map_err(explain)? {
+        let t = r.ticket.unwrap_or_default();
         if s.output == Output::Json {
             println!("{}", ticket_json(&t));
         } else {
