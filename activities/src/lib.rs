@@ -372,10 +372,18 @@ impl TicketActivities {
                 };
                 let v = policy.may_request(&who, &key);
                 if let (true, Some(rule)) = (v.allowed, v.rule) {
-                    let plan = policy
-                        .plan_for(std::slice::from_ref(&key))
+                    let plan_rule = policy.plan_for(std::slice::from_ref(&key)).ok();
+                    let plan = plan_rule
+                        .as_ref()
                         .map(|(p, _)| p.name.clone())
                         .unwrap_or_default();
+                    if let Some((p, _)) = plan_rule
+                        && !out.plans.iter().any(|x| x.name == p.name)
+                        && let Ok(a) =
+                            policy.approval_plan(p, &dir, self.limits.max_approval_timeout)
+                    {
+                        out.plans.push(a);
+                    }
                     out.targets.push(CatalogEntry {
                         account_id: key.account_id,
                         account_name: key.account_name,

@@ -8,6 +8,7 @@ mod api;
 mod audit;
 mod chat;
 mod codec;
+mod console;
 mod door;
 mod leases;
 mod lifecycle;

@@ -147,6 +147,7 @@ pub fn api_settings(
         codec_keys: None,
         codec_origins: Vec::new(),
         web_origins: Vec::new(),
+        console: None,
     }
 }
 

@@ -313,6 +313,8 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
     let api_http = api_cfg
         .http_port
         .map(|p| format!("http://{}:{p}", api_cfg.ip));
+    // The web console, built when missing or stale (npm ci, npm run build).
+    let console_dir = jit_devstack::ensure_console(root)?;
     // The local stack's processes use its dev server, whatever a developer's shell says to
     // the SDK (TEMPORAL_ADDRESS, a TLS profile) for other clusters.
     let temporal_url = format!("http://{}", temporal.address());
@@ -360,6 +362,9 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
     )?);
     let mut api_cmd = Command::new(&worker_bin);
     chat_env(&mut api_cmd);
+    if api_http.is_some() {
+        api_cmd.env("JIT_CONSOLE_DIR", &console_dir);
+    }
     api_cmd
         .args(["run-api", "--config"])
         .arg(root.join("temporal-dev.yaml"))
@@ -439,6 +444,9 @@ pub(crate) fn up(root: &Path, detach: bool) -> anyhow::Result<()> {
         "  fake Slack      {fake_url}/api  (what was sent: {fake_url}/calls/chat.postMessage)"
     );
     println!("  jit-api         {api_url}  (gRPC jit.v1.TicketService; dev tokens: dev:<user>)");
+    if let Some(h) = &api_http {
+        println!("  web console     {h}/  (sign in as a seeded user: bob asks, carol approves)");
+    }
     if let Some(h) = &api_http {
         println!(
             "  payloads        encrypted with {} (the UI decodes them through {h}/codec)",

@@ -49,21 +49,7 @@ pub fn ticket(t: &Ticket, now: Timestamp) -> pb::Ticket {
             })
             .collect()
     };
-    let plan = t.plan.as_ref().map(|p| pb::Plan {
-        name: p.name.clone(),
-        steps: p
-            .steps
-            .iter()
-            .map(|s| pb::ApprovalStep {
-                name: s.name.clone(),
-                quorum: s.quorum,
-                approvers: s.approvers.iter().map(ToString::to_string).collect(),
-                groups: s.groups.clone(),
-            })
-            .collect(),
-        max_duration: Some(duration(p.max_duration)),
-        max_total: Some(duration(p.max_total)),
-    });
+    let plan = t.plan.as_ref().map(plan);
     let approval = t.approval.as_ref();
     let votes = approval
         .map(|a| {
@@ -164,5 +150,25 @@ pub fn session(s: &jit_domain::SessionSummary) -> pb::SessionSummary {
         window_end_time: s.until.map(timestamp),
         events_uri: s.events_at.clone().unwrap_or_default(),
         line: s.line(),
+    }
+}
+
+/// A plan on the wire.
+pub fn plan(p: &jit_domain::ApprovalPlan) -> pb::Plan {
+    pb::Plan {
+        name: p.name.clone(),
+        steps: p
+            .steps
+            .iter()
+            .map(|s| pb::ApprovalStep {
+                name: s.name.clone(),
+                quorum: s.quorum,
+                approvers: s.approvers.iter().map(ToString::to_string).collect(),
+                groups: s.groups.clone(),
+            })
+            .collect(),
+        max_duration: Some(duration(p.max_duration)),
+        max_total: Some(duration(p.max_total)),
+        break_glass_ratify_duration: p.break_glass_ratify_within.map(duration),
     }
 }

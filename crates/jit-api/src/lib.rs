@@ -18,6 +18,8 @@
 //!   links, through the same path as gRPC.
 //! - [`codec`]: the codec server on the same HTTP port: the Temporal UI and CLI decode
 //!   encrypted payloads through it (admins only; open in dev mode).
+//! - [`console`]: the web console at `/` on the HTTP port (strict CSP, immutable assets),
+//!   `/console/config.json` (how people sign in).
 //! - [`web`]: the same service as gRPC-Web on the HTTP port, for browsers (CORS closed
 //!   unless `api.web_origins` names origins).
 //!
@@ -36,6 +38,7 @@ mod ask;
 pub mod auth;
 pub mod chat;
 pub mod codec;
+pub mod console;
 pub mod convert;
 pub mod door;
 pub mod known;
@@ -149,6 +152,14 @@ impl Api {
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
+        let console = match &self.settings.console {
+            Some(c) => Some(console::router(
+                c,
+                self.settings.dev_auth,
+                self.settings.jwt.as_ref(),
+            )?),
+            None => None,
+        };
         let http_task = self.http.map(|listener| {
             let codec = self.service.codec.clone();
             let router = chat::ChatHttp::new(self.service.clone(), &self.settings.chat)
@@ -162,7 +173,8 @@ impl Api {
                     self.service.clone(),
                     &self.settings.web_origins,
                     self.metrics.clone(),
-                ));
+                ))
+                .merge(console.unwrap_or_default());
             let rx = stop_rx.clone();
             tracing::info!(
                 addr = ?listener.local_addr().ok(),

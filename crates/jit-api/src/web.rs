@@ -30,10 +30,12 @@ const RESPONSE_HEADERS: [&str; 3] = ["grpc-status", "grpc-message", "grpc-status
 
 /// The service's routes (`/jit.v1.TicketService/*`) speaking gRPC-Web.
 pub fn router(api: TicketApi, origins: &[String], metrics: Option<Arc<ApiMetrics>>) -> Router {
-    let router = tonic::service::Routes::new(TicketServiceServer::new(api))
-        .into_axum_router()
+    // An explicit route (no catch-all fallback): the console serves every other path.
+    let service = tower::ServiceBuilder::new()
+        .layer(RpcMetricsLayer(metrics))
         .layer(tonic_web::GrpcWebLayer::new())
-        .layer(RpcMetricsLayer(metrics));
+        .service(TicketServiceServer::new(api));
+    let router = Router::new().route_service("/jit.v1.TicketService/{*method}", service);
     if origins.is_empty() {
         return router;
     }

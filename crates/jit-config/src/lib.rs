@@ -91,6 +91,29 @@ pub struct ApiConfig {
     /// (JIT_WEB_ORIGINS, comma-separated).
     #[serde(default)]
     pub web_origins: Vec<String>,
+    /// The web console, served at `/` on the HTTP port.
+    #[serde(default)]
+    pub console: Option<ConsoleConfig>,
+}
+
+/// `api.console:` the web console (React + Cloudscape, built into `dir`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// The built console (`console/dist`); JIT_CONSOLE_DIR. Absent: no console.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// The console's OAuth client at the JWT issuer (a public client: authorization code with
+    /// PKCE, redirect `<origin>/callback`); JIT_CONSOLE_CLIENT_ID. Needed without dev mode.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Scopes asked at sign-in (default `openid profile`).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// The `resource` (RFC 8707) the access token is for, if the provider needs one to issue a
+    /// JWT with the API's audience.
+    #[serde(default)]
+    pub resource: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -139,6 +162,21 @@ pub struct ApiSettings {
     pub codec_origins: Vec<String>,
     /// Origins gRPC-Web answers cross-origin.
     pub web_origins: Vec<String>,
+    /// The web console; `None`: not served.
+    pub console: Option<ConsoleSettings>,
+}
+
+/// The web console as the API serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSettings {
+    /// The built files (index.html, assets/).
+    pub dir: PathBuf,
+    /// OIDC sign-in (production): the public client at `jwt.issuer`.
+    pub client_id: Option<String>,
+    pub scope: String,
+    pub resource: Option<String>,
+    /// Dev sign-in's choices (dev mode only): the sandbox's seeded users.
+    pub dev_users: Vec<String>,
 }
 
 /// The `temporal:` section: which frontend and namespace the worker and the API use, and (for
@@ -823,6 +861,7 @@ impl StackConfig {
             codec_keys: w.codec_keys.clone(),
             codec_origins: a.codec_origins.clone(),
             web_origins: a.web_origins.clone(),
+            console: None,
             metrics: match &a.metrics {
                 Some(v) => metrics_address(v).map_err(|problem| ConfigError::Invalid {
                     path: self.source.clone(),
@@ -861,6 +900,24 @@ impl StackConfig {
                 }
             }
         }
+        let console = a.console.clone().unwrap_or_default();
+        let dir = env("JIT_CONSOLE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| console.dir.as_ref().map(|d| resolve(&self.source, d)));
+        s.console = dir.map(|dir| ConsoleSettings {
+            dir,
+            client_id: env("JIT_CONSOLE_CLIENT_ID").or(console.client_id.clone()),
+            scope: console
+                .scope
+                .clone()
+                .unwrap_or_else(|| "openid profile".into()),
+            resource: console.resource.clone(),
+            dev_users: self
+                .sandbox
+                .as_ref()
+                .map(|sb| sb.seed.users.iter().map(|u| u.name.clone()).collect())
+                .unwrap_or_default(),
+        });
         if let Some(v) = env("JIT_API_DEV_AUTH") {
             s.dev_auth = match v.as_str() {
                 "true" | "1" => true,
@@ -914,6 +971,25 @@ impl StackConfig {
             return Err(ConfigError::Invalid {
                 path: self.source.clone(),
                 problem: "api: neither jwt nor dev_auth is configured: nobody could call the API"
+                    .into(),
+            });
+        }
+        if let Some(c) = &s.console
+            && !s.dev_auth
+            && (c.client_id.is_none() || s.jwt.is_none())
+        {
+            return Err(ConfigError::Invalid {
+                path: self.source.clone(),
+                problem: "api.console: without dev_auth, people sign in with OIDC: set \
+                          api.console.client_id (JIT_CONSOLE_CLIENT_ID) and api.jwt"
+                    .into(),
+            });
+        }
+        if s.console.is_some() && s.http_listen.is_none() {
+            return Err(ConfigError::Invalid {
+                path: self.source.clone(),
+                problem: "api.console: the console is served on the HTTP port: set \
+                          api.http_port (JIT_API_HTTP_PORT)"
                     .into(),
             });
         }

@@ -1,7 +1,7 @@
 //! `CatalogWorkflow`: "what may this user request?", asked by the API (which holds no AWS
 //! credentials) and answered by a worker.
 
-use jit_domain::UserName;
+use jit_domain::{ApprovalPlan, UserName};
 use serde::{Deserialize, Serialize};
 
 workflow!(
@@ -16,6 +16,10 @@ workflow!(
 pub struct Catalog {
     pub targets: Vec<CatalogEntry>,
     pub bundles: Vec<String>,
+    /// The plans the targets would get (each once, by name), with the approvers the
+    /// directory has now: what a request would wait for, shown before it is made.
+    #[serde(default)]
+    pub plans: Vec<ApprovalPlan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

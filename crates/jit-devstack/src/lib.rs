@@ -17,6 +17,7 @@
 //! - [`oidc`]: a real OpenID provider (npm `oidc-provider`) on a free port ([`OidcProvider`]).
 //! - [`test_stack`]: one stack per test binary on free ports ([`TestStack::shared`]).
 
+pub mod console;
 pub mod fake_slack;
 pub mod history;
 pub mod oidc;
@@ -31,6 +32,7 @@ pub mod test_stack;
 pub mod tls_proxy;
 pub mod tools;
 
+pub use console::ensure_console;
 pub use fake_slack::FakeSlack;
 pub use oidc::{OidcProvider, ensure_npm, ensure_oidc};
 pub use otlp::{OtlpReceiver, ReceivedSpan};
@@ -38,6 +40,7 @@ pub use process::{ManagedChild, free_port};
 pub use prometheus::{Prometheus, PrometheusTools, ensure_prometheus};
 pub use proxy::{AsyncOutcome, AwsLimits, Call, Fault, FaultProxy, IDENTITY_CENTER, Rule};
 pub use servers::{Sandbox, TemporalServer};
+pub use sys::ensure_chromium;
 pub use test_stack::TestStack;
 pub use tls_proxy::{TestPki, TlsProxy};
 pub use tools::{Tools, ensure_tools, repo_root};

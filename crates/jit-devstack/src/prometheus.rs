@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use crate::process::{ManagedChild, free_port};
-use crate::tools::FileLock;
 
 /// Where Debian's package puts its programs.
 #[derive(Debug, Clone)]
@@ -34,41 +33,12 @@ pub fn ensure_prometheus(root: &Path) -> anyhow::Result<PrometheusTools> {
     if ready(&tools) {
         return Ok(tools);
     }
-    std::fs::create_dir_all(root.join(".jit"))?;
-    let _lock = FileLock::acquire(&root.join(".jit/apt.lock"))?;
-    if ready(&tools) {
-        return Ok(tools);
-    }
-    eprintln!(
-        "installing Debian's prometheus package (promtool and a Prometheus for the tests) ..."
-    );
-    let root_user = crate::sys::is_root();
-    let apt = |args: &[&str]| -> anyhow::Result<bool> {
-        let mut c = if root_user {
-            Command::new("apt-get")
-        } else {
-            let mut c = Command::new("sudo");
-            c.args(["-n", "apt-get"]);
-            c
-        };
-        c.args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(std::process::Stdio::null());
-        Ok(c.status().context("running apt-get")?.success())
-    };
-    let install = [
-        "install",
-        "-y",
-        "-q",
-        "--no-install-recommends",
+    crate::sys::apt_install(
+        root,
         "prometheus",
-    ];
-    let installed = apt(&install)? || (apt(&["update", "-q"])? && apt(&install)?);
-    if !installed {
-        bail!(
-            "could not install Debian's prometheus package (apt-get install prometheus): the observability checks need promtool and prometheus; install it, or point JIT_PROMETHEUS_BIN_DIR at a folder holding both"
-        );
-    }
+        "promtool and a Prometheus for the tests; or point JIT_PROMETHEUS_BIN_DIR at a folder holding both",
+        || ready(&tools),
+    )?;
     if !ready(&tools) {
         bail!(
             "apt-get installed prometheus, but {} or {} is missing",

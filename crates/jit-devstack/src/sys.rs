@@ -74,3 +74,64 @@ pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// Installs Debian's `package` with apt-get unless `ready()` already holds (as root, or with
+/// password-less sudo; `apt-get update` first when the package lists are stale). Serialised
+/// across processes by a lock file in `.jit/`. `why` says what needs it, for the error.
+pub fn apt_install(
+    root: &std::path::Path,
+    package: &str,
+    why: &str,
+    ready: impl Fn() -> bool,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if ready() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(root.join(".jit"))?;
+    let _lock = crate::tools::FileLock::acquire(&root.join(".jit/apt.lock"))?;
+    if ready() {
+        return Ok(());
+    }
+    eprintln!("installing Debian's {package} package ({why}) ...");
+    let root_user = is_root();
+    let apt = |args: &[&str]| -> anyhow::Result<bool> {
+        let mut c = if root_user {
+            std::process::Command::new("apt-get")
+        } else {
+            let mut c = std::process::Command::new("sudo");
+            c.args(["-n", "apt-get"]);
+            c
+        };
+        c.args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::process::Stdio::null());
+        Ok(c.status().context("running apt-get")?.success())
+    };
+    let install = ["install", "-y", "-q", "--no-install-recommends", package];
+    let installed = apt(&install)? || (apt(&["update", "-q"])? && apt(&install)?);
+    anyhow::ensure!(
+        installed,
+        "could not install Debian's {package} package (apt-get install {package}): {why}"
+    );
+    anyhow::ensure!(
+        ready(),
+        "apt-get installed {package}, but it is still missing"
+    );
+    Ok(())
+}
+
+/// Debian's Chromium for the browser tests (`JIT_CHROMIUM`, else `/usr/bin/chromium`),
+/// installed with apt-get when missing.
+pub fn ensure_chromium(root: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    let path = std::env::var_os("JIT_CHROMIUM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/chromium".into());
+    apt_install(
+        root,
+        "chromium",
+        "the console's browser tests; or set JIT_CHROMIUM to a Chromium",
+        || path.exists(),
+    )?;
+    Ok(path)
+}

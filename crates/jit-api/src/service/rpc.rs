@@ -341,6 +341,7 @@ impl TicketService for TicketApi {
                 })
                 .collect(),
             bundles: catalog.bundles,
+            plans: catalog.plans.iter().map(convert::plan).collect(),
         }))
     }
 
