@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countdown, formatDuration, isEnded, parseAuditLine, parseDuration, relativeTime, statusLabel } from "./format";
+import { countdown, formatDuration, isEnded, millis, parseAuditLine, parseDuration, relativeTime, statusLabel } from "./format";
 import { TicketStatus } from "./gen/jit/v1/tickets_pb";
 
 describe("durations", () => {
@@ -48,5 +48,12 @@ describe("statuses", () => {
   it("reads the audit trail's lines", () => {
     expect(parseAuditLine("2026-12-06T10:11:12.5Z  approved by carol")).toEqual({ at: Date.parse("2026-12-06T10:11:12.5Z"), what: "approved by carol" });
     expect(parseAuditLine("no time here")).toBeNull();
+  });
+});
+
+describe("timestamps", () => {
+  it("turn into milliseconds, unset into 0", () => {
+    expect(millis({ seconds: 1n, nanos: 500_000_000 })).toBe(1500);
+    expect(millis(undefined)).toBe(0);
   });
 });

@@ -92,3 +92,8 @@ export function parseAuditLine(line: string): { at: number; what: string } | nul
   if (Number.isNaN(at)) return null;
   return { at, what: m[2] };
 }
+
+/** A protobuf Timestamp as milliseconds since the epoch; 0 when unset. */
+export function millis(t?: { seconds: bigint; nanos: number }): number {
+  return t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : 0;
+}

@@ -11,6 +11,10 @@
 //! light and dark, go to `target/console-screenshots` (`JIT_CONSOLE_SCREENSHOTS` to put them
 //! elsewhere, e.g. `docs/console`).
 //!
+//! A second test signs in the production way: OIDC authorization code with PKCE against a
+//! real provider (`tests/oidc`, panva's oidc-provider), through the provider's own pages, to
+//! an API that accepts only the provider's JWTs; the token is in no storage.
+//!
 //! The browser asks the sandbox through a small HTTP endpoint of this test
 //! (`/assignments?user=&permission_set=`): the count of the account's assignments, read with
 //! the real AWS SDK.
@@ -99,24 +103,59 @@ async fn the_console_tells_the_whole_story_in_a_real_browser() {
         .await
     });
 
+    // One reconcile run (dry), for the Admin page's report.
+    let run = app
+        .client
+        .start_workflow(
+            jit_contract::reconcile::Workflow,
+            jit_contract::reconcile::ReconcileInput {
+                permission_sets: vec!["ReadOnly".into()],
+                dry_run: true,
+                accounts: vec![app.account.to_string()],
+            },
+            temporalio_client::WorkflowStartOptions::new(
+                app.task_queue.clone(),
+                format!("reconcile-{}", app.task_queue),
+            )
+            .build(),
+        )
+        .await
+        .expect("reconcile started");
+    run.get_result(temporalio_client::WorkflowGetResultOptions::default())
+        .await
+        .expect("reconcile report");
+
     let shots = std::env::var_os("JIT_CONSOLE_SCREENSHOTS")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| root.join("target/console-screenshots"));
     std::fs::create_dir_all(&shots).unwrap();
     let results = app.stack.logs.join(format!("console-{}", app.task_queue));
-    let console = root.join("console");
-    let account = app.account.to_string();
-    // Playwright runs in its own process; this runtime keeps serving the API meanwhile.
+    playwright(
+        "tests/story.spec.ts",
+        &results,
+        vec![
+            ("JIT_CONSOLE_URL", format!("http://{http}")),
+            ("JIT_CHECK_URL", check_url),
+            ("JIT_CHROMIUM", chromium.display().to_string()),
+            ("JIT_ACCOUNT", app.account.to_string()),
+            ("JIT_CONSOLE_SCREENSHOTS", shots.display().to_string()),
+        ],
+    )
+    .await;
+}
+
+/// Runs Playwright on `spec` in its own process (this runtime keeps serving the API
+/// meanwhile); fails the test with its report when a test fails.
+async fn playwright(spec: &str, results: &std::path::Path, env: Vec<(&'static str, String)>) {
+    let console = jit_devstack::repo_root().join("console");
+    let spec = spec.to_owned();
+    let results = results.to_owned();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(console.join("node_modules/.bin/playwright"))
-            .args(["test", "--reporter=line", "--output"])
+            .args(["test", &spec, "--reporter=line", "--output"])
             .arg(&results)
             .current_dir(&console)
-            .env("JIT_CONSOLE_URL", format!("http://{http}"))
-            .env("JIT_CHECK_URL", check_url)
-            .env("JIT_CHROMIUM", chromium)
-            .env("JIT_ACCOUNT", account)
-            .env("JIT_CONSOLE_SCREENSHOTS", &shots)
+            .envs(env)
             .env("CI", "1")
             .output()
             .expect("playwright runs")
@@ -130,5 +169,57 @@ async fn the_console_tells_the_whole_story_in_a_real_browser() {
         out.status.success(),
         "the browser suite failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("passed"), "{stdout}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_signs_in_with_openid_connect_code_and_pkce() {
+    let root = jit_devstack::repo_root();
+    let chromium = jit_devstack::ensure_chromium(&root).expect("Debian's Chromium");
+    let dist = jit_devstack::ensure_console(&root).expect("the console builds");
+    let app = TestApp::new("console-oidc").await;
+    let dir = app
+        .stack
+        .logs
+        .join(format!("console-oidc-{}", app.task_queue));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The console's origin must be known to the provider (its redirect URI) before the API
+    // binds it.
+    let port = jit_devstack::process::free_port().expect("a free port");
+    let origin = format!("http://127.0.0.1:{port}");
+    let idp = jit_devstack::OidcProvider::start_with(
+        &root,
+        std::time::Duration::from_secs(300),
+        &dir.join("idp.log"),
+        Some(&format!("{origin}/callback")),
+    )
+    .expect("the OpenID provider");
+    let _api = ApiServer::configured(&app, |s| {
+        s.dev_auth = false;
+        s.jwt = Some(jit_config::JwtConfig {
+            issuer: idp.issuer.clone(),
+            audience: "jit".into(),
+            jwks_url: idp.jwks_url.clone(),
+        });
+        s.http_listen = Some(format!("127.0.0.1:{port}"));
+        s.console = Some(jit_config::ConsoleSettings {
+            dir: dist.clone(),
+            client_id: Some("jit-console".into()),
+            scope: "openid".into(),
+            resource: None,
+            dev_users: Vec::new(),
+        });
+    })
+    .await;
+    playwright(
+        "tests/oidc.spec.ts",
+        &app.stack
+            .logs
+            .join(format!("console-oidc-results-{}", app.task_queue)),
+        vec![
+            ("JIT_CONSOLE_URL", origin),
+            ("JIT_CHROMIUM", chromium.display().to_string()),
+        ],
+    )
+    .await;
 }

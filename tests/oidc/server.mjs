@@ -1,13 +1,15 @@
 // A real OpenID provider for the tests (panva's oidc-provider, certified by the OpenID
-// Foundation): `node server.mjs <port> <access token seconds>` on 127.0.0.1. One public
-// client, `jit-cli`, with the device authorization grant and refresh tokens; access tokens
-// are JWTs for the audience `jit` (what jit-api checks). Its development sign-in page takes
-// any user name (the token's `sub`) and any password.
+// Foundation): `node server.mjs <port> <access token seconds> [console redirect URI]` on
+// 127.0.0.1. Public clients: `jit-cli`, with the device authorization grant and refresh
+// tokens, and (with a redirect URI) `jit-console`, the web console's authorization code flow
+// with PKCE; access tokens are JWTs for the audience `jit` (what jit-api checks). Its
+// development sign-in page takes any user name (the token's `sub`) and any password.
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2]);
 const accessTokenTTL = Number(process.argv[3] ?? 300);
 const issuer = `http://127.0.0.1:${port}`;
+const consoleRedirect = process.argv[4];
 
 const provider = new Provider(issuer, {
   clients: [{
@@ -16,7 +18,15 @@ const provider = new Provider(issuer, {
     response_types: [],
     redirect_uris: [],
     token_endpoint_auth_method: 'none',
-  }],
+  }, ...(consoleRedirect ? [{
+    client_id: 'jit-console',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [consoleRedirect],
+    token_endpoint_auth_method: 'none',
+  }] : [])],
+  // The console's page calls discovery and the token endpoint from its own origin.
+  clientBasedCORS: (ctx, origin, client) => !consoleRedirect || origin === new URL(consoleRedirect).origin,
   scopes: ['openid', 'offline_access'],
   features: {
     devInteractions: { enabled: true },

@@ -14,6 +14,7 @@
 
 mod api;
 mod checks;
+mod console;
 mod demo;
 mod deploy;
 mod observability;
@@ -106,6 +107,9 @@ enum Bench {
     Api,
     /// What a ticket costs the engine, against a bare workflow of the same shape.
     Tickets,
+    /// The web console: first-load JavaScript (gzipped), and My tickets with 1,000 tickets
+    /// interactive in headless Chromium (--tickets N --runs R).
+    Console,
     /// Session audit: compressed MB/s and peak RSS reading ≥ 1 GB of generated CloudTrail
     /// logs on one core (--gigabytes G).
     Trail,
@@ -138,6 +142,7 @@ fn run() -> anyhow::Result<()> {
                 Bench::Policy => ("jit-policy", "policy_bench", "docs/benchmarks/policy.md"),
                 Bench::Api => ("jit-e2e", "api_bench", "docs/benchmarks/api.md"),
                 Bench::Trail => ("jit-e2e", "trail_bench", "docs/benchmarks/trail.md"),
+                Bench::Console => ("jit-e2e", "console_bench", "docs/benchmarks/console.md"),
                 Bench::Tickets => unreachable!("handled above"),
             };
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -240,6 +245,8 @@ fn test(root: &std::path::Path, args: &[String], chaos_long: bool) -> anyhow::Re
     )?;
     eprintln!("==> api: buf lint (STANDARD) and buf breaking on proto/");
     api::check(root)?;
+    eprintln!("==> console: npm ci, npm run build (client from proto/, tsc, Vite), Vitest");
+    console::check(root)?;
     eprintln!("==> architecture: the dependency graph's invariants");
     checks::dependency_graph(root)?;
     eprintln!(

@@ -12,12 +12,10 @@ import Spinner from "@cloudscape-design/components/spinner";
 import StatusIndicator from "@cloudscape-design/components/status-indicator";
 import Table from "@cloudscape-design/components/table";
 import { api } from "../api";
-import { countdown, formatDuration, isEnded, parseAuditLine, relativeTime, statusLabel } from "../format";
+import { countdown, formatDuration, isEnded, millis, parseAuditLine, relativeTime, statusLabel } from "../format";
 import { TicketStatus, type Ticket } from "../gen/jit/v1/tickets_pb";
 import { ActionModal, type Action } from "./Actions";
 import { PlanView } from "./PlanView";
-
-const ms = (x?: { seconds: bigint; nanos: number }) => (x ? Number(x.seconds) * 1000 + Math.floor(x.nanos / 1e6) : 0);
 
 function useNow(every: number) {
   const [now, setNow] = useState(Date.now());
@@ -82,7 +80,7 @@ export function TicketPage({ id, user }: { id: string; user: string }) {
   const approver = voting;
   const before = [TicketStatus.EVALUATING, TicketStatus.PENDING_APPROVAL, TicketStatus.SCHEDULED].includes(t.status);
   const active = t.status === TicketStatus.ACTIVE;
-  const expires = ms(t.expireTime);
+  const expires = millis(t.expireTime);
   const actions: [Action, string, boolean][] = [
     ["approve", "Approve", approver],
     ["deny", "Deny", approver],
@@ -131,8 +129,8 @@ export function TicketPage({ id, user }: { id: string; user: string }) {
           <KeyValuePairs
             columns={1}
             items={[
-              { label: "Requested", value: t.requestTime ? relativeTime(ms(t.requestTime), now) : "—" },
-              { label: "Active since", value: t.activateTime ? relativeTime(ms(t.activateTime), now) : "—" },
+              { label: "Requested", value: t.requestTime ? relativeTime(millis(t.requestTime), now) : "—" },
+              { label: "Active since", value: t.activateTime ? relativeTime(millis(t.activateTime), now) : "—" },
               {
                 label: "Expires",
                 value: expires ? (

@@ -8,7 +8,7 @@ import PropertyFilter from "@cloudscape-design/components/property-filter";
 import StatusIndicator from "@cloudscape-design/components/status-indicator";
 import Table from "@cloudscape-design/components/table";
 import type { TicketSummary } from "../gen/jit/v1/tickets_pb";
-import { relativeTime, statusLabel } from "../format";
+import { millis, relativeTime, statusLabel } from "../format";
 import { linkTo } from "../nav";
 
 export type Row = {
@@ -26,7 +26,6 @@ export type Row = {
 
 export function toRow(t: TicketSummary): Row {
   const [status, indicator] = statusLabel(t.status);
-  const ms = (x?: { seconds: bigint; nanos: number }) => (x ? Number(x.seconds) * 1000 + Math.floor(x.nanos / 1e6) : 0);
   return {
     id: t.ticketId,
     status,
@@ -35,13 +34,14 @@ export function toRow(t: TicketSummary): Row {
     principal: t.principal,
     accounts: t.accountIds.join(", "),
     permissionSets: t.permissionSets.join(", "),
-    requested: ms(t.requestTime),
-    expires: ms(t.expireTime),
+    requested: millis(t.requestTime),
+    expires: millis(t.expireTime),
     pending: t.pendingApprovers.join(", "),
   };
 }
 
 const PROPS = [
+  { key: "id", propertyLabel: "Ticket", groupValuesLabel: "Tickets", operators: ["=", ":"] },
   { key: "status", propertyLabel: "Status", groupValuesLabel: "Statuses", operators: ["=", "!="] },
   { key: "requester", propertyLabel: "Requester", groupValuesLabel: "Requesters", operators: ["=", "!=", ":"] },
   { key: "principal", propertyLabel: "For", groupValuesLabel: "Principals", operators: ["=", "!=", ":"] },

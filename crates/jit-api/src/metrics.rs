@@ -171,6 +171,8 @@ const METHODS: &[&str] = &[
     "ListPendingApprovals",
     "GetCaller",
     "GetSessionEvents",
+    "GetReconcileReport",
+    "ListLeases",
 ];
 
 /// `method` of a request path: a `jit.v1.TicketService` method's name, `health`,

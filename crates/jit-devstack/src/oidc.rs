@@ -59,12 +59,24 @@ impl OidcProvider {
     /// Starts the provider with access tokens valid for `access_token_ttl`; its log goes to
     /// `log`.
     pub fn start(root: &Path, access_token_ttl: Duration, log: &Path) -> anyhow::Result<Self> {
+        Self::start_with(root, access_token_ttl, log, None)
+    }
+
+    /// Like [`OidcProvider::start`], with the web console's client (`jit-console`:
+    /// authorization code with PKCE) redirecting to `console_redirect`, if given.
+    pub fn start_with(
+        root: &Path,
+        access_token_ttl: Duration,
+        log: &Path,
+        console_redirect: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let dir = ensure_oidc(root)?;
         let port = free_port()?;
         let mut cmd = Command::new("node");
         cmd.arg(dir.join("server.mjs"))
             .arg(port.to_string())
             .arg(access_token_ttl.as_secs().max(1).to_string())
+            .args(console_redirect)
             .current_dir(&dir);
         let mut child = ManagedChild::spawn("oidc-provider", cmd, log, true)?;
         let issuer = format!("http://127.0.0.1:{port}");

@@ -27,6 +27,7 @@ use tonic::{Request, Status};
 use crate::auth::{Authenticator, Caller};
 use crate::{convert, door};
 
+mod admin;
 pub(crate) mod errors;
 mod list;
 mod rpc;

@@ -317,7 +317,17 @@ impl TicketService for TicketApi {
         request: Request<pb::ListRequestableTargetsRequest>,
     ) -> Result<Response<pb::ListRequestableTargetsResponse>, Status> {
         let caller = self.caller(&request).await?;
-        let user = Self::user(&caller)?;
+        let me = Self::user(&caller)?;
+        let user = match request.get_ref().user.as_str() {
+            "" => me,
+            other => {
+                let user = door::user("user", other)?;
+                if user != me {
+                    self.admin_only(&me, "what others may request")?;
+                }
+                user
+            }
+        };
         // The worker answers (it holds the directory and AWS); a short workflow carries it.
         let id = format!("catalog-{user}-{}", Timestamp::now().as_nanosecond());
         let catalog = crate::ask::ask_worker(
@@ -433,6 +443,39 @@ impl TicketService for TicketApi {
         Ok(Response::new(pb::GetSessionEventsResponse {
             summary: Some(convert::session(&got.summary)),
             events: got.events,
+        }))
+    }
+
+    async fn get_reconcile_report(
+        &self,
+        request: Request<pb::GetReconcileReportRequest>,
+    ) -> Result<Response<pb::GetReconcileReportResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let user = Self::user(&caller)?;
+        self.admin_only(&user, "the reconcile report")?;
+        Ok(Response::new(pb::GetReconcileReportResponse {
+            report: self.last_reconcile().await?,
+        }))
+    }
+
+    async fn list_leases(
+        &self,
+        request: Request<pb::ListLeasesRequest>,
+    ) -> Result<Response<pb::ListLeasesResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let user = Self::user(&caller)?;
+        self.admin_only(&user, "the leases")?;
+        let limit = match request.get_ref().page_size {
+            0 => 100,
+            n @ 1..=500 => n,
+            n => {
+                return Err(crate::service::errors::invalid_argument(format!(
+                    "page_size: {n} is not between 1 and 500"
+                )));
+            }
+        };
+        Ok(Response::new(pb::ListLeasesResponse {
+            leases: self.leases(limit).await?,
         }))
     }
 

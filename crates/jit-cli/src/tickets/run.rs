@@ -217,7 +217,7 @@ pub async fn run(c: &Connect, cmd: TicketCommand) -> anyhow::Result<ExitCode> {
         TicketCommand::Catalog => {
             let r = s
                 .client
-                .list_requestable_targets(s.req(pb::ListRequestableTargetsRequest {})?)
+                .list_requestable_targets(s.req(pb::ListRequestableTargetsRequest::default())?)
                 .await
                 .map_err(explain)?
                 .into_inner();
