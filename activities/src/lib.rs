@@ -34,7 +34,7 @@ pub use audit::AuditActivities;
 pub use chat::Chat;
 pub use directory::DirectoryCache;
 use jit_contract::activity;
-use jit_contract::catalog::{Catalog, CatalogEntry, Known};
+use jit_contract::catalog::{Catalog, CatalogEntry, ExplainAnswer, ExplainQuestion, Known};
 use jit_contract::chat::Announcement;
 use jit_contract::ticket::{Checked, Evaluation, GrantOutcome, Notification, Recheck};
 pub use lease::LeaseActivities;
@@ -412,6 +412,49 @@ impl TicketActivities {
     }
 }
 
+impl TicketActivities {
+    async fn explain_inner(&self, q: &ExplainQuestion) -> Result<ExplainAnswer, AwsError> {
+        let policy = self.policy.current();
+        let requester = q.requester.clone().unwrap_or_else(|| q.who.clone());
+        let principal = Principal::User(requester.clone());
+        // The requester and (when voting) the voter, with every group the policy names.
+        let users = [requester.clone(), q.who.clone()];
+        let dir = self
+            .directory
+            .snapshot(policy.rules().groups(), users.iter())
+            .await?;
+        let accounts = self.aws.accounts().await?;
+        let key = match accounts
+            .iter()
+            .find(|(id, name)| id.as_str() == q.account || *name == q.account)
+        {
+            Some((id, name)) => TargetKey {
+                account_id: id.to_string(),
+                account_name: name.clone(),
+                permission_set: q.permission_set.clone(),
+            },
+            None => {
+                return Ok(ExplainAnswer {
+                    allowed: false,
+                    decisions: vec![format!("account {} is not in the organization", q.account)],
+                    plan: None,
+                });
+            }
+        };
+        let max = self.limits.max_approval_timeout;
+        let e = if q.approve {
+            policy.explain_approve(&dir, &q.who, &requester, &principal, &[key], max)
+        } else {
+            policy.explain_request(&dir, &q.who, &principal, &[key], max)
+        };
+        Ok(ExplainAnswer {
+            allowed: e.allowed,
+            decisions: e.decisions,
+            plan: e.plan,
+        })
+    }
+}
+
 fn keys(targets: &[ResolvedTarget]) -> Vec<TargetKey> {
     targets
         .iter()
@@ -481,6 +524,16 @@ impl TicketActivities {
         user: UserName,
     ) -> Result<Catalog, ActivityError> {
         self.catalog_inner(&user).await.map_err(to_activity_error)
+    }
+
+    /// A policy decision explained, with the directory and accounts of now.
+    #[activity(definition = activity::Explain)]
+    pub async fn explain(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        q: ExplainQuestion,
+    ) -> Result<ExplainAnswer, ActivityError> {
+        self.explain_inner(&q).await.map_err(to_activity_error)
     }
 
     /// The organization's accounts and the instance's permission sets.

@@ -202,6 +202,27 @@ test("the whole story, by clicking", async ({ browser }) => {
   await erin.getByLabel("Person").fill("carol");
   await erin.getByRole("button", { name: "Explain" }).click();
   await expect(erin.getByRole("row").filter({ hasText: "ReadOnly" })).toContainText("sre-anything");
+  // Why not: frank (an engineer) may not request Admin; carol may approve bob's ReadOnly.
+  await erin.getByLabel("Who").fill("frank");
+  await erin.getByLabel("Account (id or name)").fill(ACCOUNT);
+  await erin.getByLabel("Permission set to explain").fill("Admin");
+  await erin.getByRole("button", { name: "Why?" }).click();
+  await expect(erin.getByText("Not allowed")).toBeVisible();
+  await expect(erin.getByText(/frank may not request/)).toBeVisible();
+  await erin.getByText("May approve").click();
+  await erin.getByLabel("Who").fill("carol");
+  await erin.getByLabel("Requested by").fill("bob");
+  await erin.getByLabel("Permission set to explain").fill("ReadOnly");
+  await erin.getByRole("button", { name: "Why?" }).click();
+  await expect(erin.getByText("Allowed", { exact: true })).toBeVisible();
+  await expect(erin.getByText(/plan production applies/)).toBeVisible();
+  await accessible(erin, "policy (explained)");
+  // And bob may not ask about carol.
+  await bob.getByLabel("Who").fill("carol");
+  await bob.getByLabel("Account (id or name)").fill(ACCOUNT);
+  await bob.getByLabel("Permission set to explain").fill("ReadOnly");
+  await bob.getByRole("button", { name: "Why?" }).click();
+  await expect(bob.getByText(/bob is not an admin: only the policy's admins see why others may or may not/)).toBeVisible();
 
   // The sign-in page.
   const anon = await (await browser.newContext()).newPage();

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use jit_contract::catalog::{self, Catalog, Known};
+use jit_contract::catalog::{self, Catalog, ExplainAnswer, ExplainQuestion, Known};
 use jit_contract::{activity, user_lookup};
 use jit_domain::UserName;
 use temporalio_macros::{workflow, workflow_methods};
@@ -32,6 +32,32 @@ impl CatalogWorkflow {
             .build();
         Ok(ctx
             .execute_local_activity(activity::Catalog, user, options)
+            .await?)
+    }
+}
+
+/// A policy decision explained (the console's Policy page).
+#[workflow]
+pub struct ExplainWorkflow {
+    question: ExplainQuestion,
+}
+
+#[workflow_methods]
+impl ExplainWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, question: ExplainQuestion) -> Self {
+        Self { question }
+    }
+
+    #[run(name = catalog::ExplainWorkflow::NAME)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<ExplainAnswer> {
+        let q = ctx.state(|s| s.question.clone());
+        let options = LocalActivityOptions::builder()
+            .start_to_close_timeout(Duration::from_secs(30))
+            .summary(format!("why {} may or may not", q.who))
+            .build();
+        Ok(ctx
+            .execute_local_activity(activity::Explain, q, options)
             .await?)
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! - [`TicketWorkflow`] ([`ticket`]): one access ticket, from request to revocation.
 //! - [`DelegationWorkflow`]: one approver's standing delegations (`delegation-<user>`).
-//! - [`CatalogWorkflow`], [`KnownTargetsWorkflow`], [`UserLookupWorkflow`]: questions the API
+//! - [`CatalogWorkflow`], [`ExplainWorkflow`], [`KnownTargetsWorkflow`], [`UserLookupWorkflow`]: questions the API
 //!   asks a worker.
 //! - [`AssignmentLease`]: the one owner of a real assignment; tickets acquire and release it.
 //! - [`AwsGovernor`]: permits for asynchronous Identity Center operations, fleet-wide.
@@ -25,7 +25,7 @@ mod search_attributes;
 pub mod ticket;
 
 pub use audit::{SessionCutoff, SessionEventsWorkflow};
-pub use catalog::{CatalogWorkflow, KnownTargetsWorkflow, UserLookupWorkflow};
+pub use catalog::{CatalogWorkflow, ExplainWorkflow, KnownTargetsWorkflow, UserLookupWorkflow};
 pub use delegation::DelegationWorkflow;
 pub use governor::AwsGovernor;
 pub use lease::AssignmentLease;

@@ -1,4 +1,9 @@
 import { useEffect, useState } from "react";
+import Alert from "@cloudscape-design/components/alert";
+import Container from "@cloudscape-design/components/container";
+import SegmentedControl from "@cloudscape-design/components/segmented-control";
+import { PlanView } from "./PlanView";
+import type { ExplainAccessResponse } from "../gen/jit/v1/tickets_pb";
 import Box from "@cloudscape-design/components/box";
 import Button from "@cloudscape-design/components/button";
 import FormField from "@cloudscape-design/components/form-field";
@@ -10,8 +15,84 @@ import { api, messageOf } from "../api";
 import type { ListRequestableTargetsResponse } from "../gen/jit/v1/tickets_pb";
 import { formatDuration } from "../format";
 
+/** Why a person may or may not request, or approve, one permission set in one account. */
+function Explain({ user }: { user: string }) {
+  const [who, setWho] = useState(user);
+  const [action, setAction] = useState<"request" | "approve">("request");
+  const [requester, setRequester] = useState("");
+  const [account, setAccount] = useState("");
+  const [permissionSet, setPermissionSet] = useState("");
+  const [answer, setAnswer] = useState<ExplainAccessResponse | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const ask = async () => {
+    setBusy(true);
+    setError(null);
+    setAnswer(null);
+    try {
+      setAnswer(await api.explainAccess({ user: who.trim() === user ? "" : who.trim(), action, requester: requester.trim(), account: account.trim(), permissionSet: permissionSet.trim() }));
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Container header={<Header variant="h2" description="The policy's decision with a reason per rule, as the worker sees the directory now.">Explain a decision</Header>}>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void ask();
+        }}
+      >
+        <SpaceBetween size="m">
+          <SegmentedControl
+            selectedId={action}
+            onChange={(e) => setAction(e.detail.selectedId as "request" | "approve")}
+            label="Decision"
+            options={[
+              { id: "request", text: "May request" },
+              { id: "approve", text: "May approve" },
+            ]}
+          />
+          <SpaceBetween direction="horizontal" size="xs" alignItems="end">
+            <FormField label="Who">
+              <Input value={who} onChange={(e) => setWho(e.detail.value)} ariaLabel="Who" />
+            </FormField>
+            {action === "approve" && (
+              <FormField label="Requested by">
+                <Input value={requester} onChange={(e) => setRequester(e.detail.value)} ariaLabel="Requested by" />
+              </FormField>
+            )}
+            <FormField label="Account (id or name)">
+              <Input value={account} onChange={(e) => setAccount(e.detail.value)} ariaLabel="Account (id or name)" />
+            </FormField>
+            <FormField label="Permission set">
+              <Input value={permissionSet} onChange={(e) => setPermissionSet(e.detail.value)} ariaLabel="Permission set to explain" />
+            </FormField>
+            <Button formAction="submit" loading={busy}>
+              Why?
+            </Button>
+          </SpaceBetween>
+          {error && <Alert type="error">{error}</Alert>}
+          {answer && (
+            <Alert type={answer.allowed ? "success" : "warning"} header={answer.allowed ? "Allowed" : "Not allowed"}>
+              <ul>
+                {answer.decisions.map((d) => (
+                  <li key={d}>{d}</li>
+                ))}
+              </ul>
+            </Alert>
+          )}
+          {answer?.plan && <PlanView plan={answer.plan} requester={action === "approve" ? requester : who} />}
+        </SpaceBetween>
+      </form>
+    </Container>
+  );
+}
+
 /** What a person may request, the eligibility rule that allows it and the plan a request
- * would get: for oneself, or (admins) for anyone. */
+ * would get: for oneself, or (admins) for anyone; and why a decision goes as it does. */
 export function PolicyPage({ user }: { user: string }) {
   const [who, setWho] = useState(user);
   const [asked, setAsked] = useState(user);
@@ -24,6 +105,7 @@ export function PolicyPage({ user }: { user: string }) {
   }, [asked, user]);
   const plan = (name: string) => catalog?.plans.find((p) => p.name === name);
   return (
+    <SpaceBetween size="l">
     <Table
       header={
         <SpaceBetween size="s">
@@ -68,5 +150,7 @@ export function PolicyPage({ user }: { user: string }) {
         },
       ]}
     />
+    <Explain user={user} />
+    </SpaceBetween>
   );
 }

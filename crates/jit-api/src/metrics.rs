@@ -173,6 +173,7 @@ const METHODS: &[&str] = &[
     "GetSessionEvents",
     "GetReconcileReport",
     "ListLeases",
+    "ExplainAccess",
 ];
 
 /// `method` of a request path: a `jit.v1.TicketService` method's name, `health`,

@@ -284,50 +284,23 @@ async fn explain(args: &ExplainArgs, output: Output) -> anyhow::Result<ExitCode>
         plan: None,
     };
     let max_timeout = jiff::SignedDuration::MAX;
+    let view = |e: jit_policy::Explained, x: &mut Explanation, requester: &UserName| {
+        x.allowed = e.allowed;
+        x.decisions = e.decisions;
+        if let (Some(a), Ok((rule, _))) = (&e.plan, policy.plan_for(&targets)) {
+            x.plan = Some(plan_view(a, rule, requester, &principal));
+        }
+    };
     match args.action {
         Action::Request => {
-            match policy.decide_request(&dir, &who, &principal, &targets, max_timeout) {
-                Ok(d) => {
-                    x.allowed = true;
-                    x.decisions = d.explanation.clone();
-                    x.plan = Some(plan_view(&d.approval, d.plan, &who, &principal));
-                }
-                Err(refusal) => x.decisions.push(refusal),
-            }
+            let e = policy.explain_request(&dir, &who, &principal, &targets, max_timeout);
+            view(e, &mut x, &who);
         }
         Action::Approve => {
             let requester = requester.unwrap_or_else(|| who.clone());
-            let Some(person) = dir.person(&who) else {
-                x.decisions
-                    .push(format!("{who} is not a user of the directory"));
-                return print(&x, output);
-            };
-            match policy.plan_for(&targets) {
-                Err(e) => x.decisions.push(e),
-                Ok((plan, why)) => {
-                    x.decisions.push(why);
-                    let principal_user = principal.user().cloned();
-                    let steps = plan
-                        .steps
-                        .iter()
-                        .map(|s| s.name.as_str())
-                        .chain(plan.escalation.as_ref().map(|_| "escalation"));
-                    for step in steps {
-                        let v = policy.may_approve(
-                            &person,
-                            &plan.name,
-                            step,
-                            &requester,
-                            principal_user.as_ref(),
-                        );
-                        x.allowed |= v.allowed;
-                        x.decisions.push(v.reason);
-                    }
-                    if let Ok(a) = policy.approval_plan(plan, &dir, max_timeout) {
-                        x.plan = Some(plan_view(&a, plan, &requester, &principal));
-                    }
-                }
-            }
+            let e =
+                policy.explain_approve(&dir, &who, &requester, &principal, &targets, max_timeout);
+            view(e, &mut x, &requester);
         }
         Action::Admin => {
             let Some(person) = dir.person(&who) else {

@@ -10,7 +10,7 @@ use jit_domain::{
 use crate::audit::{
     CutoffApplied, CutoffBatch, SessionAuditInput, SessionEvents, SessionEventsInput,
 };
-use crate::catalog::{Catalog as CatalogAnswer, Known};
+use crate::catalog::{Catalog as CatalogAnswer, ExplainAnswer, ExplainQuestion, Known};
 use crate::chat::Announcement;
 use crate::lease::Held;
 use crate::reconcile::{Drift, ReconcileInput, Scan};
@@ -33,6 +33,10 @@ activity!(
 activity!(
     /// What a user may request now.
     Catalog = "catalog", UserName => CatalogAnswer
+);
+activity!(
+    /// A policy decision explained (for the console's Policy page).
+    Explain = "explain", ExplainQuestion => ExplainAnswer
 );
 activity!(
     /// The organization's accounts and the instance's permission sets.

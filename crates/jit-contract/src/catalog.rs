@@ -44,3 +44,32 @@ pub struct Known {
     pub accounts: Vec<(String, String)>,
     pub permission_sets: Vec<String>,
 }
+
+workflow!(
+    /// "Why may (or may not) this person request, or approve, this?" (the policy's
+    /// decision with its reasons), asked by the API and answered by a worker, which holds the
+    /// directory.
+    ExplainWorkflow = "ExplainWorkflow", ExplainQuestion => ExplainAnswer
+);
+
+/// One decision to explain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplainQuestion {
+    /// Who asks (request) or votes (approve).
+    pub who: UserName,
+    /// Approve rather than request.
+    pub approve: bool,
+    /// Whose request is voted on (approve); `who` when absent.
+    pub requester: Option<UserName>,
+    /// Account id or name.
+    pub account: String,
+    pub permission_set: String,
+}
+
+/// The decision: allowed or not, one line per rule looked at, the plan where one applies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplainAnswer {
+    pub allowed: bool,
+    pub decisions: Vec<String>,
+    pub plan: Option<ApprovalPlan>,
+}

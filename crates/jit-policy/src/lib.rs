@@ -24,6 +24,8 @@ pub mod store;
 
 pub use directory::{Directory, Person};
 pub use error::PolicyError;
-pub use policy::{Policy, PrincipalRef, RequestDecision, TargetKey, Verdict, short_hash};
+pub use policy::{
+    Explained, Policy, PrincipalRef, RequestDecision, TargetKey, Verdict, short_hash,
+};
 pub use rules::{PlanRule, Rules};
 pub use store::PolicyStore;

@@ -17,7 +17,7 @@ use crate::rules::{PlanRule, Rules};
 
 mod decisions;
 
-pub use decisions::PrincipalRef;
+pub use decisions::{Explained, PrincipalRef};
 use decisions::{join, step_approvers};
 
 /// A rules file that passed every check, ready to decide.

@@ -23,8 +23,9 @@ pub mod policy;
 use jit_aws::{AwsSettings, IdentityCenter};
 use jit_config::{StackConfig, WorkerSettings};
 use jit_workflows::{
-    AssignmentLease, AwsGovernor, CatalogWorkflow, DelegationWorkflow, KnownTargetsWorkflow,
-    ReconcileWorkflow, SessionCutoff, SessionEventsWorkflow, TicketWorkflow, UserLookupWorkflow,
+    AssignmentLease, AwsGovernor, CatalogWorkflow, DelegationWorkflow, ExplainWorkflow,
+    KnownTargetsWorkflow, ReconcileWorkflow, SessionCutoff, SessionEventsWorkflow, TicketWorkflow,
+    UserLookupWorkflow,
 };
 use temporalio_client::Client;
 use temporalio_sdk::{Runtime, WorkerOptions};
@@ -173,6 +174,7 @@ impl Worker {
             .register_workflow::<TicketWorkflow>()?
             .register_workflow::<DelegationWorkflow>()?
             .register_workflow::<CatalogWorkflow>()?
+            .register_workflow::<ExplainWorkflow>()?
             .register_workflow::<KnownTargetsWorkflow>()?
             .register_workflow::<UserLookupWorkflow>()?
             .register_workflow::<AssignmentLease>()?

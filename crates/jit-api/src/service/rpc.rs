@@ -479,6 +479,67 @@ impl TicketService for TicketApi {
         }))
     }
 
+    async fn explain_access(
+        &self,
+        request: Request<pb::ExplainAccessRequest>,
+    ) -> Result<Response<pb::ExplainAccessResponse>, Status> {
+        let caller = self.caller(&request).await?;
+        let me = Self::user(&caller)?;
+        let r = request.into_inner();
+        let who = match r.user.as_str() {
+            "" => me.clone(),
+            other => door::user("user", other)?,
+        };
+        if who != me {
+            self.admin_only(&me, "why others may or may not")?;
+        }
+        let approve = match r.action.as_str() {
+            "" | "request" => false,
+            "approve" => true,
+            other => {
+                return Err(door::invalid(
+                    "action",
+                    format!("{} is not request or approve", jit_domain::quoted(other)),
+                ));
+            }
+        };
+        let requester = match (approve, r.requester.as_str()) {
+            (true, "") => {
+                return Err(door::invalid(
+                    "requester",
+                    "missing: whose request is voted on?",
+                ));
+            }
+            (true, who) => Some(door::user("requester", who)?),
+            (false, _) => None,
+        };
+        if r.account.is_empty() {
+            return Err(door::invalid("account", "missing: an account id or name"));
+        }
+        let permission_set = jit_domain::PermissionSetName::parse(&r.permission_set)
+            .map_err(|e| door::invalid("permission_set", e.problem))?;
+        let id = format!("explain-{me}-{}", Timestamp::now().as_nanosecond());
+        let answer = crate::ask::ask_worker(
+            &self.client,
+            catalog::ExplainWorkflow,
+            catalog::ExplainQuestion {
+                who,
+                approve,
+                requester,
+                account: r.account,
+                permission_set: permission_set.to_string(),
+            },
+            WorkflowStartOptions::new(self.task_queue.clone(), id).build(),
+            Duration::from_secs(30),
+        )
+        .await?;
+        Ok(Response::new(pb::ExplainAccessResponse {
+            allowed: answer.allowed,
+            decisions: answer.decisions,
+            plan: answer.plan.as_ref().map(convert::plan),
+        }))
+    }
+
     async fn get_caller(
         &self,
         request: Request<pb::GetCallerRequest>,

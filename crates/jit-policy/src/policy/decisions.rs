@@ -12,7 +12,7 @@ use casbin::CoreApi;
 
 use crate::compile::{self, ANY, Line, group_subject};
 use crate::directory::{Directory, Person};
-use crate::rules::PlanRule;
+use crate::rules::{ESCALATION_STEP, PlanRule};
 
 impl Policy {
     /// The first policy line (in file order) that allows one of `subjects` to do `act` on
@@ -345,6 +345,85 @@ impl Policy {
             approval,
         })
     }
+
+    /// Why `who` may or may not vote on a request of `requester` for `principal` for
+    /// `targets`: the plan that applies, then one verdict per step (and the escalation), each
+    /// with its reason; allowed when any step allows. With the plan's approvers as `dir`
+    /// has them.
+    pub fn explain_approve(
+        &self,
+        dir: &Directory,
+        who: &UserName,
+        requester: &UserName,
+        principal: &Principal,
+        targets: &[TargetKey],
+        max_approval_timeout: SignedDuration,
+    ) -> Explained {
+        let mut x = Explained::default();
+        let Some(person) = dir.person(who) else {
+            x.decisions
+                .push(format!("{who} is not a user of the directory"));
+            return x;
+        };
+        match self.plan_for(targets) {
+            Err(e) => x.decisions.push(e),
+            Ok((plan, why)) => {
+                x.decisions.push(why);
+                let principal_user = principal.user().cloned();
+                let steps = plan
+                    .steps
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .chain(plan.escalation.as_ref().map(|_| ESCALATION_STEP));
+                for step in steps {
+                    let v = self.may_approve(
+                        &person,
+                        &plan.name,
+                        step,
+                        requester,
+                        principal_user.as_ref(),
+                    );
+                    x.allowed |= v.allowed;
+                    x.decisions.push(v.reason);
+                }
+                x.plan = self.approval_plan(plan, dir, max_approval_timeout).ok();
+            }
+        }
+        x
+    }
+
+    /// Why `requester` may or may not ask for `targets` for `principal` (the whole decision
+    /// a new request gets, with the plan it would wait for).
+    pub fn explain_request(
+        &self,
+        dir: &Directory,
+        requester: &UserName,
+        principal: &Principal,
+        targets: &[TargetKey],
+        max_approval_timeout: SignedDuration,
+    ) -> Explained {
+        match self.decide_request(dir, requester, principal, targets, max_approval_timeout) {
+            Ok(d) => Explained {
+                allowed: true,
+                decisions: d.explanation.clone(),
+                plan: Some(d.approval),
+            },
+            Err(refusal) => Explained {
+                allowed: false,
+                decisions: vec![refusal],
+                plan: None,
+            },
+        }
+    }
+}
+
+/// A decision explained: allowed or not, one line per rule looked at, and the plan (with its
+/// approvers) where one applies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Explained {
+    pub allowed: bool,
+    pub decisions: Vec<String>,
+    pub plan: Option<ApprovalPlan>,
 }
 
 /// The principal of a request as decisions see it.
