@@ -81,24 +81,7 @@ fn main() -> anyhow::Result<()> {
         .get("prod")
         .expect("a prod account")
         .clone();
-    let mut cfg = stack.config.clone();
-    cfg.source = root.join("temporal-dev.yaml");
-    let mut settings = cfg.worker_settings(&|_: &str| None)?;
-    settings.temporal_address = stack.temporal_address.clone();
-    settings.namespace = stack.namespace.clone();
-    settings.task_queue = task_queue.clone();
-    settings.aws_endpoint_url = Some(stack.sandbox_url.clone());
-    settings.policy_file = policy_file.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let w = jit_worker::Worker::build(settings).await.expect("worker");
-            w.run_until_stopped(std::future::pending()).await
-        })
-    });
+    jit_e2e::spawn_worker_thread(stack, &task_queue, &policy_file)?;
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

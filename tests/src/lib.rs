@@ -120,6 +120,35 @@ pub struct WorkerSetup<'a> {
     pub rust_log: &'a str,
 }
 
+/// A worker for benchmarks, in this process on a thread of its own (its run loop is not
+/// `Send`): the local stack's worker settings pointed at `stack`, on `task_queue` with
+/// `policy_file`. It runs until the process ends.
+pub fn spawn_worker_thread(
+    stack: &jit_devstack::TestStack,
+    task_queue: &str,
+    policy_file: &Path,
+) -> anyhow::Result<()> {
+    let mut cfg = stack.config.clone();
+    cfg.source = jit_devstack::repo_root().join("temporal-dev.yaml");
+    let mut settings = cfg.worker_settings(&|_: &str| None)?;
+    settings.temporal_address = stack.temporal_address.clone();
+    settings.namespace = stack.namespace.clone();
+    settings.task_queue = task_queue.to_owned();
+    settings.aws_endpoint_url = Some(stack.sandbox_url.clone());
+    settings.policy_file = policy_file.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the worker");
+        rt.block_on(async {
+            let w = jit_worker::Worker::build(settings).await.expect("worker");
+            w.run_until_stopped(std::future::pending()).await
+        })
+    });
+    Ok(())
+}
+
 /// A jit-api's settings for tests and benchmarks: the Temporal at `temporal_address`, tickets
 /// on `task_queue` under `policy_file`, dev tokens, the worker's default caps, no TLS, no chat
 /// endpoints, no metrics (adjust the fields as needed).

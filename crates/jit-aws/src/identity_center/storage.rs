@@ -56,34 +56,36 @@ impl IdentityCenter {
         Ok(out)
     }
 
+    /// GetObject: the object's body, not yet read.
+    async fn object_body(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<aws_sdk_s3::primitives::ByteStream, AwsError> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| aws("GetObject", e))?;
+        Ok(out.body)
+    }
+
     /// The object's bytes as a stream (nothing is held in memory beyond its buffers).
     pub async fn read_object(
         &self,
         bucket: &str,
         key: &str,
     ) -> Result<impl AsyncRead + Send + Unpin + 'static, AwsError> {
-        let out = self
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| aws("GetObject", e))?;
-        Ok(out.body.into_async_read())
+        Ok(self.object_body(bucket, key).await?.into_async_read())
     }
 
     /// The whole object (small ones: an audit record).
     pub async fn get_object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, AwsError> {
-        let out = self
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| aws("GetObject", e))?;
-        let bytes = out.body.collect().await.map_err(|e| AwsError::Retryable {
+        let body = self.object_body(bucket, key).await?;
+        let bytes = body.collect().await.map_err(|e| AwsError::Retryable {
             op: "GetObject",
             kind: crate::error::RetryKind::Network,
             message: e.to_string(),
