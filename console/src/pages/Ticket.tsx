@@ -77,14 +77,13 @@ export function TicketPage({ id, user }: { id: string; user: string }) {
   const party = t.requester === user || principal === user;
   // Anyone may try to vote while approval is open: the workflow decides, and says why not.
   const voting = t.status === TicketStatus.PENDING_APPROVAL || (t.status === TicketStatus.ACTIVE && t.pendingApprovers.length > 0);
-  const approver = voting;
   const before = [TicketStatus.EVALUATING, TicketStatus.PENDING_APPROVAL, TicketStatus.SCHEDULED].includes(t.status);
   const active = t.status === TicketStatus.ACTIVE;
   const expires = millis(t.expireTime);
   const actions: [Action, string, boolean][] = [
-    ["approve", "Approve", approver],
-    ["deny", "Deny", approver],
-    ["delegate", "Delegate", approver],
+    ["approve", "Approve", voting],
+    ["deny", "Deny", voting],
+    ["delegate", "Delegate", voting],
     ["extend", "Extend", party && active],
     ["relinquish", "Done", party && active],
     ["cancel", "Cancel request", party && before],
