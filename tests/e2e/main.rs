@@ -9,6 +9,7 @@ mod audit;
 mod chat;
 mod codec;
 mod console;
+mod defects;
 mod door;
 mod leases;
 mod lifecycle;

@@ -8,6 +8,7 @@
 pub mod bare;
 pub mod stack;
 pub mod trail;
+pub mod update_order;
 
 use std::path::Path;
 use std::process::Command;

@@ -8,12 +8,15 @@
 //! - [`codec`]: payload encryption (AES-256-GCM, key rotation) and the codec server's bodies.
 //! - [`metrics`]: the process's Prometheus endpoint and its client's meter.
 //! - [`init_tracing`]: logs (text or JSON lines) and, with a collector configured, [`traces`].
+//! - [`worker::new_worker`]: an SDK worker that evicts a run a query moved ahead of its
+//!   workflow task (works around an SDK replay defect).
 
 use std::time::Duration;
 
 pub mod codec;
 pub mod metrics;
 pub mod traces;
+pub mod worker;
 
 use backon::{ExponentialBuilder, Retryable};
 use jit_domain::TicketRequest;

@@ -69,7 +69,12 @@ pub struct Worker {
     polling: Arc<std::sync::atomic::AtomicBool>,
     /// The Prometheus endpoint, when configured: where it listens, and its server task.
     metrics: Option<(SocketAddr, tokio::task::AbortHandle)>,
-    // Declared after `inner`: dropped after the worker that uses it.
+    /// How many runs were evicted because a query moved them ahead of their workflow task
+    /// (`jit_temporal::worker`).
+    evictions: Arc<jit_temporal::worker::QueryEvictions>,
+    // Declared after the workers: dropped after the workers that use them. `core_runtime`
+    // runs `inner` (whose core the eviction guard needs), `_runtime` the lease calls.
+    _core_runtime: temporalio_sdk_core::CoreRuntime,
     _runtime: Runtime,
 }
 
@@ -86,6 +91,7 @@ impl Worker {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let Telemetry {
             runtime,
+            core_runtime,
             served: metrics,
             client_meter,
             jit,
@@ -168,7 +174,9 @@ impl Worker {
         .with_metrics(Arc::clone(&activity_metrics))
         .with_audit(settings.audit.as_ref());
         let deployment = deployment_options(&settings);
+        let evictions = jit_temporal::worker::QueryEvictions::new();
         let options = WorkerOptions::new(settings.task_queue.clone())
+            .worker_interceptor(evictions.interceptor())
             .deployment_options(deployment.clone())
             .max_cached_workflows(settings.cached_workflows)
             .register_workflow::<TicketWorkflow>()?
@@ -188,8 +196,8 @@ impl Worker {
             .graceful_shutdown_period(Duration::from_secs(10))
             .build();
         ensure_reconcile_schedule(&client, &settings).await;
-        let inner = temporalio_sdk::Worker::new(&runtime, client.clone(), options)
-            .context("creating the Temporal worker")?;
+        let inner = jit_temporal::worker::new_worker(&core_runtime, &client, options, &evictions)
+            .map_err(|e| anyhow::anyhow!("creating the Temporal worker: {e}"))?;
         let tuner = {
             use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
             TunerHolder::builder()
@@ -238,12 +246,19 @@ impl Worker {
             health,
             polling,
             metrics,
+            evictions,
+            _core_runtime: core_runtime,
             _runtime: runtime,
         })
     }
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Runs evicted so far because a query moved them ahead of their workflow task.
+    pub fn query_evictions(&self) -> u64 {
+        self.evictions.evicted()
     }
 
     /// Where the Prometheus endpoint listens (`/metrics`), if it is on.
@@ -304,6 +319,9 @@ impl Worker {
 /// What [`telemetry`] starts.
 struct Telemetry {
     runtime: Runtime,
+    /// The same telemetry for the ticket worker, built on core directly (see
+    /// `jit_temporal::worker`).
+    core_runtime: temporalio_sdk_core::CoreRuntime,
     /// Where metrics are served, and how to stop serving them.
     served: Option<(SocketAddr, tokio::task::AbortHandle)>,
     /// The meter the worker's client records its requests with.
@@ -334,12 +352,23 @@ fn telemetry(settings: &Settings) -> anyhow::Result<Telemetry> {
     let client_meter = exporter.and_then(|e| e.client_meter);
     let jit = meter.clone().map(|m| Arc::new(metrics::JitMetrics::new(m)));
     let options = temporalio_sdk::runtime::RuntimeOptions::builder()
-        .telemetry_options(TelemetryOptions::builder().maybe_metrics(meter).build())
+        .telemetry_options(
+            TelemetryOptions::builder()
+                .maybe_metrics(meter.clone())
+                .build(),
+        )
         .build()
         .map_err(anyhow::Error::msg)?;
     let runtime = Runtime::from_current_tokio(options).context("starting the Temporal runtime")?;
+    let core_options = temporalio_sdk_core::RuntimeOptions::builder()
+        .telemetry_options(TelemetryOptions::builder().maybe_metrics(meter).build())
+        .build()
+        .map_err(anyhow::Error::msg)?;
+    let core_runtime = temporalio_sdk_core::CoreRuntime::new_assume_tokio(core_options)
+        .context("starting the Temporal core runtime")?;
     Ok(Telemetry {
         runtime,
+        core_runtime,
         served,
         client_meter,
         jit,
