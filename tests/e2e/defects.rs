@@ -22,15 +22,13 @@ struct Played {
 }
 
 async fn event_types(client: &Client, id: &str) -> Vec<String> {
-    client
+    let events = client
         .get_workflow_handle::<UntypedWorkflow>(id.to_owned())
         .fetch_history(WorkflowFetchHistoryOptions::default())
         .into_events()
         .await
-        .expect("history")
-        .iter()
-        .map(|e| format!("{:?}", e.event_type()))
-        .collect()
+        .expect("history");
+    jit_e2e::event_types(&events)
 }
 
 async fn until_event(client: &Client, id: &str, event: &str) {
@@ -69,7 +67,7 @@ async fn play(guarded: bool) -> Played {
         )
         .await
         .expect("started");
-    until_event(&client, &id, "ActivityTaskScheduled").await;
+    until_event(&client, &id, "ACTIVITY_TASK_SCHEDULED").await;
     // Killed, A leaves its sticky queue behind: the task with the activity's result waits
     // there until it times out (10 s), and the query gives up on it before.
     a.kill().expect("killed");
@@ -112,7 +110,7 @@ async fn play(guarded: bool) -> Played {
                 break !event_types(&client, &id)
                     .await
                     .iter()
-                    .any(|e| e == "TimerStarted");
+                    .any(|e| e == "TIMER_STARTED");
             }
             Ok(false) => {}
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
