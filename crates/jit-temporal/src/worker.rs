@@ -12,13 +12,17 @@
 //! first: `[TMPRL1100] Update machine does not handle this event`. Signals can be reordered
 //! the same way.
 //!
-//! **The workaround**: when a query task's activation follows, at the same history length, an
-//! activation that processed events (the query task itself moved the run), the run is evicted
+//! **The workaround**: the guard recognises the activation a query task makes when it moves the
+//! run: it is not a replay, yet its timestamp (the start of the workflow task it belongs to) is
+//! the one of the activation before it, so no new workflow task started, and it carries history
+//! (a local activity's result, which a workflow task's own activations carry, does not count).
+//! When a query task's activation follows it at the same history length, the run is evicted
 //! once the query is answered. The next workflow task replays the history from the start and
 //! delivers everything in the order a replay will.
 //!
-//! A query on a run that is up to date is answered from the cache, as before; the eviction costs
-//! one replay of the run's history, only when a query overtook a workflow task.
+//! A query on a run that is up to date is answered from the cache, as before, and so is a query
+//! that follows a workflow task or a replay; the eviction costs one replay of the run's history,
+//! only when a query overtook a workflow task.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,13 +69,22 @@ pub fn new_worker(
     )?)
 }
 
-/// What the guard remembers: per cached run, the history length of its last activation that
-/// processed events; and how many runs it evicted.
+/// What the guard remembers: per cached run, its last activation that processed events; and
+/// how many runs it evicted.
 #[derive(Default)]
 pub struct QueryEvictions {
     core: OnceLock<Weak<CoreWorker>>,
-    moved_at: Mutex<HashMap<String, u32>>,
+    runs: Mutex<HashMap<String, Seen>>,
     evicted: AtomicU64,
+}
+
+/// A run's last activation that processed events.
+struct Seen {
+    /// When its workflow task started (seconds, nanoseconds).
+    started: Option<(i64, i32)>,
+    /// Its history length, if it moved the run without a new workflow task (see the module's
+    /// doc).
+    moved_at: Option<u32>,
 }
 
 impl QueryEvictions {
@@ -94,18 +107,34 @@ impl QueryEvictions {
     /// records what it needs for the next call.
     fn should_evict(&self, activation: &WorkflowActivation) -> bool {
         let variants = || activation.jobs.iter().filter_map(|j| j.variant.as_ref());
-        let mut moved_at = self.moved_at.lock().unwrap_or_else(|e| e.into_inner());
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
         if variants().any(|v| matches!(v, Variant::RemoveFromCache(_))) {
-            moved_at.remove(&activation.run_id);
+            runs.remove(&activation.run_id);
             return false;
         }
         if !variants().all(|v| matches!(v, Variant::QueryWorkflow(_))) {
-            moved_at.insert(activation.run_id.clone(), activation.history_length);
+            let started = activation.timestamp.as_ref().map(|t| (t.seconds, t.nanos));
+            let same_task = runs
+                .get(&activation.run_id)
+                .is_some_and(|seen| seen.started == started);
+            let carries_history =
+                variants().any(|v| !matches!(v, Variant::ResolveActivity(r) if r.is_local));
+            let moved = !activation.is_replaying && same_task && carries_history;
+            runs.insert(
+                activation.run_id.clone(),
+                Seen {
+                    started,
+                    moved_at: moved.then_some(activation.history_length),
+                },
+            );
             return false;
         }
         let query_task = variants()
             .any(|v| matches!(v, Variant::QueryWorkflow(q) if q.query_id == QUERY_TASK_ID));
-        query_task && moved_at.get(&activation.run_id) == Some(&activation.history_length)
+        query_task
+            && runs
+                .get(&activation.run_id)
+                .is_some_and(|seen| seen.moved_at == Some(activation.history_length))
     }
 }
 
@@ -136,19 +165,30 @@ impl WorkerInterceptor for Guard {
 mod tests {
     use super::*;
     use temporalio_common::protos::coresdk::workflow_activation::{
-        FireTimer, QueryWorkflow, RemoveFromCache, WorkflowActivationJob,
+        FireTimer, QueryWorkflow, RemoveFromCache, ResolveActivity, WorkflowActivationJob,
     };
 
-    fn activation(run: &str, len: u32, jobs: Vec<Variant>) -> WorkflowActivation {
+    /// An activation of run `run` at history length `len` in the workflow task started at
+    /// second `started`.
+    fn activation(run: &str, len: u32, started: i64, jobs: Vec<Variant>) -> WorkflowActivation {
         WorkflowActivation {
             run_id: run.into(),
             history_length: len,
+            timestamp: Some(prost_wkt_types::Timestamp {
+                seconds: started,
+                nanos: 0,
+            }),
             jobs: jobs
                 .into_iter()
                 .map(|v| WorkflowActivationJob { variant: Some(v) })
                 .collect(),
             ..Default::default()
         }
+    }
+
+    fn replayed(mut a: WorkflowActivation) -> WorkflowActivation {
+        a.is_replaying = true;
+        a
     }
 
     fn query(id: &str) -> Variant {
@@ -162,31 +202,82 @@ mod tests {
         Variant::FireTimer(FireTimer { seq: 1 })
     }
 
+    fn resolved(local: bool) -> Variant {
+        Variant::ResolveActivity(ResolveActivity {
+            seq: 1,
+            is_local: local,
+            ..Default::default()
+        })
+    }
+
+    /// The defect's shape: a query task replays a run it does not hold, then processes the
+    /// activity's result no workflow task has (same start as the replayed task), then answers.
     #[test]
     fn a_query_task_that_moved_the_run_evicts_it() {
         let g = QueryEvictions::default();
-        assert!(!g.should_evict(&activation("r", 16, vec![timer()])));
-        assert!(g.should_evict(&activation("r", 16, vec![query(QUERY_TASK_ID)])));
+        assert!(!g.should_evict(&replayed(activation("r", 3, 100, vec![timer()]))));
+        assert!(!g.should_evict(&activation("r", 8, 100, vec![resolved(false)])));
+        assert!(g.should_evict(&replayed(activation(
+            "r",
+            8,
+            100,
+            vec![query(QUERY_TASK_ID)]
+        ))));
+    }
+
+    /// The same on a run the worker holds: the result arrives with the query task, not a task
+    /// of its own.
+    #[test]
+    fn so_does_one_that_moved_a_cached_run() {
+        let g = QueryEvictions::default();
+        assert!(!g.should_evict(&activation("r", 9, 100, vec![timer()])));
+        assert!(!g.should_evict(&activation("r", 14, 100, vec![resolved(false)])));
+        assert!(g.should_evict(&activation("r", 14, 100, vec![query(QUERY_TASK_ID)])));
     }
 
     #[test]
-    fn queries_on_an_up_to_date_run_do_not() {
+    fn queries_after_a_workflow_task_do_not() {
         let g = QueryEvictions::default();
-        assert!(!g.should_evict(&activation("r", 9, vec![timer()])));
-        // A query task after more history arrived with it (the last task's commands).
-        assert!(!g.should_evict(&activation("r", 12, vec![query(QUERY_TASK_ID)])));
+        assert!(!g.should_evict(&activation("r", 9, 100, vec![timer()])));
+        // The next workflow task (started later), then a query task on the cached run.
+        assert!(!g.should_evict(&activation("r", 14, 105, vec![resolved(false)])));
+        assert!(!g.should_evict(&activation("r", 14, 105, vec![query(QUERY_TASK_ID)])));
+        // Its local activity's result is delivered in the same task: still that task's.
+        assert!(!g.should_evict(&activation("r", 14, 105, vec![resolved(true)])));
+        assert!(!g.should_evict(&activation("r", 14, 105, vec![query(QUERY_TASK_ID)])));
         // Queries a workflow task carried are answered in that task, never evicted.
-        assert!(!g.should_evict(&activation("r", 9, vec![query("q-1")])));
+        assert!(!g.should_evict(&activation("r", 14, 105, vec![query("q-1")])));
         // Never seen: nothing to compare with.
-        assert!(!g.should_evict(&activation("other", 3, vec![query(QUERY_TASK_ID)])));
+        assert!(!g.should_evict(&activation("other", 3, 1, vec![query(QUERY_TASK_ID)])));
+    }
+
+    /// A query task on a run the worker does not hold replays it all; nothing moved.
+    #[test]
+    fn queries_after_a_replay_do_not() {
+        let g = QueryEvictions::default();
+        assert!(!g.should_evict(&replayed(activation("r", 3, 100, vec![timer()]))));
+        assert!(!g.should_evict(&replayed(activation("r", 14, 105, vec![resolved(false)]))));
+        assert!(!g.should_evict(&replayed(activation(
+            "r",
+            20,
+            105,
+            vec![query(QUERY_TASK_ID)]
+        ))));
+        assert!(!g.should_evict(&replayed(activation(
+            "r",
+            14,
+            105,
+            vec![query(QUERY_TASK_ID)]
+        ))));
     }
 
     #[test]
     fn an_evicted_run_is_forgotten() {
         let g = QueryEvictions::default();
-        assert!(!g.should_evict(&activation("r", 16, vec![timer()])));
+        assert!(!g.should_evict(&activation("r", 9, 100, vec![timer()])));
+        assert!(!g.should_evict(&activation("r", 16, 100, vec![resolved(false)])));
         let evict = Variant::RemoveFromCache(RemoveFromCache::default());
-        assert!(!g.should_evict(&activation("r", 16, vec![evict])));
-        assert!(!g.should_evict(&activation("r", 16, vec![query(QUERY_TASK_ID)])));
+        assert!(!g.should_evict(&activation("r", 16, 100, vec![evict])));
+        assert!(!g.should_evict(&activation("r", 16, 100, vec![query(QUERY_TASK_ID)])));
     }
 }
