@@ -236,3 +236,74 @@ async fn queries_that_follow_workflow_tasks_evict_nothing() {
         })
         .await;
 }
+
+/// What the search for the memory open tickets keep ruled out (tests/defects/README.md): a
+/// worker frees the runs its sticky cache evicts — 30 runs that ran an activity and wait on a
+/// timer or a condition pass through a cache of 5, and at most the 5 cached stay alive. Played
+/// with the SDK's own worker and with jit's guarded one (whose guard must hold nothing of an
+/// evicted run).
+#[tokio::test(flavor = "current_thread")]
+async fn evicted_runs_are_freed() {
+    use jit_e2e::evictions::{CountedWait, Wait, live};
+    tokio::task::LocalSet::new()
+        .run_until(async {
+            let stack = jit_devstack::TestStack::shared();
+            let (address, ns) = (&stack.temporal_address, &stack.namespace);
+            let client = jit_e2e::connect(address, ns, "evictions").await;
+            for guarded in [false, true] {
+                let nonce = jiff::Timestamp::now().as_nanosecond();
+                let queue = format!("evictions-{guarded}-{nonce}");
+                let before = live();
+                let runtime =
+                    temporalio_sdk::Runtime::from_current_tokio(Default::default()).unwrap();
+                let core_runtime =
+                    temporalio_sdk_core::CoreRuntime::new_assume_tokio(Default::default())
+                        .expect("core runtime");
+                let guard = jit_temporal::worker::QueryEvictions::new();
+                let options = temporalio_sdk::WorkerOptions::new(queue.clone())
+                    .max_cached_workflows(5_usize)
+                    .register_workflow::<CountedWait>()
+                    .unwrap()
+                    .register_activities(jit_e2e::evictions::Activities);
+                let worker_client = jit_e2e::connect(address, ns, "evictions-worker").await;
+                let mut worker = if guarded {
+                    let options = options.worker_interceptor(guard.interceptor()).build();
+                    jit_temporal::worker::new_worker(&core_runtime, &worker_client, options, &guard)
+                        .unwrap()
+                } else {
+                    temporalio_sdk::Worker::new(&runtime, worker_client, options.build()).unwrap()
+                };
+                let stop = worker.shutdown_handle();
+                let running = tokio::task::spawn_local(async move { worker.run().await });
+                let ids: Vec<String> = (0..30).map(|i| format!("{queue}-{i}")).collect();
+                for id in &ids {
+                    client
+                        .start_workflow(
+                            Wait,
+                            (),
+                            WorkflowStartOptions::new(queue.clone(), id.clone()).build(),
+                        )
+                        .await
+                        .expect("started");
+                }
+                for id in &ids {
+                    until_event(&client, id, "TIMER_STARTED").await;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let kept = live() - before;
+                stop();
+                running.await.unwrap().unwrap();
+                for id in &ids {
+                    let _ = client
+                        .get_workflow_handle::<UntypedWorkflow>(id.clone())
+                        .terminate(WorkflowTerminateOptions::default())
+                        .await;
+                }
+                assert!(
+                    kept <= 5,
+                    "guarded: {guarded}: {kept} of 30 runs alive with a cache of 5"
+                );
+            }
+        })
+        .await;
+}

@@ -6,6 +6,7 @@
 //! stack), `chaos`'s `Stack` (a stack of its own that can be restarted).
 
 pub mod bare;
+pub mod evictions;
 pub mod stack;
 pub mod trail;
 pub mod update_order;
