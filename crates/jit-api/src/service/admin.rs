@@ -6,7 +6,6 @@ use futures::StreamExt;
 use jit_contract::{lease, reconcile};
 use jit_proto::v1 as pb;
 use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions};
-use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowExecutionsRequest;
 use tonic::Status;
 
 use super::TicketApi;
@@ -40,21 +39,10 @@ impl TicketApi {
         Status,
     > {
         let resp = self
-            .client
-            .connection()
-            .workflow_service()
-            .list_workflow_executions(tonic::Request::new(ListWorkflowExecutionsRequest {
-                namespace: self.namespace.clone(),
-                page_size,
-                next_page_token: Vec::new(),
-                query: query.clone(),
-            }))
+            .visibility(&query, page_size, Vec::new())
             .await
-            .map_err(|s| {
-                tracing::warn!(%query, code = ?s.code(), message = s.message(), "listing failed");
-                Status::unavailable("listing failed; retry later")
-            })?;
-        Ok(resp.into_inner().executions)
+            .map_err(|_| Status::unavailable("listing failed; retry later"))?;
+        Ok(resp.executions)
     }
 
     /// The last completed reconcile run's report, if any.

@@ -5,6 +5,9 @@ use jiff::Timestamp;
 use jit_contract::search_attributes as sa;
 use jit_domain::Phase;
 use jit_proto::v1 as pb;
+use temporalio_common::protos::temporal::api::workflowservice::v1::{
+    ListWorkflowExecutionsRequest, ListWorkflowExecutionsResponse,
+};
 use temporalio_common::search_attributes::SearchAttributes;
 use tonic::Status;
 
@@ -76,7 +79,6 @@ impl TicketApi {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<pb::TicketSummary>, String), Status> {
-        use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowExecutionsRequest;
         let token = temporal_token(&query, page_token)?;
         let size = match page_size {
             0 => 50,
@@ -88,19 +90,9 @@ impl TicketApi {
             }
         };
         let resp = self
-            .client
-            .connection()
-            .workflow_service()
-            .list_workflow_executions(tonic::Request::new(ListWorkflowExecutionsRequest {
-                namespace: self.namespace.clone(),
-                page_size: size,
-                next_page_token: token.clone(),
-                query: query.clone(),
-            }))
+            .visibility(&query, size, token.clone())
             .await
             .map_err(|s| {
-                // The server's words (SQL, store names) are for our log, not for callers.
-                tracing::warn!(%query, code = ?s.code(), message = s.message(), "listing tickets failed");
                 if s.code() == tonic::Code::InvalidArgument && !token.is_empty() {
                     crate::service::errors::invalid_argument(
                         "page_token: no longer valid (the list moved on); start again without it",
@@ -108,10 +100,34 @@ impl TicketApi {
                 } else {
                     Status::unavailable("listing tickets failed; retry later")
                 }
-            })?
-            .into_inner();
+            })?;
         let tickets = resp.executions.iter().map(summary).collect();
         Ok((tickets, our_token(&query, &resp.next_page_token)))
+    }
+
+    /// One page of the executions `query` selects in this namespace, the one visibility call
+    /// of the API (tickets and admin views). The server's words (SQL, store names) go to our
+    /// log here; callers answer theirs.
+    pub(super) async fn visibility(
+        &self,
+        query: &str,
+        page_size: i32,
+        next_page_token: Vec<u8>,
+    ) -> Result<ListWorkflowExecutionsResponse, tonic::Status> {
+        self.client
+            .connection()
+            .workflow_service()
+            .list_workflow_executions(tonic::Request::new(ListWorkflowExecutionsRequest {
+                namespace: self.namespace.clone(),
+                page_size,
+                next_page_token,
+                query: query.to_owned(),
+            }))
+            .await
+            .map(tonic::Response::into_inner)
+            .inspect_err(|s| {
+                tracing::warn!(%query, code = ?s.code(), message = s.message(), "listing failed");
+            })
     }
 }
 
