@@ -519,28 +519,8 @@ async fn reconcile_finds_an_expired_cutoff_left_behind_and_has_it_pruned() {
         .expect("a policy left behind");
     assert_eq!(app.aws.cutoff_policies(&account).await.unwrap().len(), 1);
 
-    let input = jit_contract::reconcile::ReconcileInput {
-        permission_sets: vec!["ReadOnly".into()],
-        dry_run: false,
-        accounts: vec![account.clone()],
-    };
-    let h = app
-        .client
-        .start_workflow(
-            jit_contract::reconcile::Workflow,
-            input,
-            temporalio_client::WorkflowStartOptions::new(
-                app.task_queue.clone(),
-                format!("reconcile-{}", app.task_queue),
-            )
-            .build(),
-        )
-        .await
-        .expect("reconcile started");
-    let report = tokio::time::timeout(T, h.get_result(WorkflowGetResultOptions::default()))
-        .await
-        .expect("reconcile ends")
-        .expect("report");
+    let id = format!("reconcile-{}", app.task_queue);
+    let report = app.reconcile("ReadOnly", false, &id, T).await;
     assert_eq!(report.stale_cutoffs, vec![account.clone()]);
     let deadline = std::time::Instant::now() + T;
     while !app.aws.cutoff_policies(&account).await.unwrap().is_empty() {

@@ -104,26 +104,8 @@ async fn the_console_tells_the_whole_story_in_a_real_browser() {
     });
 
     // One reconcile run (dry), for the Admin page's report.
-    let run = app
-        .client
-        .start_workflow(
-            jit_contract::reconcile::Workflow,
-            jit_contract::reconcile::ReconcileInput {
-                permission_sets: vec!["ReadOnly".into()],
-                dry_run: true,
-                accounts: vec![app.account.to_string()],
-            },
-            temporalio_client::WorkflowStartOptions::new(
-                app.task_queue.clone(),
-                format!("reconcile-{}", app.task_queue),
-            )
-            .build(),
-        )
-        .await
-        .expect("reconcile started");
-    run.get_result(temporalio_client::WorkflowGetResultOptions::default())
-        .await
-        .expect("reconcile report");
+    let id = format!("reconcile-{}", app.task_queue);
+    app.reconcile("ReadOnly", true, &id, crate::T).await;
 
     let shots = std::env::var_os("JIT_CONSOLE_SCREENSHOTS")
         .map(std::path::PathBuf::from)

@@ -4,12 +4,11 @@
 
 use std::time::Duration;
 
-use jit_contract::reconcile::ReconcileInput;
-use jit_contract::reconcile::{self, ReconcileReport};
+use jit_contract::reconcile::ReconcileReport;
 use jit_contract::{lease, ticket};
 use jit_domain::lease::lease_id;
 use jit_domain::{Finding, LeaseStatus, Ownership, Phase};
-use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions, WorkflowStartOptions};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowQueryOptions};
 
 use crate::support::{TestApp, user};
 
@@ -228,25 +227,8 @@ async fn an_acquire_during_the_last_holders_deletion_waits_and_creates_anew() {
 }
 
 async fn reconcile(app: &TestApp, dry_run: bool, n: u32) -> ReconcileReport {
-    let input = ReconcileInput {
-        permission_sets: vec!["Developer".into()],
-        dry_run,
-        accounts: vec![app.account.to_string()],
-    };
     let id = format!("reconcile-{}-{n}", app.task_queue);
-    let h = app
-        .client
-        .start_workflow(
-            reconcile::Workflow,
-            input,
-            WorkflowStartOptions::new(app.task_queue.clone(), id.clone()).build(),
-        )
-        .await
-        .expect("reconcile started");
-    let report = tokio::time::timeout(T, h.get_result(WorkflowGetResultOptions::default()))
-        .await
-        .expect("reconcile ends")
-        .expect("report");
+    let report = app.reconcile("Developer", dry_run, &id, T).await;
     if n == 1 {
         app.maybe_record_workflow(&id, "reconcile-dry-run-finds-drift")
             .await;

@@ -371,6 +371,42 @@ impl TestApp {
         std::fs::write(&path, json).expect("history written");
         eprintln!("recorded {}", path.display());
     }
+
+    /// Runs the reconciler over this test's account for `permission_set` (workflow id
+    /// `id`) on this test's worker, and waits up to `within` for its report.
+    pub async fn reconcile(
+        &self,
+        permission_set: &str,
+        dry_run: bool,
+        id: &str,
+        within: Duration,
+    ) -> jit_contract::reconcile::ReconcileReport {
+        let input = jit_contract::reconcile::ReconcileInput {
+            permission_sets: vec![permission_set.into()],
+            dry_run,
+            accounts: vec![self.account.to_string()],
+        };
+        let h = self
+            .client
+            .start_workflow(
+                jit_contract::reconcile::Workflow,
+                input,
+                temporalio_client::WorkflowStartOptions::new(
+                    self.task_queue.clone(),
+                    id.to_owned(),
+                )
+                .build(),
+            )
+            .await
+            .expect("reconcile started");
+        tokio::time::timeout(
+            within,
+            h.get_result(temporalio_client::WorkflowGetResultOptions::default()),
+        )
+        .await
+        .expect("reconcile ends")
+        .expect("report")
+    }
 }
 
 impl Drop for TestApp {
