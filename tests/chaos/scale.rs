@@ -103,20 +103,13 @@ pub async fn run() {
     for i in 0..TICKETS {
         let (who, ps) = KEYS[i % KEYS.len()];
         let account = &accounts[i / KEYS.len()];
-        let msg = pb::CreateTicketRequest {
-            request_id: format!("scale-{i}"),
-            targets: vec![pb::Target {
-                account_id: account.to_string(),
-                account_name: String::new(),
-                permission_set: ps.into(),
-            }],
-            duration: Some(prost_types::Duration {
-                seconds: 1800,
-                nanos: 0,
-            }),
-            justification: "scale-out test".into(),
-            ..Default::default()
-        };
+        let msg = jit_e2e::create_request(
+            &format!("scale-{i}"),
+            account.as_str(),
+            ps,
+            1800,
+            "scale-out test",
+        );
         let t = apis[i % 2]
             .clone()
             .create_ticket(as_user(who, msg))

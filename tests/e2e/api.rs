@@ -130,20 +130,13 @@ pub(crate) async fn wait_status(
 }
 
 pub(crate) fn create_msg(app: &TestApp, request_id: &str, hours: i64) -> pb::CreateTicketRequest {
-    pb::CreateTicketRequest {
-        request_id: request_id.into(),
-        targets: vec![pb::Target {
-            account_id: app.account.to_string(),
-            account_name: String::new(),
-            permission_set: "ReadOnly".into(),
-        }],
-        duration: Some(prost_types::Duration {
-            seconds: hours * 3600,
-            nanos: 0,
-        }),
-        justification: "investigating INC-9".into(),
-        ..Default::default()
-    }
+    jit_e2e::create_request(
+        request_id,
+        app.account.as_str(),
+        "ReadOnly",
+        hours * 3600,
+        "investigating INC-9",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

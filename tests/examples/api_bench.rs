@@ -58,19 +58,8 @@ fn main() -> anyhow::Result<()> {
         let addr = api.local_addr()?;
         tokio::spawn(api.run_until_stopped(std::future::pending()));
         let c = TicketServiceClient::connect(format!("http://{addr}")).await?;
-        let msg = move |id: String| pb::CreateTicketRequest {
-            request_id: id,
-            targets: vec![pb::Target {
-                account_id: account.clone(),
-                account_name: String::new(),
-                permission_set: "ReadOnly".into(),
-            }],
-            duration: Some(prost_types::Duration {
-                seconds: 3600,
-                nanos: 0,
-            }),
-            justification: "benchmarking the API".into(),
-            ..Default::default()
+        let msg = move |id: String| {
+            jit_e2e::create_request(&id, &account, "ReadOnly", 3600, "benchmarking the API")
         };
 
         // One ticket, waiting for approval, read 1,000 times.

@@ -113,20 +113,13 @@ fn main() -> anyhow::Result<()> {
             let account = account.clone();
             set.spawn(async move {
                 for i in (worker..tickets).step_by(20) {
-                    let msg = pb::CreateTicketRequest {
-                        request_id: format!("console-bench-{i}"),
-                        targets: vec![pb::Target {
-                            account_id: account.clone(),
-                            account_name: String::new(),
-                            permission_set: "ReadOnly".into(),
-                        }],
-                        duration: Some(prost_types::Duration {
-                            seconds: 3600,
-                            nanos: 0,
-                        }),
-                        justification: format!("console benchmark ticket {i}"),
-                        ..Default::default()
-                    };
+                    let msg = jit_e2e::create_request(
+                        &format!("console-bench-{i}"),
+                        &account,
+                        "ReadOnly",
+                        3600,
+                        &format!("console benchmark ticket {i}"),
+                    );
                     c.create_ticket(as_user("bob", msg)).await.expect("created");
                 }
             });

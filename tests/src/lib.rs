@@ -42,6 +42,27 @@ plans:
     approval_timeout: 1h
 "#;
 
+/// A request for one permission set in one account for `seconds`, as the gRPC API takes it.
+pub fn create_request(
+    request_id: &str,
+    account: &str,
+    permission_set: &str,
+    seconds: i64,
+    justification: &str,
+) -> jit_proto::v1::CreateTicketRequest {
+    jit_proto::v1::CreateTicketRequest {
+        request_id: request_id.to_owned(),
+        targets: vec![jit_proto::v1::Target {
+            account_id: account.to_owned(),
+            account_name: String::new(),
+            permission_set: permission_set.to_owned(),
+        }],
+        duration: Some(prost_types::Duration { seconds, nanos: 0 }),
+        justification: justification.to_owned(),
+        ..Default::default()
+    }
+}
+
 pub fn user(name: &str) -> UserName {
     UserName::parse(name).expect("valid user name")
 }

@@ -100,20 +100,7 @@ async fn one_trace_runs_from_the_callers_grpc_call_to_the_aws_request() {
     // The caller's call, in the caller's trace.
     let mut create = as_user(
         "dev:bob",
-        pb::CreateTicketRequest {
-            request_id: "traced-1".into(),
-            targets: vec![pb::Target {
-                account_id: account.clone(),
-                account_name: String::new(),
-                permission_set: "ReadOnly".into(),
-            }],
-            duration: Some(prost_types::Duration {
-                seconds: 3600,
-                nanos: 0,
-            }),
-            justification: "INC-7: traced".into(),
-            ..Default::default()
-        },
+        jit_e2e::create_request("traced-1", &account, "ReadOnly", 3600, "INC-7: traced"),
     );
     create.metadata_mut().insert(
         "traceparent",

@@ -196,20 +196,13 @@ impl Bench {
     fn create_msg(&self, id: &str, i: usize) -> (String, pb::CreateTicketRequest) {
         let requester = REQUESTERS[i % REQUESTERS.len()];
         let account = &self.accounts[i / REQUESTERS.len()];
-        let msg = pb::CreateTicketRequest {
-            request_id: id.to_owned(),
-            targets: vec![pb::Target {
-                account_id: account.to_string(),
-                account_name: String::new(),
-                permission_set: "ReadOnly".into(),
-            }],
-            duration: Some(prost_types::Duration {
-                seconds: GRANT.as_secs() as i64,
-                nanos: 0,
-            }),
-            justification: "benchmarking the engine's cost per ticket".into(),
-            ..Default::default()
-        };
+        let msg = jit_e2e::create_request(
+            id,
+            account.as_str(),
+            "ReadOnly",
+            GRANT.as_secs() as i64,
+            "benchmarking the engine's cost per ticket",
+        );
         (requester.to_owned(), msg)
     }
 
