@@ -73,12 +73,15 @@ out["retry_same_ticket"] = again.ticket.ticket_id == ticket_id and not again.cre
 out["reuse_other_body"] = code_of(lambda: create("bob", request_id, duration=7200))
 
 seen = []
+# The watch's first answer comes before carol votes, so it sees the ticket change.
+first_answer = threading.Event()
 
 
 def watch():
     for w in stub.WatchTicket(pb.WatchTicketRequest(ticket_id=ticket_id), metadata=auth("bob")):
         t = w.ticket
         seen.append(pb.TicketStatus.Name(t.status))
+        first_answer.set()
         if t.status == pb.TICKET_STATUS_ACTIVE:
             return
 
@@ -91,6 +94,7 @@ while time.time() < deadline:
     if t.status == pb.TICKET_STATUS_PENDING_APPROVAL:
         break
     time.sleep(0.1)
+first_answer.wait(30)
 out["self_approval"] = code_of(lambda: stub.ApproveTicket(pb.ApproveTicketRequest(ticket_id=ticket_id), metadata=auth("bob")))
 vote = stub.ApproveTicket(pb.ApproveTicketRequest(ticket_id=ticket_id, comment="ok"), metadata=auth("carol"))
 out["vote_effect"] = vote.effect
