@@ -74,15 +74,10 @@ async fn the_console_tells_the_whole_story_in_a_real_browser() {
     let app = TestApp::with_policy("console", POLICY).await;
     let api = ApiServer::configured(&app, |s| {
         s.http_listen = Some("127.0.0.1:0".into());
-        s.console = Some(jit_config::ConsoleSettings {
-            dir: dist.clone(),
-            client_id: None,
-            scope: "openid profile".into(),
-            resource: None,
-            dev_users: ["alice", "bob", "carol", "dave", "erin", "frank", "gina"]
-                .map(String::from)
-                .to_vec(),
-        });
+        s.console = Some(jit_e2e::dev_console(
+            &dist,
+            &["alice", "bob", "carol", "dave", "erin", "frank", "gina"],
+        ));
     })
     .await;
     let http = api.http.expect("the HTTP port");

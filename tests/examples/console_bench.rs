@@ -94,13 +94,7 @@ fn main() -> anyhow::Result<()> {
             &policy_file,
         );
         s.http_listen = Some("127.0.0.1:0".into());
-        s.console = Some(jit_config::ConsoleSettings {
-            dir: dist.clone(),
-            client_id: None,
-            scope: "openid profile".into(),
-            resource: None,
-            dev_users: vec!["bob".into()],
-        });
+        s.console = Some(jit_e2e::dev_console(&dist, &["bob"]));
         let api = jit_api::Api::build(s).await?;
         let addr = api.local_addr()?;
         let http = api.http_addr().expect("the HTTP port");

@@ -63,6 +63,17 @@ pub fn create_request(
     }
 }
 
+/// The web console served from `dir` with dev sign-in as one of `users` (no OIDC).
+pub fn dev_console(dir: &Path, users: &[&str]) -> jit_config::ConsoleSettings {
+    jit_config::ConsoleSettings {
+        dir: dir.to_path_buf(),
+        client_id: None,
+        scope: "openid profile".into(),
+        resource: None,
+        dev_users: users.iter().map(|u| (*u).to_owned()).collect(),
+    }
+}
+
 pub fn user(name: &str) -> UserName {
     UserName::parse(name).expect("valid user name")
 }
